@@ -1,0 +1,441 @@
+//! The core's configuration: checked types, validated once at load time.
+//!
+//! Every rejection names the key it is about, so the file loader in the
+//! control crate can point the operator at the line to fix.
+
+use core::fmt;
+
+/// An IPv4 prefix such as `100.64.0.0/10`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Prefix {
+    addr: u32,
+    len: u8,
+}
+
+impl Prefix {
+    /// Builds a prefix; host bits must be zero.
+    pub fn new(addr: u32, len: u8) -> Result<Prefix, String> {
+        if len > 32 {
+            return Err(format!("prefix length {len} is over 32"));
+        }
+        let p = Prefix { addr, len };
+        if addr & !p.mask() != 0 {
+            return Err(format!("{} has host bits set past /{len}", fmt_addr(addr)));
+        }
+        Ok(p)
+    }
+
+    /// The network address.
+    pub fn addr(self) -> u32 {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub fn len(self) -> u8 {
+        self.len
+    }
+
+    /// True for /0 only; a prefix is never empty of addresses.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+
+    /// The netmask as a number.
+    pub fn mask(self) -> u32 {
+        if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.len)
+        }
+    }
+
+    /// True when `a` is inside the prefix.
+    #[inline]
+    pub fn contains(self, a: u32) -> bool {
+        a & self.mask() == self.addr
+    }
+
+    /// True when the two prefixes share an address.
+    pub fn overlaps(self, o: Prefix) -> bool {
+        let m = self.mask() & o.mask();
+        self.addr & m == o.addr & m
+    }
+
+    /// Number of addresses covered.
+    pub fn size(self) -> u64 {
+        1u64 << (32 - u32::from(self.len))
+    }
+}
+
+impl core::str::FromStr for Prefix {
+    type Err = String;
+
+    /// Parses `a.b.c.d/len`, or `a.b.c.d` as a /32.
+    fn from_str(s: &str) -> Result<Prefix, String> {
+        let (a, l) = match s.split_once('/') {
+            Some((a, l)) => {
+                let l = l.parse::<u8>().map_err(|_| format!("bad prefix length in {s:?}"))?;
+                (a, l)
+            }
+            None => (s, 32),
+        };
+        let a: core::net::Ipv4Addr = a.parse().map_err(|_| format!("bad IPv4 address in {s:?}"))?;
+        Prefix::new(u32::from(a), l)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", fmt_addr(self.addr), self.len)
+    }
+}
+
+/// Formats an address held as a number.
+pub fn fmt_addr(a: u32) -> core::net::Ipv4Addr {
+    core::net::Ipv4Addr::from(a)
+}
+
+/// Which inbound packets a mapping admits (RFC 4787 section 5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Filtering {
+    /// Any remote endpoint may reach a mapping (RFC 6888 REQ-7 default).
+    #[default]
+    EndpointIndependent,
+    /// Only remote addresses the inside endpoint has sent to.
+    AddressDependent,
+    /// Only remote (address, port) pairs the inside endpoint has sent to.
+    AddressAndPortDependent,
+}
+
+impl core::str::FromStr for Filtering {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Filtering, String> {
+        match s {
+            "endpoint-independent" => Ok(Filtering::EndpointIndependent),
+            "address-dependent" => Ok(Filtering::AddressDependent),
+            "address-and-port-dependent" => Ok(Filtering::AddressAndPortDependent),
+            _ => Err(format!(
+                "{s:?} is not one of endpoint-independent, address-dependent, \
+                 address-and-port-dependent"
+            )),
+        }
+    }
+}
+
+/// Session and block timers, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// UDP idle timeout (RFC 4787 REQ-5: at least 120 s; default 300 s).
+    pub udp: u32,
+    /// TCP established idle timeout (RFC 5382 REQ-5: at least 7440 s).
+    pub tcp_established: u32,
+    /// TCP transitory (opening, closing, reset) timeout (RFC 7857: 240 s).
+    pub tcp_transitory: u32,
+    /// How long a session opened by an inbound SYN waits for the inside
+    /// SYN (RFC 6146 TCP_INCOMING_SYN: 6 s).
+    pub tcp_incoming_syn: u32,
+    /// ICMP query idle timeout (RFC 5508 REQ-1: 60 s).
+    pub icmp: u32,
+    /// How long a freed port block is held before another subscriber may
+    /// have it (RFC 6888 REQ-8: 120 s).
+    pub block_hold: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            udp: 300,
+            tcp_established: 7440,
+            tcp_transitory: 240,
+            tcp_incoming_syn: 6,
+            icmp: 60,
+            block_hold: 120,
+        }
+    }
+}
+
+/// Per-subscriber limits (RFC 6888 REQ-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most sessions one subscriber may hold.
+    pub sessions_per_subscriber: u32,
+    /// Most port blocks one subscriber may hold.
+    pub blocks_per_subscriber: u16,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { sessions_per_subscriber: 8192, blocks_per_subscriber: 8 }
+    }
+}
+
+/// Configuration of the NAT core (one copy per shard).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Subscriber prefixes whose traffic is translated.
+    pub inside: Vec<Prefix>,
+    /// External addresses (SNAT pool, or the WAN address as a /32).
+    pub pool: Vec<Prefix>,
+    /// Number of shards (workers) the state is split over.
+    pub shards: u16,
+    /// Lowest external port handed out (inclusive, even).
+    pub port_min: u16,
+    /// Highest external port handed out (inclusive).
+    pub port_max: u16,
+    /// Ports per block (even).
+    pub block_size: u16,
+    /// Session capacity of one shard, fixed at start.
+    pub max_sessions: u32,
+    /// Subscriber capacity of one shard, fixed at start.
+    pub max_subscribers: u32,
+    /// Per-subscriber limits.
+    pub limits: Limits,
+    /// Timers.
+    pub timeouts: Timeouts,
+    /// Inbound filtering behaviour.
+    pub filtering: Filtering,
+    /// Whether inbound UDP and ICMP refresh a session (outbound always
+    /// does; TCP follows its state machine in both directions).
+    pub inbound_refresh: bool,
+    /// Capacity of each shard's event queue; a full queue drops events
+    /// with a counter.
+    pub event_queue: u32,
+    /// Seed of the table hash, so remote hosts cannot aim collisions.
+    pub hash_seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            inside: vec![Prefix { addr: 0xc0a8_0000, len: 16 }, Prefix { addr: 0x6440_0000, len: 10 }],
+            pool: vec![Prefix { addr: 0xcb00_7100, len: 24 }],
+            shards: 1,
+            port_min: 1024,
+            port_max: 65535,
+            block_size: 512,
+            max_sessions: 1 << 20,
+            max_subscribers: 1 << 16,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            filtering: Filtering::default(),
+            inbound_refresh: false,
+            event_queue: 65536,
+            hash_seed: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+}
+
+/// A configuration value that was refused, with the key it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key, as written in the configuration file.
+    pub key: &'static str,
+    /// Why the value was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Largest session table of one shard: indexes hold 24-bit slot numbers.
+pub const MAX_SESSIONS: u32 = (1 << 24) - 2;
+/// Largest pool, in addresses.
+pub const MAX_POOL_ADDRS: u64 = 1 << 16;
+
+fn err(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { key, reason: reason.into() }
+}
+
+impl Config {
+    /// Checks every value; the first bad one is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.inside.is_empty() {
+            return Err(err("inside", "at least one inside prefix is needed"));
+        }
+        if self.pool.is_empty() {
+            return Err(err("pool", "at least one pool address or prefix is needed"));
+        }
+        let pool_size: u64 = self.pool.iter().map(|p| p.size()).sum();
+        if pool_size > MAX_POOL_ADDRS {
+            return Err(err("pool", format!("{pool_size} addresses; at most {MAX_POOL_ADDRS}")));
+        }
+        for (i, a) in self.pool.iter().enumerate() {
+            if let Some(b) = self.pool[i + 1..].iter().find(|b| a.overlaps(**b)) {
+                return Err(err("pool", format!("{a} overlaps {b}")));
+            }
+            if let Some(b) = self.inside.iter().find(|b| a.overlaps(**b)) {
+                return Err(err("pool", format!("{a} overlaps inside prefix {b}")));
+            }
+        }
+        if self.shards == 0 {
+            return Err(err("shards", "must be at least 1"));
+        }
+        if self.block_size < 2 || self.block_size % 2 != 0 {
+            return Err(err("block_size", format!("{} must be even and at least 2", self.block_size)));
+        }
+        if self.port_min % 2 != 0 {
+            return Err(err("port_min", format!("{} must be even to keep port parity", self.port_min)));
+        }
+        if self.port_min < 1024 {
+            return Err(err("port_min", format!("{} is a well-known port (RFC 6888 REQ-3)", self.port_min)));
+        }
+        if self.port_max < self.port_min {
+            return Err(err("port_max", format!("{} is below port_min {}", self.port_max, self.port_min)));
+        }
+        let blocks = self.blocks_per_addr();
+        if blocks < u32::from(self.shards) {
+            return Err(err(
+                "block_size",
+                format!("{blocks} blocks per address cannot give each of {} shards one", self.shards),
+            ));
+        }
+        if self.max_sessions == 0 || self.max_sessions > MAX_SESSIONS {
+            return Err(err("max_sessions", format!("must be 1..={MAX_SESSIONS}")));
+        }
+        if self.max_subscribers == 0 || self.max_subscribers > MAX_SESSIONS {
+            return Err(err("max_subscribers", format!("must be 1..={MAX_SESSIONS}")));
+        }
+        if self.limits.sessions_per_subscriber == 0 {
+            return Err(err("limits.sessions_per_subscriber", "must be at least 1"));
+        }
+        if self.limits.blocks_per_subscriber == 0 {
+            return Err(err("limits.blocks_per_subscriber", "must be at least 1"));
+        }
+        let t = &self.timeouts;
+        if t.udp < 120 {
+            return Err(err("timeouts.udp", format!("{} s is under the 120 s of RFC 4787 REQ-5", t.udp)));
+        }
+        if t.tcp_established < 7440 {
+            return Err(err(
+                "timeouts.tcp_established",
+                format!("{} s is under the 7440 s of RFC 5382 REQ-5", t.tcp_established),
+            ));
+        }
+        if t.tcp_transitory < 240 {
+            return Err(err(
+                "timeouts.tcp_transitory",
+                format!("{} s is under the 240 s of RFC 5382 REQ-5", t.tcp_transitory),
+            ));
+        }
+        if t.tcp_incoming_syn < 6 {
+            return Err(err(
+                "timeouts.tcp_incoming_syn",
+                format!("{} s is under the 6 s of RFC 5382 REQ-4", t.tcp_incoming_syn),
+            ));
+        }
+        if t.icmp < 60 {
+            return Err(err("timeouts.icmp", format!("{} s is under the 60 s of RFC 5508 REQ-1", t.icmp)));
+        }
+        if t.block_hold < 120 {
+            return Err(err(
+                "timeouts.block_hold",
+                format!("{} s is under the 120 s of RFC 6888 REQ-8", t.block_hold),
+            ));
+        }
+        if self.event_queue == 0 {
+            return Err(err("event_queue", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Whole blocks that fit in the port range of one address.
+    pub fn blocks_per_addr(&self) -> u32 {
+        if self.port_max < self.port_min || self.block_size == 0 {
+            return 0;
+        }
+        (u32::from(self.port_max) - u32::from(self.port_min) + 1) / u32::from(self.block_size)
+    }
+
+    /// Every pool address, in order.
+    pub fn pool_addrs(&self) -> Vec<u32> {
+        let mut v = Vec::new();
+        for p in &self.pool {
+            let n = p.size();
+            for i in 0..n {
+                v.push(p.addr().wrapping_add(i as u32));
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Prefix {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(p("100.64.0.0/10").to_string(), "100.64.0.0/10");
+        assert_eq!(p("203.0.113.7"), Prefix::new(0xcb00_7107, 32).unwrap());
+        assert!(p("192.168.0.0/16").contains(0xc0a8_0102));
+        assert!(!p("192.168.0.0/16").contains(0xc0a9_0102));
+        assert!(p("0.0.0.0/0").contains(0x0101_0101));
+        assert!(p("10.0.0.0/8").overlaps(p("10.1.0.0/16")));
+        assert!(!p("10.0.0.0/8").overlaps(p("11.0.0.0/8")));
+        assert!("10.0.0.1/8".parse::<Prefix>().unwrap_err().contains("host bits"));
+        assert!("10.0.0.0/33".parse::<Prefix>().is_err());
+        assert!("10.0.0/8".parse::<Prefix>().is_err());
+    }
+
+    #[test]
+    fn default_is_valid() {
+        Config::default().validate().unwrap();
+        assert_eq!(Config::default().blocks_per_addr(), 126);
+    }
+
+    #[test]
+    fn rejections_name_their_key() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, Edit)] = &[
+            ("inside", |c| c.inside.clear()),
+            ("pool", |c| c.pool.clear()),
+            ("pool", |c| c.pool = vec!["192.168.5.0/24".parse().unwrap()]),
+            ("pool", |c| c.pool.push("203.0.113.128/25".parse().unwrap())),
+            ("pool", |c| c.pool = vec!["10.0.0.0/8".parse().unwrap()]),
+            ("shards", |c| c.shards = 0),
+            ("block_size", |c| c.block_size = 511),
+            ("block_size", |c| {
+                c.block_size = 32768;
+                c.shards = 4
+            }),
+            ("port_min", |c| c.port_min = 1025),
+            ("port_min", |c| c.port_min = 80),
+            ("port_max", |c| c.port_max = 1000),
+            ("max_sessions", |c| c.max_sessions = 0),
+            ("max_sessions", |c| c.max_sessions = 1 << 25),
+            ("limits.sessions_per_subscriber", |c| c.limits.sessions_per_subscriber = 0),
+            ("limits.blocks_per_subscriber", |c| c.limits.blocks_per_subscriber = 0),
+            ("timeouts.udp", |c| c.timeouts.udp = 119),
+            ("timeouts.tcp_established", |c| c.timeouts.tcp_established = 7439),
+            ("timeouts.tcp_transitory", |c| c.timeouts.tcp_transitory = 10),
+            ("timeouts.icmp", |c| c.timeouts.icmp = 59),
+            ("timeouts.block_hold", |c| c.timeouts.block_hold = 119),
+            ("event_queue", |c| c.event_queue = 0),
+        ];
+        for (key, edit) in cases {
+            let mut c = Config::default();
+            edit(&mut c);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, *key, "{e}");
+            assert!(!e.reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn filtering_names() {
+        assert_eq!("endpoint-independent".parse(), Ok(Filtering::EndpointIndependent));
+        assert_eq!("address-dependent".parse(), Ok(Filtering::AddressDependent));
+        assert_eq!("address-and-port-dependent".parse(), Ok(Filtering::AddressAndPortDependent));
+        assert!("full-cone".parse::<Filtering>().is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! Drop reasons and per-shard counters.
+//!
+//! One list, [`DropReason::ALL`], makes both the counter index and its name;
+//! the metrics exporter and the tests read the same names. Counters are
+//! plain integers owned by one shard: the worker that owns the shard is the
+//! only writer.
+
+macro_rules! drop_reasons {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// Why the NAT dropped a frame.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
+
+            /// The counter's name (`snake_case`, used as a metric label).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(DropReason::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    Truncated => "truncated", "Frame shorter than its headers.";
+    BadIpHeader => "bad_ip_header", "IPv4 version, IHL or total length is wrong.";
+    BadIpChecksum => "bad_ip_checksum", "IPv4 header checksum does not verify.";
+    BadL4Header => "bad_l4_header", "TCP data offset, UDP length or ICMP header is wrong.";
+    BadL4Checksum => "bad_l4_checksum", "TCP, UDP or ICMP query checksum does not verify (checked when a session is created).";
+    BadIcmpChecksum => "bad_icmp_checksum", "ICMP error checksum does not verify.";
+    Fragment => "fragment", "IPv4 fragment: translation of fragments is not built yet.";
+    TtlExpired => "ttl_expired", "TTL would reach zero when forwarded.";
+    UnsupportedProtocol => "unsupported_protocol", "Outbound IP protocol other than TCP, UDP or ICMP.";
+    IcmpUnsupported => "icmp_unsupported", "Outbound ICMP type that is neither a query nor an error.";
+    MartianSource => "martian_source", "WAN frame whose source is an inside or pool address.";
+    NoMapping => "no_mapping", "Inbound frame for an external address and port with no mapping.";
+    Filtered => "filtered", "Inbound frame refused by address(-and-port)-dependent filtering.";
+    TcpNotSyn => "tcp_not_syn", "TCP segment with no session that is not a SYN.";
+    IcmpErrorNoSession => "icmp_error_no_session", "ICMP error about a flow the NAT does not track.";
+    IcmpErrorMalformed => "icmp_error_malformed", "ICMP error whose embedded packet cannot be read.";
+    SessionLimit => "subscriber_session_limit", "The subscriber holds its maximum number of sessions.";
+    PortsExhausted => "subscriber_ports_exhausted", "The subscriber's blocks are full and it holds its maximum number of blocks.";
+    PoolExhausted => "pool_exhausted", "No free port block on the subscriber's external address (or on any, for a new subscriber).";
+    SessionTableFull => "session_table_full", "The shard's session table is full.";
+    SubscriberTableFull => "subscriber_table_full", "The shard's subscriber table is full.";
+}
+
+/// Number of drop reasons.
+pub const DROP_REASONS: usize = DropReason::ALL.len();
+
+/// Per-shard counters, plain integers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames received from the LAN side.
+    pub rx_lan: u64,
+    /// Frames received from the WAN side.
+    pub rx_wan: u64,
+    /// Frames handed over by another shard (hairpin second stage).
+    pub rx_hairpin: u64,
+    /// Frames forwarded to the LAN side.
+    pub tx_lan: u64,
+    /// Frames forwarded to the WAN side.
+    pub tx_wan: u64,
+    /// Bytes forwarded to the LAN side.
+    pub tx_lan_bytes: u64,
+    /// Bytes forwarded to the WAN side.
+    pub tx_wan_bytes: u64,
+    /// Frames passed to the kernel (not for the NAT).
+    pub passed: u64,
+    /// Frames handed off to another shard.
+    pub handed_off: u64,
+    /// Frames that hairpinned (LAN to LAN through a mapping).
+    pub hairpinned: u64,
+    /// ICMP errors translated.
+    pub icmp_errors_translated: u64,
+    /// Sessions created.
+    pub sessions_created: u64,
+    /// Sessions removed because their timer ran out.
+    pub sessions_expired: u64,
+    /// Sessions removed by an operator flush.
+    pub sessions_flushed: u64,
+    /// Port blocks given to subscribers.
+    pub blocks_allocated: u64,
+    /// Port blocks given back by subscribers.
+    pub blocks_released: u64,
+    /// Events lost because the event queue was full.
+    pub events_dropped: u64,
+    /// Drops, indexed by `DropReason as usize`.
+    pub drops: [u64; DROP_REASONS],
+}
+
+impl Counters {
+    /// Count of one drop reason.
+    pub fn drop_count(&self, r: DropReason) -> u64 {
+        self.drops[r as usize]
+    }
+
+    /// Sum of all drops.
+    pub fn drops_total(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert!(seen.insert(r.name()), "duplicate {}", r.name());
+            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+}

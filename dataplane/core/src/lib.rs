@@ -1,0 +1,55 @@
+//! masq-core: the NAT44 core of masq, with no I/O.
+//!
+//! This crate decides, for any frame and any instant, what the NAT does.
+//! It owns no sockets, threads or clock: time comes in as an argument and
+//! [`Shard::next_expiry`] says when the caller should next call
+//! [`Shard::expire`]. One [`Shard`] holds the sessions, subscribers and
+//! port blocks that one worker owns; [`Shard::process`] takes a frame, the
+//! side it arrived on and the time, rewrites the frame in place and returns
+//! a [`Verdict`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod counters;
+pub mod event;
+pub mod hash;
+pub mod index;
+pub mod pool;
+mod session;
+pub mod shard;
+pub mod tcp;
+pub mod wire;
+
+pub use config::{Config, ConfigError, Filtering, Limits, Prefix, Timeouts};
+pub use counters::{Counters, DropReason};
+pub use event::{Endpoint, Event};
+pub use hash::subscriber_owner;
+pub use pool::BlockMap;
+pub use shard::{NextHops, SessionInfo, Shard, Side, Verdict};
+pub use tcp::TcpState;
+
+/// A point in time on the caller's monotonic clock, in milliseconds.
+///
+/// The core keeps time in whole seconds; the milliseconds only let callers
+/// pass their clock as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// `s` seconds after the epoch.
+    pub const fn from_secs(s: u64) -> Time {
+        Time(s * 1000)
+    }
+
+    /// `ms` milliseconds after the epoch.
+    pub const fn from_millis(ms: u64) -> Time {
+        Time(ms)
+    }
+
+    /// Whole seconds since the epoch, as the core counts them (saturating
+    /// after 136 years).
+    pub fn secs(self) -> u32 {
+        u32::try_from(self.0 / 1000).unwrap_or(u32::MAX)
+    }
+}

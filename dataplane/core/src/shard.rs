@@ -1,0 +1,1236 @@
+//! One shard of NAT state and the entry point that processes frames.
+//!
+//! A shard owns the subscribers that hash to it, the port blocks whose
+//! number is congruent to its id, and every session of those subscribers.
+//! [`Shard::process`] is the whole per-frame decision: parse, check
+//! ownership, look the flow up (fast path: apply the rewrite stored in the
+//! session), or create it (slow path: limits, port allocation, filtering).
+
+use crate::config::{Config, Filtering, Prefix};
+use crate::counters::{Counters, DropReason};
+use crate::event::{Endpoint, Event, EventQueue};
+use crate::hash::{subscriber_owner, Hasher};
+use crate::index::Index;
+use crate::pool::{BlockMap, Blocks};
+use crate::session::{Session, Wheel, NONE};
+use crate::tcp::{Dir, TcpState, TcpTimer};
+use crate::wire::checksum::{self, Delta};
+use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::{be16, icmp, put16, put32, tcp, Ipv4Packet, Mac, TcpPacket, UdpPacket, WireError};
+use crate::Time;
+
+/// Offset of the IPv4 header in a frame.
+const L3: usize = crate::wire::ethernet::HEADER_LEN;
+const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+
+/// Where a frame came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// From a subscriber.
+    Lan,
+    /// From the Internet.
+    Wan,
+    /// The second half of a hairpin, handed over by the shard that
+    /// translated the sender: treated as arriving from the WAN, without the
+    /// checks that only make sense for real WAN frames.
+    Hairpin,
+}
+
+/// What to do with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Rewritten in place; send it out of the LAN interface.
+    ToLan,
+    /// Rewritten in place; send it out of the WAN interface.
+    ToWan,
+    /// Another shard owns this flow: give it the frame, unchanged (or, for
+    /// `Side::Hairpin`, half translated), with this arrival side.
+    HandOff {
+        /// The owner.
+        shard: u16,
+        /// The side to pass to the owner's `process`.
+        side: Side,
+    },
+    /// Not for the NAT: give it to the kernel's stack, unchanged.
+    Pass,
+    /// Drop it, for this reason (already counted).
+    Drop(DropReason),
+}
+
+/// MAC addresses for rewritten frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NextHops {
+    /// The LAN interface's own address (source of frames sent to the LAN).
+    pub lan_mac: Mac,
+    /// The WAN interface's own address (source of frames sent to the WAN).
+    pub wan_mac: Mac,
+    /// The WAN next hop (destination of frames sent to the WAN).
+    pub gateway_mac: Mac,
+}
+
+/// A read-only copy of one session, for snapshots and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// IP protocol.
+    pub proto: u8,
+    /// Subscriber side.
+    pub inside: Endpoint,
+    /// Translated side.
+    pub outside: Endpoint,
+    /// Remote side (port 0 for ICMP).
+    pub remote: Endpoint,
+    /// TCP state, for TCP sessions.
+    pub tcp: Option<TcpState>,
+    /// Second of the last refresh.
+    pub last_seen: u32,
+    /// Second at which the session expires unless refreshed.
+    pub expires: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Subscriber {
+    addr: u32,
+    /// Index of its paired external address; NONE until its first block.
+    ext: u32,
+    sessions: u32,
+    blocks: u32,
+    nblocks: u16,
+    /// Free-list link while unused.
+    next_free: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Ip {
+    l4: usize,
+    end: usize,
+    proto: u8,
+    src: u32,
+    dst: u32,
+    ttl: u8,
+    frag: bool,
+}
+
+/// Transport identity of a frame. For ICMP queries the identifier stands
+/// in for the local port and the remote port is 0.
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+}
+
+fn wire_drop(e: WireError) -> DropReason {
+    match e {
+        WireError::Truncated => DropReason::Truncated,
+        WireError::NotIpv4 | WireError::BadIhl | WireError::BadTotalLength => DropReason::BadIpHeader,
+        WireError::BadDataOffset | WireError::BadUdpLength => DropReason::BadL4Header,
+    }
+}
+
+/// Parses Ethernet and IPv4. `Ok(None)`: not IPv4, not for the NAT.
+#[inline]
+fn parse_ip(frame: &[u8]) -> Result<Option<Ip>, DropReason> {
+    if frame.len() < L3 {
+        return Err(DropReason::Truncated);
+    }
+    if frame[12..14] != ETHERTYPE_IPV4 {
+        return Ok(None);
+    }
+    let ip = Ipv4Packet::new_checked(&frame[L3..]).map_err(wire_drop)?;
+    if !ip.verify_checksum() {
+        return Err(DropReason::BadIpChecksum);
+    }
+    Ok(Some(Ip {
+        l4: L3 + ip.header_len(),
+        end: L3 + usize::from(ip.total_len()),
+        proto: ip.protocol(),
+        src: ip.src(),
+        dst: ip.dst(),
+        ttl: ip.ttl(),
+        frag: ip.is_fragment(),
+    }))
+}
+
+/// Parses TCP or UDP ports.
+#[inline]
+fn parse_ports(frame: &[u8], ip: &Ip) -> Result<Flow, DropReason> {
+    let seg = &frame[ip.l4..ip.end];
+    if ip.proto == PROTO_TCP {
+        let t = TcpPacket::new_checked(seg).map_err(wire_drop)?;
+        Ok(Flow { proto: PROTO_TCP, sport: t.src_port(), dport: t.dst_port(), flags: t.flags() })
+    } else {
+        let u = UdpPacket::new_checked_exact(seg).map_err(wire_drop)?;
+        Ok(Flow { proto: PROTO_UDP, sport: u.src_port(), dport: u.dst_port(), flags: 0 })
+    }
+}
+
+/// Full verification of a transport checksum (slow path only).
+fn l4_checksum_ok(frame: &[u8], ip: &Ip) -> bool {
+    let seg = &frame[ip.l4..ip.end];
+    let src = ip.src.to_be_bytes();
+    let dst = ip.dst.to_be_bytes();
+    match ip.proto {
+        PROTO_TCP => {
+            let acc = checksum::pseudo_header(src, dst, PROTO_TCP, seg.len() as u16);
+            checksum::fold(checksum::add_bytes(acc, seg)) == 0xffff
+        }
+        PROTO_UDP => {
+            if be16(seg, 6) == 0 {
+                return true;
+            }
+            let len = be16(seg, 4);
+            let acc = checksum::pseudo_header(src, dst, PROTO_UDP, len);
+            checksum::fold(checksum::add_bytes(acc, &seg[..usize::from(len)])) == 0xffff
+        }
+        _ => checksum::fold(checksum::add_bytes(0, seg)) == 0xffff,
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Shard {
+    id: u16,
+    shards: u16,
+    cfg: Config,
+    hasher: Hasher,
+    pool_addrs: Vec<u32>,
+    sessions: Vec<Session>,
+    free_head: u32,
+    live: u32,
+    sess_out: Index,
+    sess_in: Index,
+    map_out: Index,
+    map_in: Index,
+    subs: Vec<Subscriber>,
+    sub_free: u32,
+    subs_live: u32,
+    sub_index: Index,
+    blocks: Blocks,
+    wheel: Wheel,
+    hops: NextHops,
+    counters: Counters,
+    events: EventQueue,
+}
+
+impl Shard {
+    /// Builds shard `id` of a validated configuration, allocating every
+    /// table at its full size. `now` starts the timer wheel.
+    pub fn new(cfg: &Config, id: u16, now: Time) -> Result<Shard, crate::ConfigError> {
+        cfg.validate()?;
+        if id >= cfg.shards {
+            return Err(crate::ConfigError { key: "shards", reason: format!("shard {id} of {}", cfg.shards) });
+        }
+        let cap = cfg.max_sessions as usize;
+        let mut sessions = vec![Session { wheel_at: NONE, ..Session::default() }; cap];
+        for (i, s) in sessions.iter_mut().enumerate() {
+            s.next = if i + 1 < cap { i as u32 + 1 } else { NONE };
+        }
+        let nsubs = cfg.max_subscribers as usize;
+        let subs = (0..nsubs)
+            .map(|i| Subscriber {
+                addr: 0,
+                ext: NONE,
+                sessions: 0,
+                blocks: NONE,
+                nblocks: 0,
+                next_free: if i + 1 < nsubs { i as u32 + 1 } else { NONE },
+            })
+            .collect();
+        let map = BlockMap {
+            shards: cfg.shards,
+            port_min: cfg.port_min,
+            block_size: cfg.block_size,
+            blocks_per_addr: cfg.blocks_per_addr(),
+        };
+        let pool_addrs = cfg.pool_addrs();
+        let max_in_use = nsubs.saturating_mul(usize::from(cfg.limits.blocks_per_subscriber));
+        Ok(Shard {
+            id,
+            shards: cfg.shards,
+            hasher: Hasher::new(cfg.hash_seed),
+            blocks: Blocks::new(map, id, pool_addrs.len(), max_in_use, cfg.timeouts.block_hold),
+            pool_addrs,
+            sessions,
+            free_head: 0,
+            live: 0,
+            sess_out: Index::with_capacity(cap),
+            sess_in: Index::with_capacity(cap),
+            map_out: Index::with_capacity(cap),
+            map_in: Index::with_capacity(cap),
+            subs,
+            sub_free: 0,
+            subs_live: 0,
+            sub_index: Index::with_capacity(nsubs),
+            wheel: Wheel::new(now.secs()),
+            hops: NextHops::default(),
+            counters: Counters::default(),
+            events: EventQueue::new(cfg.event_queue as usize),
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// This shard's id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// Sets the MAC addresses written into forwarded frames.
+    pub fn set_next_hops(&mut self, hops: NextHops) {
+        self.hops = hops;
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Live sessions.
+    pub fn session_count(&self) -> usize {
+        self.live as usize
+    }
+
+    /// Live subscribers.
+    pub fn subscriber_count(&self) -> usize {
+        self.subs_live as usize
+    }
+
+    /// The block arithmetic shared by all shards.
+    pub fn block_map(&self) -> BlockMap {
+        *self.blocks.map()
+    }
+
+    /// Per pool address: (address, blocks in use, blocks free now).
+    pub fn block_usage(&self) -> Vec<(u32, u32, u32)> {
+        (0..self.blocks.naddr())
+            .map(|a| (self.pool_addrs[a], self.blocks.in_use()[a], self.blocks.free_count(a) as u32))
+            .collect()
+    }
+
+    /// Takes the oldest pending event.
+    pub fn pop_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    /// Bytes held by every table of the shard (all fixed at creation).
+    pub fn memory_bytes(&self) -> usize {
+        self.sessions.capacity() * core::mem::size_of::<Session>()
+            + self.sess_out.memory_bytes()
+            + self.sess_in.memory_bytes()
+            + self.map_out.memory_bytes()
+            + self.map_in.memory_bytes()
+            + self.subs.capacity() * core::mem::size_of::<Subscriber>()
+            + self.sub_index.memory_bytes()
+            + self.blocks.memory_bytes()
+            + self.wheel.memory_bytes()
+            + self.events.memory_bytes()
+            + self.pool_addrs.capacity() * 4
+    }
+
+    #[inline]
+    fn is_inside(&self, a: u32) -> bool {
+        self.cfg.inside.iter().any(|p| p.contains(a))
+    }
+
+    /// Index of `a` in the pool.
+    #[inline]
+    fn pool_index(&self, a: u32) -> Option<usize> {
+        let mut base = 0usize;
+        for p in &self.cfg.pool {
+            if p.contains(a) {
+                return Some(base + (a - p.addr()) as usize);
+            }
+            base += p.size() as usize;
+        }
+        None
+    }
+
+    /// Processes one frame that arrived on `side` at `now`, rewriting it in
+    /// place when it is forwarded.
+    pub fn process(&mut self, frame: &mut [u8], side: Side, now: Time) -> Verdict {
+        let now = now.secs();
+        let v = match side {
+            Side::Lan => {
+                self.counters.rx_lan += 1;
+                self.from_lan(frame, now)
+            }
+            Side::Wan => {
+                self.counters.rx_wan += 1;
+                self.from_wan(frame, now, false)
+            }
+            Side::Hairpin => {
+                self.counters.rx_hairpin += 1;
+                self.from_wan(frame, now, true)
+            }
+        };
+        let c = &mut self.counters;
+        match v {
+            Verdict::ToLan => {
+                c.tx_lan += 1;
+                c.tx_lan_bytes += frame.len() as u64;
+            }
+            Verdict::ToWan => {
+                c.tx_wan += 1;
+                c.tx_wan_bytes += frame.len() as u64;
+            }
+            Verdict::HandOff { .. } => c.handed_off += 1,
+            Verdict::Pass => c.passed += 1,
+            Verdict::Drop(r) => c.drops[r as usize] += 1,
+        }
+        v
+    }
+
+    fn from_lan(&mut self, frame: &mut [u8], now: u32) -> Verdict {
+        let ip = match parse_ip(frame) {
+            Ok(Some(ip)) => ip,
+            Ok(None) => return Verdict::Pass,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if !self.is_inside(ip.src) || self.is_inside(ip.dst) {
+            return Verdict::Pass;
+        }
+        let owner = subscriber_owner(ip.src, self.shards);
+        if owner != self.id {
+            return Verdict::HandOff { shard: owner, side: Side::Lan };
+        }
+        if ip.frag {
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        if ip.ttl <= 1 {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let flow = match ip.proto {
+            PROTO_TCP | PROTO_UDP => match parse_ports(frame, &ip) {
+                Ok(f) => f,
+                Err(r) => return Verdict::Drop(r),
+            },
+            PROTO_ICMP => {
+                let seg = &frame[ip.l4..ip.end];
+                if seg.len() < icmp::HEADER_LEN {
+                    return Verdict::Drop(DropReason::BadL4Header);
+                }
+                match (seg[0], icmp::kind(seg[0])) {
+                    (icmp::ECHO_REQUEST, _) => Flow { proto: PROTO_ICMP, sport: be16(seg, 4), dport: 0, flags: 0 },
+                    (_, icmp::Kind::Error) => return self.icmp_error_out(frame, &ip),
+                    _ => return Verdict::Drop(DropReason::IcmpUnsupported),
+                }
+            }
+            _ => return Verdict::Drop(DropReason::UnsupportedProtocol),
+        };
+        let hairpin = self.pool_index(ip.dst).is_some();
+        if hairpin && (flow.proto == PROTO_ICMP || self.blocks.map().owner(flow.dport).is_none()) {
+            // Addressed to a pool address but not to a NAT port: the box
+            // itself (e.g. a ping to the masquerade address).
+            return Verdict::Pass;
+        }
+        let h = self.hasher.session(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
+        let sessions = &self.sessions;
+        let found = self.sess_out.find(h, |i| {
+            let s = &sessions[i as usize];
+            s.in_addr == ip.src
+                && s.rem_addr == ip.dst
+                && s.in_port == flow.sport
+                && s.rem_port == flow.dport
+                && s.proto == flow.proto
+        });
+        let idx = match found {
+            Some(i) => i,
+            None => match self.create_out(frame, &ip, &flow, now) {
+                Ok(i) => i,
+                Err(r) => return Verdict::Drop(r),
+            },
+        };
+        self.rewrite_out(frame, &ip, &flow, idx, now);
+        if hairpin {
+            self.counters.hairpinned += 1;
+            match self.blocks.map().owner(flow.dport) {
+                Some(o) if o == self.id => return self.from_wan(frame, now, true),
+                Some(o) => return Verdict::HandOff { shard: o, side: Side::Hairpin },
+                None => return Verdict::Drop(DropReason::NoMapping),
+            }
+        }
+        Verdict::ToWan
+    }
+
+    fn from_wan(&mut self, frame: &mut [u8], now: u32, hairpin: bool) -> Verdict {
+        let ip = match parse_ip(frame) {
+            Ok(Some(ip)) => ip,
+            Ok(None) => return Verdict::Pass,
+            Err(r) => return Verdict::Drop(r),
+        };
+        let Some(ext_idx) = self.pool_index(ip.dst) else {
+            return Verdict::Pass;
+        };
+        if !hairpin && (self.is_inside(ip.src) || self.pool_index(ip.src).is_some()) {
+            return Verdict::Drop(DropReason::MartianSource);
+        }
+        if ip.frag {
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        let flow = match ip.proto {
+            PROTO_TCP | PROTO_UDP => match parse_ports(frame, &ip) {
+                Ok(f) => f,
+                Err(r) => return Verdict::Drop(r),
+            },
+            PROTO_ICMP => {
+                let seg = &frame[ip.l4..ip.end];
+                if seg.len() < icmp::HEADER_LEN {
+                    return Verdict::Drop(DropReason::BadL4Header);
+                }
+                match (seg[0], icmp::kind(seg[0])) {
+                    (icmp::ECHO_REPLY, _) => Flow { proto: PROTO_ICMP, sport: 0, dport: be16(seg, 4), flags: 0 },
+                    (_, icmp::Kind::Error) => return self.icmp_error_in(frame, &ip, hairpin),
+                    _ => return Verdict::Pass,
+                }
+            }
+            _ => return Verdict::Pass,
+        };
+        let Some(owner) = self.blocks.map().owner(flow.dport) else {
+            return Verdict::Pass;
+        };
+        if owner != self.id {
+            let side = if hairpin { Side::Hairpin } else { Side::Wan };
+            return Verdict::HandOff { shard: owner, side };
+        }
+        if !hairpin && ip.ttl <= 1 {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let h = self.hasher.session(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);
+        let sessions = &self.sessions;
+        let found = self.sess_in.find(h, |i| {
+            let s = &sessions[i as usize];
+            s.ext_addr == ip.dst
+                && s.rem_addr == ip.src
+                && s.ext_port == flow.dport
+                && s.rem_port == flow.sport
+                && s.proto == flow.proto
+        });
+        let idx = match found {
+            Some(i) => i,
+            None => match self.create_in(frame, &ip, &flow, ext_idx, now) {
+                Ok(i) => i,
+                Err(r) => return Verdict::Drop(r),
+            },
+        };
+        self.rewrite_in(frame, &ip, &flow, idx, now, hairpin);
+        Verdict::ToLan
+    }
+
+    fn timeout_of(&self, s: &Session) -> u32 {
+        let t = &self.cfg.timeouts;
+        match s.proto {
+            PROTO_TCP => match TcpState::from_u8(s.state).map(TcpState::timer) {
+                Some(TcpTimer::Established) => t.tcp_established,
+                Some(TcpTimer::IncomingSyn) => t.tcp_incoming_syn,
+                _ => t.tcp_transitory,
+            },
+            PROTO_UDP => t.udp,
+            _ => t.icmp,
+        }
+    }
+
+    /// Moves a TCP session through its state machine; re-files it on the
+    /// wheel when its timer changes.
+    #[inline]
+    fn tcp_step(&mut self, idx: u32, dir: Dir, flags: u8, now: u32) {
+        let s = &self.sessions[idx as usize];
+        let Some(old) = TcpState::from_u8(s.state) else { return };
+        if old == TcpState::Established && flags & (tcp::SYN | tcp::FIN | tcp::RST) == 0 {
+            return;
+        }
+        let new = old.step(dir, flags);
+        if new == old {
+            return;
+        }
+        self.sessions[idx as usize].state = new as u8;
+        if new.timer() != old.timer() {
+            let t = self.timeout_of(&self.sessions[idx as usize]);
+            self.wheel.remove(&mut self.sessions, idx);
+            self.wheel.insert(&mut self.sessions, idx, now.saturating_add(t));
+        }
+    }
+
+    #[inline]
+    fn rewrite_out(&mut self, frame: &mut [u8], ip: &Ip, flow: &Flow, idx: u32, now: u32) {
+        let s = &mut self.sessions[idx as usize];
+        s.last_seen = now;
+        let s = *s;
+        put32(frame, L3 + 12, s.ext_addr);
+        frame[L3 + 8] = ip.ttl - 1;
+        let c = be16(frame, L3 + 10);
+        put16(frame, L3 + 10, checksum::apply(c, Delta(s.ip_out)));
+        let l4 = ip.l4;
+        match flow.proto {
+            PROTO_TCP => {
+                put16(frame, l4, s.ext_port);
+                let c = be16(frame, l4 + 16);
+                put16(frame, l4 + 16, checksum::apply(c, Delta(s.l4_out)));
+                self.tcp_step(idx, Dir::Out, flow.flags, now);
+            }
+            PROTO_UDP => {
+                put16(frame, l4, s.ext_port);
+                let c = be16(frame, l4 + 6);
+                put16(frame, l4 + 6, checksum::apply_udp(c, Delta(s.l4_out)));
+            }
+            _ => {
+                put16(frame, l4 + 4, s.ext_port);
+                let c = be16(frame, l4 + 2);
+                put16(frame, l4 + 2, checksum::apply(c, Delta(s.l4_out)));
+            }
+        }
+        frame[0..6].copy_from_slice(&self.hops.gateway_mac.0);
+        frame[6..12].copy_from_slice(&self.hops.wan_mac.0);
+    }
+
+    #[inline]
+    fn rewrite_in(&mut self, frame: &mut [u8], ip: &Ip, flow: &Flow, idx: u32, now: u32, hairpin: bool) {
+        let refresh = flow.proto == PROTO_TCP || self.cfg.inbound_refresh;
+        let s = &mut self.sessions[idx as usize];
+        if refresh {
+            s.last_seen = now;
+        }
+        let s = *s;
+        put32(frame, L3 + 16, s.in_addr);
+        let ip_delta = if hairpin {
+            // The first half already decremented TTL.
+            Delta(s.ip_in).plus(Delta::TTL_DECREMENT.negate())
+        } else {
+            frame[L3 + 8] = ip.ttl - 1;
+            Delta(s.ip_in)
+        };
+        let c = be16(frame, L3 + 10);
+        put16(frame, L3 + 10, checksum::apply(c, ip_delta));
+        let l4 = ip.l4;
+        match flow.proto {
+            PROTO_TCP => {
+                put16(frame, l4 + 2, s.in_port);
+                let c = be16(frame, l4 + 16);
+                put16(frame, l4 + 16, checksum::apply(c, Delta(s.l4_in)));
+                self.tcp_step(idx, Dir::In, flow.flags, now);
+            }
+            PROTO_UDP => {
+                put16(frame, l4 + 2, s.in_port);
+                let c = be16(frame, l4 + 6);
+                put16(frame, l4 + 6, checksum::apply_udp(c, Delta(s.l4_in)));
+            }
+            _ => {
+                put16(frame, l4 + 4, s.in_port);
+                let c = be16(frame, l4 + 2);
+                put16(frame, l4 + 2, checksum::apply(c, Delta(s.l4_in)));
+            }
+        }
+        frame[0..6].copy_from_slice(&s.in_mac);
+        frame[6..12].copy_from_slice(&self.hops.lan_mac.0);
+    }
+
+    // ---- slow path ------------------------------------------------------
+
+    fn find_sub(&self, addr: u32) -> Option<u32> {
+        let subs = &self.subs;
+        self.sub_index.find(self.hasher.subscriber(addr), |i| subs[i as usize].addr == addr)
+    }
+
+    fn sub_for(&mut self, addr: u32) -> Result<u32, DropReason> {
+        if let Some(i) = self.find_sub(addr) {
+            return Ok(i);
+        }
+        let i = self.sub_free;
+        if i == NONE {
+            return Err(DropReason::SubscriberTableFull);
+        }
+        if !self.sub_index.insert(self.hasher.subscriber(addr), i) {
+            return Err(DropReason::SubscriberTableFull);
+        }
+        let s = &mut self.subs[i as usize];
+        self.sub_free = s.next_free;
+        *s = Subscriber { addr, ext: NONE, sessions: 0, blocks: NONE, nblocks: 0, next_free: NONE };
+        self.subs_live += 1;
+        Ok(i)
+    }
+
+    fn maybe_free_sub(&mut self, i: u32) {
+        let s = self.subs[i as usize];
+        if s.sessions != 0 || s.nblocks != 0 {
+            return;
+        }
+        let subs = &self.subs;
+        let hasher = &self.hasher;
+        self.sub_index.remove(hasher.subscriber(s.addr), i, |j| hasher.subscriber(subs[j as usize].addr));
+        self.subs[i as usize] =
+            Subscriber { addr: 0, ext: NONE, sessions: 0, blocks: NONE, nblocks: 0, next_free: self.sub_free };
+        self.sub_free = i;
+        self.subs_live -= 1;
+    }
+
+    fn push_event(&mut self, e: Event) {
+        if !self.events.push(e) {
+            self.counters.events_dropped += 1;
+        }
+    }
+
+    /// Finds or makes room for a new mapping of subscriber `si`: a port of
+    /// the inside port's parity in one of its blocks, or in a new block on
+    /// its paired address.
+    fn alloc_port(&mut self, si: u32, proto: u8, in_port: u16, now: u32) -> Result<(u32, u16), DropReason> {
+        let parity = if proto == PROTO_ICMP { 2 } else { (in_port & 1) as u8 };
+        for pass in [parity, 2] {
+            let mut b = self.subs[si as usize].blocks;
+            while b != NONE {
+                if let Some(p) = self.blocks.take_port(b, proto, pass) {
+                    return Ok((self.pool_addrs[self.blocks.addr_idx(b)], p));
+                }
+                b = self.blocks.next_of(b);
+            }
+            if pass != parity {
+                break;
+            }
+            let sub = self.subs[si as usize];
+            if sub.nblocks >= self.cfg.limits.blocks_per_subscriber {
+                continue;
+            }
+            let addr_idx = if sub.ext != NONE {
+                sub.ext as usize
+            } else {
+                let n = self.blocks.naddr();
+                let start = (self.hasher.subscriber(sub.addr) % n as u64) as usize;
+                match (0..n).map(|k| (start + k) % n).find(|&a| self.blocks.has_free(a)) {
+                    Some(a) => a,
+                    None => return Err(DropReason::PoolExhausted),
+                }
+            };
+            let Some(local) = self.blocks.take(addr_idx, sub.blocks) else {
+                return Err(DropReason::PoolExhausted);
+            };
+            let s = &mut self.subs[si as usize];
+            s.blocks = local;
+            s.nblocks += 1;
+            s.ext = addr_idx as u32;
+            self.counters.blocks_allocated += 1;
+            let e = Event::BlockAllocated {
+                subscriber: sub.addr,
+                external: self.pool_addrs[addr_idx],
+                first_port: self.blocks.first_port(local),
+                last_port: self.blocks.last_port(local),
+                at: now,
+            };
+            self.push_event(e);
+            if let Some(p) = self.blocks.take_port(local, proto, parity) {
+                return Ok((self.pool_addrs[addr_idx], p));
+            }
+        }
+        if self.subs[si as usize].nblocks >= self.cfg.limits.blocks_per_subscriber {
+            Err(DropReason::PortsExhausted)
+        } else {
+            Err(DropReason::PoolExhausted)
+        }
+    }
+
+    fn create_out(&mut self, frame: &[u8], ip: &Ip, flow: &Flow, now: u32) -> Result<u32, DropReason> {
+        if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::RST) != tcp::SYN {
+            return Err(DropReason::TcpNotSyn);
+        }
+        if !l4_checksum_ok(frame, ip) {
+            return Err(DropReason::BadL4Checksum);
+        }
+        let si = self.sub_for(ip.src)?;
+        let r = self.create_out_for(si, frame, ip, flow, now);
+        if r.is_err() {
+            self.maybe_free_sub(si);
+        }
+        r
+    }
+
+    fn create_out_for(&mut self, si: u32, frame: &[u8], ip: &Ip, flow: &Flow, now: u32) -> Result<u32, DropReason> {
+        if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
+            return Err(DropReason::SessionLimit);
+        }
+        if self.live >= self.cfg.max_sessions {
+            return Err(DropReason::SessionTableFull);
+        }
+        let hm = self.hasher.mapping(flow.proto, ip.src, flow.sport);
+        let sessions = &self.sessions;
+        let head = self.map_out.find(hm, |i| {
+            let s = &sessions[i as usize];
+            s.in_addr == ip.src && s.in_port == flow.sport && s.proto == flow.proto
+        });
+        let (ext_addr, ext_port) = match head {
+            Some(h) => (self.sessions[h as usize].ext_addr, self.sessions[h as usize].ext_port),
+            None => self.alloc_port(si, flow.proto, flow.sport, now)?,
+        };
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&frame[6..12]);
+        let state = if flow.proto == PROTO_TCP { TcpState::SynOut as u8 } else { 0 };
+        let spec = Spec {
+            proto: flow.proto,
+            in_addr: ip.src,
+            in_port: flow.sport,
+            ext_addr,
+            ext_port,
+            rem_addr: ip.dst,
+            rem_port: flow.dport,
+            mac,
+            state,
+            sub: si,
+        };
+        Ok(self.insert_session(spec, head, now))
+    }
+
+    fn create_in(&mut self, frame: &[u8], ip: &Ip, flow: &Flow, _ext_idx: usize, now: u32) -> Result<u32, DropReason> {
+        let hm = self.hasher.mapping(flow.proto, ip.dst, flow.dport);
+        let sessions = &self.sessions;
+        let Some(head) = self.map_in.find(hm, |i| {
+            let s = &sessions[i as usize];
+            s.ext_addr == ip.dst && s.ext_port == flow.dport && s.proto == flow.proto
+        }) else {
+            return Err(DropReason::NoMapping);
+        };
+        if flow.proto == PROTO_ICMP {
+            // An echo reply from a host the query was not sent to.
+            return Err(DropReason::Filtered);
+        }
+        match self.cfg.filtering {
+            Filtering::EndpointIndependent => {}
+            Filtering::AddressDependent => {
+                let mut i = head;
+                loop {
+                    if self.sessions[i as usize].rem_addr == ip.src {
+                        break;
+                    }
+                    i = self.sessions[i as usize].map_next;
+                    if i == head {
+                        return Err(DropReason::Filtered);
+                    }
+                }
+            }
+            Filtering::AddressAndPortDependent => return Err(DropReason::Filtered),
+        }
+        if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::ACK | tcp::RST) != tcp::SYN {
+            return Err(DropReason::TcpNotSyn);
+        }
+        if !l4_checksum_ok(frame, ip) {
+            return Err(DropReason::BadL4Checksum);
+        }
+        let h = self.sessions[head as usize];
+        if self.subs[h.sub as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
+            return Err(DropReason::SessionLimit);
+        }
+        if self.live >= self.cfg.max_sessions {
+            return Err(DropReason::SessionTableFull);
+        }
+        let state = if flow.proto == PROTO_TCP { TcpState::SynIn as u8 } else { 0 };
+        let spec = Spec {
+            proto: flow.proto,
+            in_addr: h.in_addr,
+            in_port: h.in_port,
+            ext_addr: h.ext_addr,
+            ext_port: h.ext_port,
+            rem_addr: ip.src,
+            rem_port: flow.sport,
+            mac: h.in_mac,
+            state,
+            sub: h.sub,
+        };
+        Ok(self.insert_session(spec, Some(head), now))
+    }
+
+    fn insert_session(&mut self, x: Spec, head: Option<u32>, now: u32) -> u32 {
+        let idx = self.free_head;
+        debug_assert!(idx != NONE, "callers check live < max_sessions");
+        let a = Delta::u32(x.in_addr, x.ext_addr);
+        let p = Delta::u16(x.in_port, x.ext_port);
+        let ra = Delta::u32(x.ext_addr, x.in_addr);
+        let rp = Delta::u16(x.ext_port, x.in_port);
+        let (l4_out, l4_in) = if x.proto == PROTO_ICMP { (p, rp) } else { (a.plus(p), ra.plus(rp)) };
+        let s = &mut self.sessions[idx as usize];
+        self.free_head = s.next;
+        *s = Session {
+            in_addr: x.in_addr,
+            ext_addr: x.ext_addr,
+            rem_addr: x.rem_addr,
+            in_port: x.in_port,
+            ext_port: x.ext_port,
+            rem_port: x.rem_port,
+            proto: x.proto,
+            state: x.state,
+            in_mac: x.mac,
+            ip_out: a.plus(Delta::TTL_DECREMENT).0,
+            l4_out: l4_out.0,
+            ip_in: ra.plus(Delta::TTL_DECREMENT).0,
+            l4_in: l4_in.0,
+            prev: NONE,
+            next: NONE,
+            map_prev: idx,
+            map_next: idx,
+            last_seen: now,
+            wheel_at: NONE,
+            sub: x.sub,
+        };
+        let h = &self.hasher;
+        let ok_out = self.sess_out.insert(h.session(x.proto, x.in_addr, x.in_port, x.rem_addr, x.rem_port), idx);
+        let ok_in = self.sess_in.insert(h.session(x.proto, x.ext_addr, x.ext_port, x.rem_addr, x.rem_port), idx);
+        debug_assert!(ok_out && ok_in);
+        match head {
+            None => {
+                self.map_out.insert(h.mapping(x.proto, x.in_addr, x.in_port), idx);
+                self.map_in.insert(h.mapping(x.proto, x.ext_addr, x.ext_port), idx);
+            }
+            Some(hd) => {
+                let n = self.sessions[hd as usize].map_next;
+                self.sessions[idx as usize].map_prev = hd;
+                self.sessions[idx as usize].map_next = n;
+                self.sessions[hd as usize].map_next = idx;
+                self.sessions[n as usize].map_prev = idx;
+            }
+        }
+        let t = self.timeout_of(&self.sessions[idx as usize]);
+        self.wheel.insert(&mut self.sessions, idx, now.saturating_add(t));
+        self.subs[x.sub as usize].sessions += 1;
+        self.live += 1;
+        self.counters.sessions_created += 1;
+        self.push_event(Event::SessionCreated {
+            proto: x.proto,
+            inside: Endpoint { addr: x.in_addr, port: x.in_port },
+            outside: Endpoint { addr: x.ext_addr, port: x.ext_port },
+            remote: Endpoint { addr: x.rem_addr, port: x.rem_port },
+            at: now,
+        });
+        idx
+    }
+
+    fn delete_session(&mut self, idx: u32, now: u32) {
+        let s = self.sessions[idx as usize];
+        self.wheel.remove(&mut self.sessions, idx);
+        let hasher = self.hasher;
+        let sessions = &self.sessions;
+        self.sess_out.remove(hasher.session(s.proto, s.in_addr, s.in_port, s.rem_addr, s.rem_port), idx, |i| {
+            let x = &sessions[i as usize];
+            hasher.session(x.proto, x.in_addr, x.in_port, x.rem_addr, x.rem_port)
+        });
+        self.sess_in.remove(hasher.session(s.proto, s.ext_addr, s.ext_port, s.rem_addr, s.rem_port), idx, |i| {
+            let x = &sessions[i as usize];
+            hasher.session(x.proto, x.ext_addr, x.ext_port, x.rem_addr, x.rem_port)
+        });
+        let hm_out = hasher.mapping(s.proto, s.in_addr, s.in_port);
+        let hm_in = hasher.mapping(s.proto, s.ext_addr, s.ext_port);
+        if s.map_next == idx {
+            // Last session of its mapping: the mapping and its port go.
+            self.map_out.remove(hm_out, idx, |i| {
+                let x = &sessions[i as usize];
+                hasher.mapping(x.proto, x.in_addr, x.in_port)
+            });
+            self.map_in.remove(hm_in, idx, |i| {
+                let x = &sessions[i as usize];
+                hasher.mapping(x.proto, x.ext_addr, x.ext_port)
+            });
+            self.free_mapping_port(&s, now);
+        } else {
+            self.sessions[s.map_prev as usize].map_next = s.map_next;
+            self.sessions[s.map_next as usize].map_prev = s.map_prev;
+            self.map_out.replace(hm_out, idx, s.map_next);
+            self.map_in.replace(hm_in, idx, s.map_next);
+        }
+        self.subs[s.sub as usize].sessions -= 1;
+        self.maybe_free_sub(s.sub);
+        let rec = &mut self.sessions[idx as usize];
+        *rec = Session { wheel_at: NONE, next: self.free_head, ..Session::default() };
+        self.free_head = idx;
+        self.live -= 1;
+        self.push_event(Event::SessionDeleted {
+            proto: s.proto,
+            inside: Endpoint { addr: s.in_addr, port: s.in_port },
+            outside: Endpoint { addr: s.ext_addr, port: s.ext_port },
+            remote: Endpoint { addr: s.rem_addr, port: s.rem_port },
+            at: now,
+        });
+    }
+
+    fn free_mapping_port(&mut self, s: &Session, now: u32) {
+        let Some(a) = self.pool_index(s.ext_addr) else { return };
+        let Some(local) = self.blocks.local(a, s.ext_port) else { return };
+        if !self.blocks.free_port(local, s.proto, s.ext_port) {
+            return;
+        }
+        // The block is empty: unlink it from its subscriber and hold it.
+        let sub = &mut self.subs[s.sub as usize];
+        if sub.blocks == local {
+            sub.blocks = self.blocks.next_of(local);
+        } else {
+            let mut b = sub.blocks;
+            while b != NONE {
+                let n = self.blocks.next_of(b);
+                if n == local {
+                    self.blocks.set_next(b, self.blocks.next_of(local));
+                    break;
+                }
+                b = n;
+            }
+        }
+        sub.nblocks -= 1;
+        let subscriber = sub.addr;
+        let e = Event::BlockReleased {
+            subscriber,
+            external: s.ext_addr,
+            first_port: self.blocks.first_port(local),
+            last_port: self.blocks.last_port(local),
+            at: now,
+        };
+        self.blocks.release(local, now);
+        self.counters.blocks_released += 1;
+        self.push_event(e);
+    }
+
+    // ---- ICMP errors (RFC 5508) ------------------------------------------
+
+    /// Reads the packet embedded in an ICMP error: (offset of its IP
+    /// header, offset of its transport header, protocol, src, dst, sport,
+    /// dport). For an embedded ICMP echo request both ports are its id.
+    fn embedded(frame: &[u8], ip: &Ip) -> Result<(usize, usize, u8, u32, u32, u16, u16), DropReason> {
+        let msg = &frame[ip.l4..ip.end];
+        if msg.len() < icmp::HEADER_LEN + 20 + 8 {
+            return Err(DropReason::IcmpErrorMalformed);
+        }
+        if checksum::fold(checksum::add_bytes(0, msg)) != 0xffff {
+            return Err(DropReason::BadIcmpChecksum);
+        }
+        let at = ip.l4 + icmp::HEADER_LEN;
+        let inner = Ipv4Packet::new_header_checked(&frame[at..ip.end]).map_err(|_| DropReason::IcmpErrorMalformed)?;
+        let il4 = at + inner.header_len();
+        if il4 + 8 > ip.end {
+            return Err(DropReason::IcmpErrorMalformed);
+        }
+        let proto = inner.protocol();
+        let (sp, dp) = match proto {
+            PROTO_TCP | PROTO_UDP => (be16(frame, il4), be16(frame, il4 + 2)),
+            PROTO_ICMP if frame[il4] == icmp::ECHO_REQUEST => (be16(frame, il4 + 4), be16(frame, il4 + 4)),
+            _ => return Err(DropReason::IcmpErrorNoSession),
+        };
+        Ok((at, il4, proto, inner.src(), inner.dst(), sp, dp))
+    }
+
+    /// Rewrites one address and port of the embedded packet and the outer
+    /// ICMP checksum.
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite_embedded(
+        frame: &mut [u8],
+        ip: &Ip,
+        at: usize,
+        il4: usize,
+        proto: u8,
+        src_side: bool,
+        addr: (u32, u32),
+        port: u16,
+        l4_delta: Delta,
+    ) {
+        put32(frame, at + if src_side { 12 } else { 16 }, addr.1);
+        let c = be16(frame, at + 10);
+        put16(frame, at + 10, checksum::apply(c, Delta::u32(addr.0, addr.1)));
+        match proto {
+            PROTO_ICMP => {
+                put16(frame, il4 + 4, port);
+                let c = be16(frame, il4 + 2);
+                put16(frame, il4 + 2, checksum::apply(c, l4_delta));
+            }
+            _ => {
+                put16(frame, il4 + if src_side { 0 } else { 2 }, port);
+                if proto == PROTO_UDP {
+                    let c = be16(frame, il4 + 6);
+                    put16(frame, il4 + 6, checksum::apply_udp(c, l4_delta));
+                } else if il4 + 18 <= ip.end {
+                    let c = be16(frame, il4 + 16);
+                    put16(frame, il4 + 16, checksum::apply(c, l4_delta));
+                }
+            }
+        }
+        put16(frame, ip.l4 + 2, 0);
+        let c = checksum::checksum(&frame[ip.l4..ip.end]);
+        put16(frame, ip.l4 + 2, c);
+    }
+
+    /// An error from the WAN about a packet the NAT sent out: its embedded
+    /// source is the mapping's external endpoint.
+    fn icmp_error_in(&mut self, frame: &mut [u8], ip: &Ip, hairpin: bool) -> Verdict {
+        let (at, il4, proto, src, dst, sport, dport) = match Self::embedded(frame, ip) {
+            Ok(x) => x,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if src != ip.dst {
+            return Verdict::Drop(DropReason::IcmpErrorMalformed);
+        }
+        let Some(owner) = self.blocks.map().owner(sport) else {
+            return Verdict::Pass;
+        };
+        if owner != self.id {
+            return Verdict::HandOff { shard: owner, side: if hairpin { Side::Hairpin } else { Side::Wan } };
+        }
+        if !hairpin && ip.ttl <= 1 {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let rport = if proto == PROTO_ICMP { 0 } else { dport };
+        let h = self.hasher.session(proto, src, sport, dst, rport);
+        let sessions = &self.sessions;
+        let Some(idx) = self.sess_in.find(h, |i| {
+            let s = &sessions[i as usize];
+            s.ext_addr == src && s.rem_addr == dst && s.ext_port == sport && s.rem_port == rport && s.proto == proto
+        }) else {
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        };
+        let s = self.sessions[idx as usize];
+        put32(frame, L3 + 16, s.in_addr);
+        if !hairpin {
+            frame[L3 + 8] = ip.ttl - 1;
+        }
+        let d = if hairpin { Delta::u32(s.ext_addr, s.in_addr) } else { Delta(s.ip_in) };
+        let c = be16(frame, L3 + 10);
+        put16(frame, L3 + 10, checksum::apply(c, d));
+        Self::rewrite_embedded(frame, ip, at, il4, proto, true, (s.ext_addr, s.in_addr), s.in_port, Delta(s.l4_in));
+        frame[0..6].copy_from_slice(&s.in_mac);
+        frame[6..12].copy_from_slice(&self.hops.lan_mac.0);
+        self.counters.icmp_errors_translated += 1;
+        Verdict::ToLan
+    }
+
+    /// An error from a subscriber about a packet it received through the
+    /// NAT: its embedded destination is the subscriber's inside endpoint.
+    fn icmp_error_out(&mut self, frame: &mut [u8], ip: &Ip) -> Verdict {
+        let (at, il4, proto, src, dst, sport, dport) = match Self::embedded(frame, ip) {
+            Ok(x) => x,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if dst != ip.src || proto == PROTO_ICMP {
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        }
+        let h = self.hasher.session(proto, dst, dport, src, sport);
+        let sessions = &self.sessions;
+        let Some(idx) = self.sess_out.find(h, |i| {
+            let s = &sessions[i as usize];
+            s.in_addr == dst && s.rem_addr == src && s.in_port == dport && s.rem_port == sport && s.proto == proto
+        }) else {
+            return Verdict::Drop(DropReason::IcmpErrorNoSession);
+        };
+        let s = self.sessions[idx as usize];
+        put32(frame, L3 + 12, s.ext_addr);
+        frame[L3 + 8] = ip.ttl - 1;
+        let c = be16(frame, L3 + 10);
+        put16(frame, L3 + 10, checksum::apply(c, Delta(s.ip_out)));
+        Self::rewrite_embedded(frame, ip, at, il4, proto, false, (s.in_addr, s.ext_addr), s.ext_port, Delta(s.l4_out));
+        frame[0..6].copy_from_slice(&self.hops.gateway_mac.0);
+        frame[6..12].copy_from_slice(&self.hops.wan_mac.0);
+        self.counters.icmp_errors_translated += 1;
+        Verdict::ToWan
+    }
+
+    // ---- timers -----------------------------------------------------------
+
+    /// Removes sessions whose timer ran out by `now` and frees port blocks
+    /// whose hold is over. At most `budget` sessions are removed per call so
+    /// a worker's pause stays bounded; returns how many were.
+    pub fn expire(&mut self, now: Time, budget: usize) -> usize {
+        let now = now.secs();
+        self.blocks.expire_held(now);
+        let wheel = crate::session::WHEEL;
+        if now >= self.wheel.now.saturating_add(wheel) {
+            // Every slot is visited in this call anyway.
+            self.wheel.now = now + 1 - wheel;
+        }
+        let mut removed = 0;
+        while self.wheel.now <= now {
+            let tick = self.wheel.now;
+            while let Some(idx) = self.wheel.pop(&mut self.sessions, tick) {
+                let s = &self.sessions[idx as usize];
+                let due = s.last_seen.saturating_add(self.timeout_of(s));
+                if due <= now {
+                    self.delete_session(idx, now);
+                    self.counters.sessions_expired += 1;
+                    removed += 1;
+                    if removed >= budget {
+                        return removed;
+                    }
+                } else {
+                    self.wheel.insert(&mut self.sessions, idx, due);
+                }
+            }
+            self.wheel.now += 1;
+        }
+        self.blocks.expire_held(now);
+        removed
+    }
+
+    /// The earliest time at which [`Shard::expire`] may have work: a
+    /// session's timer or a block's hold. Refreshed sessions make it early,
+    /// never late.
+    pub fn next_expiry(&self) -> Option<Time> {
+        let a = self.wheel.next_occupied();
+        let b = self.blocks.next_hold_end();
+        let t = match (a, b) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(Time::from_secs(u64::from(t)))
+    }
+
+    // ---- inspection and operator actions -----------------------------------
+
+    fn info(&self, s: &Session) -> SessionInfo {
+        SessionInfo {
+            proto: s.proto,
+            inside: Endpoint { addr: s.in_addr, port: s.in_port },
+            outside: Endpoint { addr: s.ext_addr, port: s.ext_port },
+            remote: Endpoint { addr: s.rem_addr, port: s.rem_port },
+            tcp: TcpState::from_u8(s.state),
+            last_seen: s.last_seen,
+            expires: s.last_seen.saturating_add(self.timeout_of(s)),
+        }
+    }
+
+    /// Every live session (a walk of the whole table: for snapshots, not
+    /// for the packet path).
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
+        self.sessions.iter().filter(|s| s.proto != 0).map(|s| self.info(s))
+    }
+
+    /// Removes every session `pick` selects; returns how many.
+    pub fn flush(&mut self, now: Time, mut pick: impl FnMut(&SessionInfo) -> bool) -> usize {
+        let now = now.secs();
+        let mut n = 0;
+        for i in 0..self.sessions.len() {
+            if self.sessions[i].proto != 0 && pick(&self.info(&self.sessions[i])) {
+                self.delete_session(i as u32, now);
+                n += 1;
+            }
+        }
+        self.counters.sessions_flushed += n as u64;
+        n
+    }
+
+    /// The inside endpoint a mapping of `proto` on (external address, port)
+    /// leads to, if one exists on this shard.
+    pub fn lookup_external(&self, proto: u8, addr: u32, port: u16) -> Option<Endpoint> {
+        let sessions = &self.sessions;
+        let i = self.map_in.find(self.hasher.mapping(proto, addr, port), |i| {
+            let s = &sessions[i as usize];
+            s.ext_addr == addr && s.ext_port == port && s.proto == proto
+        })?;
+        let s = &self.sessions[i as usize];
+        Some(Endpoint { addr: s.in_addr, port: s.in_port })
+    }
+
+    /// Inside prefixes and pool of this shard's configuration.
+    pub fn prefixes(&self) -> (&[Prefix], &[Prefix]) {
+        (&self.cfg.inside, &self.cfg.pool)
+    }
+}
+
+/// What a new session is made of.
+#[derive(Clone, Copy, Debug)]
+struct Spec {
+    proto: u8,
+    in_addr: u32,
+    in_port: u16,
+    ext_addr: u32,
+    ext_port: u16,
+    rem_addr: u32,
+    rem_port: u16,
+    mac: [u8; 6],
+    state: u8,
+    sub: u32,
+}
