@@ -1,1 +1,9 @@
-//! placeholder
+//! Test support for masq: frames built with etherparse (an implementation
+//! independent of the core's views), a checker that re-parses frames and
+//! recomputes every checksum from scratch, and a small harness around a
+//! set of shards that routes hand-offs the way workers do.
+
+pub mod check;
+pub mod frames;
+pub mod harness;
+pub mod fuzz;

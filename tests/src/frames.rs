@@ -1,0 +1,125 @@
+//! Frame builders. Addresses are written as `[a, b, c, d]`.
+
+use etherparse::PacketBuilder;
+
+/// MAC of the first LAN host.
+pub const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
+/// MAC of the NAT's LAN interface.
+pub const LAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+/// MAC of the NAT's WAN interface.
+pub const WAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+/// MAC of the WAN gateway.
+pub const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x99];
+
+/// Default TTL of built frames.
+pub const TTL: u8 = 64;
+
+/// Which way a frame travels, for choosing MACs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum From {
+    /// Sent by a LAN host to the NAT.
+    Lan,
+    /// Sent by the WAN gateway to the NAT.
+    Wan,
+}
+
+fn macs(from: From) -> ([u8; 6], [u8; 6]) {
+    match from {
+        From::Lan => (HOST_MAC, LAN_MAC),
+        From::Wan => (GW_MAC, WAN_MAC),
+    }
+}
+
+/// A UDP datagram in an Ethernet frame.
+pub fn udp(from: From, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+    let (s, d) = macs(from);
+    let b = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL).udp(sport, dport);
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut v, payload).expect("build udp");
+    v
+}
+
+/// TCP flags for [`tcp`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// SYN.
+    pub syn: bool,
+    /// ACK.
+    pub ack: bool,
+    /// FIN.
+    pub fin: bool,
+    /// RST.
+    pub rst: bool,
+}
+
+/// SYN.
+pub const SYN: Flags = Flags { syn: true, ack: false, fin: false, rst: false };
+/// SYN+ACK.
+pub const SYN_ACK: Flags = Flags { syn: true, ack: true, fin: false, rst: false };
+/// ACK.
+pub const ACK: Flags = Flags { syn: false, ack: true, fin: false, rst: false };
+/// FIN+ACK.
+pub const FIN_ACK: Flags = Flags { syn: false, ack: true, fin: true, rst: false };
+/// RST.
+pub const RST: Flags = Flags { syn: false, ack: false, fin: false, rst: true };
+
+/// A TCP segment in an Ethernet frame.
+pub fn tcp(from: From, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, f: Flags, payload: &[u8]) -> Vec<u8> {
+    let (s, d) = macs(from);
+    let mut b = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL).tcp(sport, dport, 1000, 64240);
+    if f.syn {
+        b = b.syn();
+    }
+    if f.ack {
+        b = b.ack(2000);
+    }
+    if f.fin {
+        b = b.fin();
+    }
+    if f.rst {
+        b = b.rst();
+    }
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut v, payload).expect("build tcp");
+    v
+}
+
+/// An ICMP echo request (or reply) in an Ethernet frame.
+pub fn echo(from: From, src: [u8; 4], dst: [u8; 4], id: u16, seq: u16, request: bool) -> Vec<u8> {
+    let (s, d) = macs(from);
+    let ip = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL);
+    let b = if request { ip.icmpv4_echo_request(id, seq) } else { ip.icmpv4_echo_reply(id, seq) };
+    let payload = b"abcdefghijklmnop";
+    let mut v = Vec::with_capacity(b.size(payload.len()));
+    b.write(&mut v, payload).expect("build echo");
+    v
+}
+
+/// An ICMP error of `ty`/`code` from `src` to `dst` carrying `embedded`
+/// (an IP packet, cut to its header plus `keep` bytes).
+pub fn icmp_error(from: From, src: [u8; 4], dst: [u8; 4], ty: u8, code: u8, embedded_frame: &[u8], keep: usize) -> Vec<u8> {
+    let (s, d) = macs(from);
+    let ip = &embedded_frame[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let cut = &ip[..(ihl + keep).min(ip.len())];
+    let b = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL).icmpv4_raw(ty, code, [0; 4]);
+    let mut v = Vec::with_capacity(b.size(cut.len()));
+    b.write(&mut v, cut).expect("build icmp error");
+    v
+}
+
+/// Sets the TTL of a built frame and fixes its header checksum.
+pub fn with_ttl(mut frame: Vec<u8>, ttl: u8) -> Vec<u8> {
+    frame[22] = ttl;
+    refill_ip_checksum(&mut frame);
+    frame
+}
+
+/// Recomputes the IPv4 header checksum of a frame (test-side code).
+pub fn refill_ip_checksum(frame: &mut [u8]) {
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    frame[24] = 0;
+    frame[25] = 0;
+    let c = !crate::check::ones_sum(&frame[14..14 + ihl]);
+    frame[24..26].copy_from_slice(&c.to_be_bytes());
+}

@@ -1,0 +1,1 @@
+//! Fuzz driver (see the fuzz crate under dataplane/core/fuzz).
