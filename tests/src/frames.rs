@@ -86,10 +86,14 @@ pub fn tcp(from: From, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, f: Fl
 
 /// An ICMP echo request (or reply) in an Ethernet frame.
 pub fn echo(from: From, src: [u8; 4], dst: [u8; 4], id: u16, seq: u16, request: bool) -> Vec<u8> {
+    echo_with(from, src, dst, id, seq, request, b"abcdefghijklmnop")
+}
+
+/// An ICMP echo request (or reply) carrying `payload`.
+pub fn echo_with(from: From, src: [u8; 4], dst: [u8; 4], id: u16, seq: u16, request: bool, payload: &[u8]) -> Vec<u8> {
     let (s, d) = macs(from);
     let ip = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL);
     let b = if request { ip.icmpv4_echo_request(id, seq) } else { ip.icmpv4_echo_reply(id, seq) };
-    let payload = b"abcdefghijklmnop";
     let mut v = Vec::with_capacity(b.size(payload.len()));
     b.write(&mut v, payload).expect("build echo");
     v

@@ -184,6 +184,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
         fn behaves_like_a_map(ops in proptest::collection::vec((0u64..64, any::<bool>()), 1..400)) {
             // Hashes chosen to collide often in a small table.

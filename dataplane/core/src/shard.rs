@@ -899,6 +899,13 @@ impl Shard {
 
     fn delete_session(&mut self, idx: u32, now: u32) {
         let s = self.sessions[idx as usize];
+        self.push_event(Event::SessionDeleted {
+            proto: s.proto,
+            inside: Endpoint { addr: s.in_addr, port: s.in_port },
+            outside: Endpoint { addr: s.ext_addr, port: s.ext_port },
+            remote: Endpoint { addr: s.rem_addr, port: s.rem_port },
+            at: now,
+        });
         self.wheel.remove(&mut self.sessions, idx);
         let hasher = self.hasher;
         let sessions = &self.sessions;
@@ -935,13 +942,6 @@ impl Shard {
         *rec = Session { wheel_at: NONE, next: self.free_head, ..Session::default() };
         self.free_head = idx;
         self.live -= 1;
-        self.push_event(Event::SessionDeleted {
-            proto: s.proto,
-            inside: Endpoint { addr: s.in_addr, port: s.in_port },
-            outside: Endpoint { addr: s.ext_addr, port: s.ext_port },
-            remote: Endpoint { addr: s.rem_addr, port: s.rem_port },
-            at: now,
-        });
     }
 
     fn free_mapping_port(&mut self, s: &Session, now: u32) {

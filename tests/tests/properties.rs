@@ -1,0 +1,177 @@
+//! Property tests: translation round trips byte for byte, checksums stay
+//! right, mappings never collide, limits always hold.
+
+use std::collections::{HashMap, HashSet};
+
+use masq_core::{Config, Side, Verdict};
+use masq_tests::check::{checksums, ones_sum, seen};
+use masq_tests::frames::{self, From, Flags};
+use masq_tests::harness::Nat;
+use proptest::prelude::*;
+
+const R: [u8; 4] = [198, 51, 100, 1];
+
+fn cfg(shards: u16) -> Config {
+    Config {
+        inside: vec!["100.64.0.0/10".parse().unwrap()],
+        pool: vec!["203.0.113.0/30".parse().unwrap()],
+        shards,
+        block_size: 128,
+        max_sessions: 2048,
+        max_subscribers: 64,
+        event_queue: 16,
+        ..Config::default()
+    }
+}
+
+/// Test-side recomputation of every checksum of a frame.
+fn refill(f: &mut [u8]) {
+    frames::refill_ip_checksum(f);
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    let l4 = 14 + ihl;
+    let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let proto = f[23];
+    let (at, pseudo) = match proto {
+        6 => (l4 + 16, true),
+        17 => (l4 + 6, true),
+        _ => (l4 + 2, false),
+    };
+    if proto == 17 && f[at] == 0 && f[at + 1] == 0 {
+        return;
+    }
+    f[at] = 0;
+    f[at + 1] = 0;
+    let mut data = Vec::new();
+    if pseudo {
+        data.extend_from_slice(&f[26..34]);
+        data.extend_from_slice(&[0, proto]);
+        data.extend_from_slice(&((end - l4) as u16).to_be_bytes());
+    }
+    data.extend_from_slice(&f[l4..end]);
+    let mut c = !ones_sum(&data);
+    if proto == 17 && c == 0 {
+        c = 0xffff;
+    }
+    f[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// The reply a peer would send to `f`: MACs, addresses and ports swapped,
+/// an echo request answered, TTL set, checksums recomputed.
+fn reply_of(f: &[u8], ttl: u8) -> Vec<u8> {
+    let mut r = f.to_vec();
+    r[0..6].copy_from_slice(&f[6..12]);
+    r[6..12].copy_from_slice(&f[0..6]);
+    r[26..30].copy_from_slice(&f[30..34]);
+    r[30..34].copy_from_slice(&f[26..30]);
+    r[22] = ttl;
+    let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+    if f[23] == 1 {
+        r[l4] = 0;
+    } else {
+        r[l4..l4 + 2].copy_from_slice(&f[l4 + 2..l4 + 4]);
+        r[l4 + 2..l4 + 4].copy_from_slice(&f[l4..l4 + 2]);
+    }
+    refill(&mut r);
+    r
+}
+
+fn flow_frame(kind: u8, host: [u8; 4], sport: u16, dport: u16, payload: &[u8], zero_udp: bool) -> Vec<u8> {
+    match kind {
+        0 => {
+            let mut f = frames::udp(From::Lan, host, sport, R, dport, payload);
+            if zero_udp {
+                f[40] = 0;
+                f[41] = 0;
+            }
+            f
+        }
+        1 => frames::tcp(From::Lan, host, sport, R, dport, Flags { syn: true, ..Flags::default() }, payload),
+        _ => frames::echo_with(From::Lan, host, R, sport, dport, true, payload),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Out, then the peer's reply in: the subscriber gets exactly the reply
+    /// it would have got with no NAT (TTL aside), byte for byte.
+    #[test]
+    fn round_trip_is_exact(
+        kind in 0u8..3,
+        host in 1u8..=254,
+        sport in any::<u16>(),
+        dport in 1u16..,
+        payload in proptest::collection::vec(any::<u8>(), 0..80),
+        ttl in 2u8..=255,
+        zero_udp in any::<bool>(),
+        shards in 1u16..=3,
+    ) {
+        let mut nat = Nat::new(&cfg(shards));
+        let orig = frames::with_ttl(flow_frame(kind, [100, 64, 3, host], sport, dport, &payload, zero_udp), ttl);
+        let mut out = orig.clone();
+        prop_assert_eq!(nat.send(&mut out, Side::Lan), Verdict::ToWan);
+        prop_assert!(checksums(&out).is_ok(), "{:?}", checksums(&out));
+        let o = seen(&out);
+        prop_assert_eq!(o.ttl, ttl - 1);
+        prop_assert_eq!(&out[out.len() - payload.len()..], &payload[..]);
+
+        let mut back = reply_of(&out, ttl);
+        prop_assert_eq!(nat.send(&mut back, Side::Wan), Verdict::ToLan);
+        let want = reply_of(&orig, ttl - 1);
+        prop_assert_eq!(back, want);
+    }
+
+    /// Random traffic from many subscribers over several shards: every
+    /// forwarded frame verifies, no external endpoint serves two inside
+    /// endpoints, and every subscriber stays within its limits on one
+    /// external address.
+    #[test]
+    fn mappings_never_collide_and_limits_hold(
+        shards in 1u16..=3,
+        flows in proptest::collection::vec((0u8..3, 0u8..12, 1000u16..1100, 0u16..4, any::<bool>()), 1..300),
+    ) {
+        let mut c = cfg(shards);
+        c.limits.sessions_per_subscriber = 20;
+        c.limits.blocks_per_subscriber = 2;
+        let mut nat = Nat::new(&c);
+        for (kind, host, sport, rport, reply) in flows {
+            let mut f = flow_frame(kind, [100, 64, 9, host], sport, 7000 + rport, b"x", false);
+            let v = nat.send(&mut f, Side::Lan);
+            if v == Verdict::ToWan {
+                prop_assert!(checksums(&f).is_ok());
+                if reply {
+                    let o = seen(&f);
+                    let mut r = reply_of(&f, o.ttl.max(2));
+                    prop_assert_eq!(nat.send(&mut r, Side::Wan), Verdict::ToLan);
+                    prop_assert!(checksums(&r).is_ok());
+                }
+            } else {
+                prop_assert!(matches!(v, Verdict::Drop(_)), "{:?}", v);
+            }
+            nat.advance(1);
+        }
+        let mut by_ext: HashMap<(u8, u32, u16), (u32, u16)> = HashMap::new();
+        let mut per_sub: HashMap<u32, (usize, HashSet<u32>, HashSet<(u32, u16)>)> = HashMap::new();
+        for shard in &nat.shards {
+            let map = shard.block_map();
+            for s in shard.sessions() {
+                let ins = (s.inside.addr, s.inside.port);
+                let prev = by_ext.insert((s.proto, s.outside.addr, s.outside.port), ins);
+                prop_assert!(prev.is_none() || prev == Some(ins), "external endpoint shared: {:?} {:?}", prev, ins);
+                prop_assert_eq!(map.owner(s.outside.port), Some(shard.id()), "port from the shard's own blocks");
+                if s.proto != 1 {
+                    prop_assert_eq!(s.outside.port % 2, s.inside.port % 2, "parity");
+                }
+                let e = per_sub.entry(s.inside.addr).or_default();
+                e.0 += 1;
+                e.1.insert(s.outside.addr);
+                e.2.insert((s.outside.addr, map.block_of(s.outside.port).unwrap() as u16));
+            }
+        }
+        for (sub, (n, addrs, blocks)) in per_sub {
+            prop_assert!(n <= 20, "{} has {} sessions", sub, n);
+            prop_assert_eq!(addrs.len(), 1, "paired pooling for {}", sub);
+            prop_assert!(blocks.len() <= 2, "{} holds {} blocks", sub, blocks.len());
+        }
+    }
+}
