@@ -7,7 +7,11 @@ use etherparse::{Ipv4HeaderSlice, TcpHeaderSlice, UdpHeaderSlice};
 pub fn ones_sum(data: &[u8]) -> u16 {
     let mut acc: u32 = 0;
     for c in data.chunks(2) {
-        let w = if c.len() == 2 { u32::from(c[0]) << 8 | u32::from(c[1]) } else { u32::from(c[0]) << 8 };
+        let w = if c.len() == 2 {
+            u32::from(c[0]) << 8 | u32::from(c[1])
+        } else {
+            u32::from(c[0]) << 8
+        };
         acc += w;
         acc = (acc & 0xffff) + (acc >> 16);
     }
@@ -93,7 +97,10 @@ pub fn checksums(frame: &[u8]) -> Result<(), String> {
     let ip = Ipv4HeaderSlice::from_slice(&frame[14..]).map_err(|e| e.to_string())?;
     let want = ip.to_header().calc_header_checksum();
     if want != ip.header_checksum() {
-        return Err(format!("IPv4 header checksum {:#06x}, want {want:#06x}", ip.header_checksum()));
+        return Err(format!(
+            "IPv4 header checksum {:#06x}, want {want:#06x}",
+            ip.header_checksum()
+        ));
     }
     let l4 = 14 + usize::from(ip.ihl()) * 4;
     let end = 14 + usize::from(ip.total_len());
@@ -105,7 +112,10 @@ pub fn checksums(frame: &[u8]) -> Result<(), String> {
                 .calc_checksum_ipv4_raw(ip.source(), ip.destination(), &seg[t.slice().len()..])
                 .map_err(|e| e.to_string())?;
             if want != t.checksum() {
-                return Err(format!("TCP checksum {:#06x}, want {want:#06x}", t.checksum()));
+                return Err(format!(
+                    "TCP checksum {:#06x}, want {want:#06x}",
+                    t.checksum()
+                ));
             }
         }
         17 => {
@@ -117,7 +127,10 @@ pub fn checksums(frame: &[u8]) -> Result<(), String> {
                     .calc_checksum_ipv4_raw(ip.source(), ip.destination(), &seg[8..len])
                     .map_err(|e| e.to_string())?;
                 if want != u.checksum() {
-                    return Err(format!("UDP checksum {:#06x}, want {want:#06x}", u.checksum()));
+                    return Err(format!(
+                        "UDP checksum {:#06x}, want {want:#06x}",
+                        u.checksum()
+                    ));
                 }
             }
         }
@@ -148,5 +161,11 @@ pub fn embedded(frame: &[u8]) -> ([u8; 4], u16, [u8; 4], u16, u8) {
     } else {
         (be16(frame, il4), be16(frame, il4 + 2))
     };
-    (inner.source(), sp, inner.destination(), dp, inner.protocol().0)
+    (
+        inner.source(),
+        sp,
+        inner.destination(),
+        dp,
+        inner.protocol().0,
+    )
 }

@@ -31,9 +31,18 @@ fn macs(from: From) -> ([u8; 6], [u8; 6]) {
 }
 
 /// A UDP datagram in an Ethernet frame.
-pub fn udp(from: From, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+pub fn udp(
+    from: From,
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let (s, d) = macs(from);
-    let b = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL).udp(sport, dport);
+    let b = PacketBuilder::ethernet2(s, d)
+        .ipv4(src, dst, TTL)
+        .udp(sport, dport);
     let mut v = Vec::with_capacity(b.size(payload.len()));
     b.write(&mut v, payload).expect("build udp");
     v
@@ -53,20 +62,55 @@ pub struct Flags {
 }
 
 /// SYN.
-pub const SYN: Flags = Flags { syn: true, ack: false, fin: false, rst: false };
+pub const SYN: Flags = Flags {
+    syn: true,
+    ack: false,
+    fin: false,
+    rst: false,
+};
 /// SYN+ACK.
-pub const SYN_ACK: Flags = Flags { syn: true, ack: true, fin: false, rst: false };
+pub const SYN_ACK: Flags = Flags {
+    syn: true,
+    ack: true,
+    fin: false,
+    rst: false,
+};
 /// ACK.
-pub const ACK: Flags = Flags { syn: false, ack: true, fin: false, rst: false };
+pub const ACK: Flags = Flags {
+    syn: false,
+    ack: true,
+    fin: false,
+    rst: false,
+};
 /// FIN+ACK.
-pub const FIN_ACK: Flags = Flags { syn: false, ack: true, fin: true, rst: false };
+pub const FIN_ACK: Flags = Flags {
+    syn: false,
+    ack: true,
+    fin: true,
+    rst: false,
+};
 /// RST.
-pub const RST: Flags = Flags { syn: false, ack: false, fin: false, rst: true };
+pub const RST: Flags = Flags {
+    syn: false,
+    ack: false,
+    fin: false,
+    rst: true,
+};
 
 /// A TCP segment in an Ethernet frame.
-pub fn tcp(from: From, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, f: Flags, payload: &[u8]) -> Vec<u8> {
+pub fn tcp(
+    from: From,
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
     let (s, d) = macs(from);
-    let mut b = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL).tcp(sport, dport, 1000, 64240);
+    let mut b = PacketBuilder::ethernet2(s, d)
+        .ipv4(src, dst, TTL)
+        .tcp(sport, dport, 1000, 64240);
     if f.syn {
         b = b.syn();
     }
@@ -90,10 +134,22 @@ pub fn echo(from: From, src: [u8; 4], dst: [u8; 4], id: u16, seq: u16, request: 
 }
 
 /// An ICMP echo request (or reply) carrying `payload`.
-pub fn echo_with(from: From, src: [u8; 4], dst: [u8; 4], id: u16, seq: u16, request: bool, payload: &[u8]) -> Vec<u8> {
+pub fn echo_with(
+    from: From,
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    seq: u16,
+    request: bool,
+    payload: &[u8],
+) -> Vec<u8> {
     let (s, d) = macs(from);
     let ip = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL);
-    let b = if request { ip.icmpv4_echo_request(id, seq) } else { ip.icmpv4_echo_reply(id, seq) };
+    let b = if request {
+        ip.icmpv4_echo_request(id, seq)
+    } else {
+        ip.icmpv4_echo_reply(id, seq)
+    };
     let mut v = Vec::with_capacity(b.size(payload.len()));
     b.write(&mut v, payload).expect("build echo");
     v
@@ -101,12 +157,22 @@ pub fn echo_with(from: From, src: [u8; 4], dst: [u8; 4], id: u16, seq: u16, requ
 
 /// An ICMP error of `ty`/`code` from `src` to `dst` carrying `embedded`
 /// (an IP packet, cut to its header plus `keep` bytes).
-pub fn icmp_error(from: From, src: [u8; 4], dst: [u8; 4], ty: u8, code: u8, embedded_frame: &[u8], keep: usize) -> Vec<u8> {
+pub fn icmp_error(
+    from: From,
+    src: [u8; 4],
+    dst: [u8; 4],
+    ty: u8,
+    code: u8,
+    embedded_frame: &[u8],
+    keep: usize,
+) -> Vec<u8> {
     let (s, d) = macs(from);
     let ip = &embedded_frame[14..];
     let ihl = usize::from(ip[0] & 0x0f) * 4;
     let cut = &ip[..(ihl + keep).min(ip.len())];
-    let b = PacketBuilder::ethernet2(s, d).ipv4(src, dst, TTL).icmpv4_raw(ty, code, [0; 4]);
+    let b = PacketBuilder::ethernet2(s, d)
+        .ipv4(src, dst, TTL)
+        .icmpv4_raw(ty, code, [0; 4]);
     let mut v = Vec::with_capacity(b.size(cut.len()));
     b.write(&mut v, cut).expect("build icmp error");
     v

@@ -1,8 +1,8 @@
 //! A set of shards driven like workers: every frame goes to the shard that
 //! receives it, and hand-offs are followed to their owner.
 
-use masq_core::{Config, NextHops, Shard, Side, Time, Verdict};
 use masq_core::wire::Mac;
+use masq_core::{Config, NextHops, Shard, Side, Time, Verdict};
 
 use crate::frames::{GW_MAC, LAN_MAC, WAN_MAC};
 
@@ -18,7 +18,11 @@ pub struct Nat {
 impl Nat {
     /// Builds every shard of `cfg` at time 0 with the test MACs.
     pub fn new(cfg: &Config) -> Nat {
-        let hops = NextHops { lan_mac: Mac(LAN_MAC), wan_mac: Mac(WAN_MAC), gateway_mac: Mac(GW_MAC) };
+        let hops = NextHops {
+            lan_mac: Mac(LAN_MAC),
+            wan_mac: Mac(WAN_MAC),
+            gateway_mac: Mac(GW_MAC),
+        };
         let shards = (0..cfg.shards)
             .map(|i| {
                 let mut s = Shard::new(cfg, i, Time::from_secs(0)).expect("valid config");
@@ -26,7 +30,10 @@ impl Nat {
                 s
             })
             .collect();
-        Nat { shards, now: Time::from_secs(0) }
+        Nat {
+            shards,
+            now: Time::from_secs(0),
+        }
     }
 
     /// Sends `frame` in on `side`, arriving at shard `first`, and follows
@@ -56,7 +63,10 @@ impl Nat {
     pub fn advance(&mut self, secs: u64) -> usize {
         self.now = Time(self.now.0 + secs * 1000);
         let now = self.now;
-        self.shards.iter_mut().map(|s| s.expire(now, usize::MAX)).sum()
+        self.shards
+            .iter_mut()
+            .map(|s| s.expire(now, usize::MAX))
+            .sum()
     }
 
     /// Live sessions over all shards.

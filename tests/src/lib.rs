@@ -5,5 +5,5 @@
 
 pub mod check;
 pub mod frames;
-pub mod harness;
 pub mod fuzz;
+pub mod harness;

@@ -5,11 +5,14 @@ use std::collections::{HashMap, HashSet};
 
 use masq_core::{Config, Side, Verdict};
 use masq_tests::check::{checksums, ones_sum, seen};
-use masq_tests::frames::{self, From, Flags};
+use masq_tests::frames::{self, Flags, From};
 use masq_tests::harness::Nat;
 use proptest::prelude::*;
 
 const R: [u8; 4] = [198, 51, 100, 1];
+
+/// Per subscriber: sessions, external addresses, (address, block) pairs.
+type SubUse = (usize, HashSet<u32>, HashSet<(u32, u16)>);
 
 fn cfg(shards: u16) -> Config {
     Config {
@@ -75,7 +78,14 @@ fn reply_of(f: &[u8], ttl: u8) -> Vec<u8> {
     r
 }
 
-fn flow_frame(kind: u8, host: [u8; 4], sport: u16, dport: u16, payload: &[u8], zero_udp: bool) -> Vec<u8> {
+fn flow_frame(
+    kind: u8,
+    host: [u8; 4],
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+    zero_udp: bool,
+) -> Vec<u8> {
     match kind {
         0 => {
             let mut f = frames::udp(From::Lan, host, sport, R, dport, payload);
@@ -85,7 +95,18 @@ fn flow_frame(kind: u8, host: [u8; 4], sport: u16, dport: u16, payload: &[u8], z
             }
             f
         }
-        1 => frames::tcp(From::Lan, host, sport, R, dport, Flags { syn: true, ..Flags::default() }, payload),
+        1 => frames::tcp(
+            From::Lan,
+            host,
+            sport,
+            R,
+            dport,
+            Flags {
+                syn: true,
+                ..Flags::default()
+            },
+            payload,
+        ),
         _ => frames::echo_with(From::Lan, host, R, sport, dport, true, payload),
     }
 }
@@ -151,7 +172,7 @@ proptest! {
             nat.advance(1);
         }
         let mut by_ext: HashMap<(u8, u32, u16), (u32, u16)> = HashMap::new();
-        let mut per_sub: HashMap<u32, (usize, HashSet<u32>, HashSet<(u32, u16)>)> = HashMap::new();
+        let mut per_sub: HashMap<u32, SubUse> = HashMap::new();
         for shard in &nat.shards {
             let map = shard.block_map();
             for s in shard.sessions() {

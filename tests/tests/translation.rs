@@ -2,7 +2,9 @@
 
 use masq_core::{Config, DropReason, Filtering, Side, Verdict};
 use masq_tests::check::{checksums, seen};
-use masq_tests::frames::{self, From, ACK, FIN_ACK, GW_MAC, HOST_MAC, LAN_MAC, RST, SYN, SYN_ACK, WAN_MAC};
+use masq_tests::frames::{
+    self, From, ACK, FIN_ACK, GW_MAC, HOST_MAC, LAN_MAC, RST, SYN, SYN_ACK, WAN_MAC,
+};
 use masq_tests::harness::Nat;
 
 const H1: [u8; 4] = [192, 168, 1, 10];
@@ -12,7 +14,10 @@ const R2: [u8; 4] = [198, 51, 100, 2];
 
 fn cfg() -> Config {
     Config {
-        inside: vec!["192.168.0.0/16".parse().unwrap(), "100.64.0.0/10".parse().unwrap()],
+        inside: vec![
+            "192.168.0.0/16".parse().unwrap(),
+            "100.64.0.0/10".parse().unwrap(),
+        ],
         pool: vec!["203.0.113.0/29".parse().unwrap()],
         max_sessions: 4096,
         max_subscribers: 256,
@@ -26,7 +31,13 @@ fn in_pool(a: [u8; 4]) -> bool {
 }
 
 /// Sends an outbound UDP datagram and returns what left the WAN side.
-fn udp_out(nat: &mut Nat, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> masq_tests::check::Seen {
+fn udp_out(
+    nat: &mut Nat,
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+) -> masq_tests::check::Seen {
     let mut f = frames::udp(From::Lan, src, sport, dst, dport, b"hello");
     assert_eq!(nat.send(&mut f, Side::Lan), Verdict::ToWan);
     checksums(&f).unwrap();
@@ -53,8 +64,15 @@ fn outbound_udp_is_translated_and_the_reply_comes_back() {
     assert_eq!(nat.send(&mut r, Side::Wan), Verdict::ToLan);
     checksums(&r).unwrap();
     let back = seen(&r);
-    assert_eq!((back.src, back.sport, back.dst, back.dport), (R, 53, H1, 40000));
-    assert_eq!((back.src_mac, back.dst_mac), (LAN_MAC, HOST_MAC), "LAN next hop learnt from the host's frames");
+    assert_eq!(
+        (back.src, back.sport, back.dst, back.dport),
+        (R, 53, H1, 40000)
+    );
+    assert_eq!(
+        (back.src_mac, back.dst_mac),
+        (LAN_MAC, HOST_MAC),
+        "LAN next hop learnt from the host's frames"
+    );
     assert_eq!(nat.sessions(), 1);
 }
 
@@ -66,13 +84,41 @@ fn frames_not_for_the_nat_pass_to_the_kernel() {
     arp[13] = 0x06;
     let cases: Vec<(&str, Vec<u8>, Side)> = vec![
         ("ARP", arp, Side::Lan),
-        ("LAN source outside the inside prefixes", frames::udp(From::Lan, [10, 9, 9, 9], 1, R, 53, b""), Side::Lan),
-        ("LAN to LAN", frames::udp(From::Lan, H1, 1, H2, 53, b""), Side::Lan),
-        ("WAN to a non-pool address", frames::udp(From::Wan, R, 53, [203, 0, 113, 200], 4000, b""), Side::Wan),
-        ("WAN to a pool address below the NAT ports", frames::tcp(From::Wan, R, 5555, [203, 0, 113, 1], 22, SYN, b""), Side::Wan),
-        ("echo request to a pool address", frames::echo(From::Wan, R, [203, 0, 113, 1], 7, 1, true), Side::Wan),
-        ("ping from inside to a pool address", frames::echo(From::Lan, H1, [203, 0, 113, 1], 7, 1, true), Side::Lan),
-        ("WAN GRE to a pool address", gre(From::Wan, R, [203, 0, 113, 1]), Side::Wan),
+        (
+            "LAN source outside the inside prefixes",
+            frames::udp(From::Lan, [10, 9, 9, 9], 1, R, 53, b""),
+            Side::Lan,
+        ),
+        (
+            "LAN to LAN",
+            frames::udp(From::Lan, H1, 1, H2, 53, b""),
+            Side::Lan,
+        ),
+        (
+            "WAN to a non-pool address",
+            frames::udp(From::Wan, R, 53, [203, 0, 113, 200], 4000, b""),
+            Side::Wan,
+        ),
+        (
+            "WAN to a pool address below the NAT ports",
+            frames::tcp(From::Wan, R, 5555, [203, 0, 113, 1], 22, SYN, b""),
+            Side::Wan,
+        ),
+        (
+            "echo request to a pool address",
+            frames::echo(From::Wan, R, [203, 0, 113, 1], 7, 1, true),
+            Side::Wan,
+        ),
+        (
+            "ping from inside to a pool address",
+            frames::echo(From::Lan, H1, [203, 0, 113, 1], 7, 1, true),
+            Side::Lan,
+        ),
+        (
+            "WAN GRE to a pool address",
+            gre(From::Wan, R, [203, 0, 113, 1]),
+            Side::Wan,
+        ),
     ];
     for (name, mut f, side) in cases {
         let before = f.clone();
@@ -94,30 +140,168 @@ fn bad_frames_are_dropped_with_their_reason() {
     let good = || frames::udp(From::Lan, H1, 40000, R, 53, b"hello");
     let cases: Vec<(&str, Vec<u8>, Side, DropReason)> = vec![
         ("runt", vec![0u8; 10], Side::Lan, DropReason::Truncated),
-        ("IPv4 header cut", good()[..30].to_vec(), Side::Lan, DropReason::Truncated),
-        ("IHL 4", { let mut f = good(); f[14] = 0x44; f }, Side::Lan, DropReason::BadIpHeader),
-        ("version 6", { let mut f = good(); f[14] = 0x65; f }, Side::Lan, DropReason::BadIpHeader),
-        ("total length past the frame", { let mut f = good(); f[17] = 200; frames::refill_ip_checksum(&mut f); f }, Side::Lan, DropReason::BadIpHeader),
-        ("bad header checksum", { let mut f = good(); f[24] ^= 0xff; f }, Side::Lan, DropReason::BadIpChecksum),
-        ("UDP length past the datagram", { let mut f = good(); f[39] = 200; f }, Side::Lan, DropReason::BadL4Header),
-        ("UDP checksum wrong", { let mut f = good(); f[41] ^= 1; f }, Side::Lan, DropReason::BadL4Checksum),
-        ("TCP data offset too big", { let mut f = frames::tcp(From::Lan, H1, 40000, R, 80, SYN, b""); f[46] = 0xf0; f }, Side::Lan, DropReason::BadL4Header),
-        ("fragment", { let mut f = good(); f[20] = 0x20; frames::refill_ip_checksum(&mut f); f }, Side::Lan, DropReason::Fragment),
-        ("TTL 1", frames::with_ttl(good(), 1), Side::Lan, DropReason::TtlExpired),
-        ("TTL 0", frames::with_ttl(good(), 0), Side::Lan, DropReason::TtlExpired),
-        ("outbound GRE", gre(From::Lan, H1, R), Side::Lan, DropReason::UnsupportedProtocol),
-        ("outbound timestamp request", { let mut f = frames::echo(From::Lan, H1, R, 1, 1, true); f[34] = 13; f }, Side::Lan, DropReason::IcmpUnsupported),
-        ("TCP ACK with no session", frames::tcp(From::Lan, H1, 40000, R, 80, ACK, b""), Side::Lan, DropReason::TcpNotSyn),
-        ("WAN source inside", frames::udp(From::Wan, H2, 53, [203, 0, 113, 1], 4000, b""), Side::Wan, DropReason::MartianSource),
-        ("WAN source in the pool", frames::udp(From::Wan, [203, 0, 113, 2], 53, [203, 0, 113, 1], 4000, b""), Side::Wan, DropReason::MartianSource),
-        ("unsolicited WAN UDP", frames::udp(From::Wan, R, 53, [203, 0, 113, 1], 4000, b""), Side::Wan, DropReason::NoMapping),
-        ("unsolicited WAN SYN", frames::tcp(From::Wan, R, 5555, [203, 0, 113, 1], 4000, SYN, b""), Side::Wan, DropReason::NoMapping),
-        ("unsolicited echo reply", frames::echo(From::Wan, R, [203, 0, 113, 1], 4000, 1, false), Side::Wan, DropReason::NoMapping),
+        (
+            "IPv4 header cut",
+            good()[..30].to_vec(),
+            Side::Lan,
+            DropReason::Truncated,
+        ),
+        (
+            "IHL 4",
+            {
+                let mut f = good();
+                f[14] = 0x44;
+                f
+            },
+            Side::Lan,
+            DropReason::BadIpHeader,
+        ),
+        (
+            "version 6",
+            {
+                let mut f = good();
+                f[14] = 0x65;
+                f
+            },
+            Side::Lan,
+            DropReason::BadIpHeader,
+        ),
+        (
+            "total length past the frame",
+            {
+                let mut f = good();
+                f[17] = 200;
+                frames::refill_ip_checksum(&mut f);
+                f
+            },
+            Side::Lan,
+            DropReason::BadIpHeader,
+        ),
+        (
+            "bad header checksum",
+            {
+                let mut f = good();
+                f[24] ^= 0xff;
+                f
+            },
+            Side::Lan,
+            DropReason::BadIpChecksum,
+        ),
+        (
+            "UDP length past the datagram",
+            {
+                let mut f = good();
+                f[39] = 200;
+                f
+            },
+            Side::Lan,
+            DropReason::BadL4Header,
+        ),
+        (
+            "UDP checksum wrong",
+            {
+                let mut f = good();
+                f[41] ^= 1;
+                f
+            },
+            Side::Lan,
+            DropReason::BadL4Checksum,
+        ),
+        (
+            "TCP data offset too big",
+            {
+                let mut f = frames::tcp(From::Lan, H1, 40000, R, 80, SYN, b"");
+                f[46] = 0xf0;
+                f
+            },
+            Side::Lan,
+            DropReason::BadL4Header,
+        ),
+        (
+            "fragment",
+            {
+                let mut f = good();
+                f[20] = 0x20;
+                frames::refill_ip_checksum(&mut f);
+                f
+            },
+            Side::Lan,
+            DropReason::Fragment,
+        ),
+        (
+            "TTL 1",
+            frames::with_ttl(good(), 1),
+            Side::Lan,
+            DropReason::TtlExpired,
+        ),
+        (
+            "TTL 0",
+            frames::with_ttl(good(), 0),
+            Side::Lan,
+            DropReason::TtlExpired,
+        ),
+        (
+            "outbound GRE",
+            gre(From::Lan, H1, R),
+            Side::Lan,
+            DropReason::UnsupportedProtocol,
+        ),
+        (
+            "outbound timestamp request",
+            {
+                let mut f = frames::echo(From::Lan, H1, R, 1, 1, true);
+                f[34] = 13;
+                f
+            },
+            Side::Lan,
+            DropReason::IcmpUnsupported,
+        ),
+        (
+            "TCP ACK with no session",
+            frames::tcp(From::Lan, H1, 40000, R, 80, ACK, b""),
+            Side::Lan,
+            DropReason::TcpNotSyn,
+        ),
+        (
+            "WAN source inside",
+            frames::udp(From::Wan, H2, 53, [203, 0, 113, 1], 4000, b""),
+            Side::Wan,
+            DropReason::MartianSource,
+        ),
+        (
+            "WAN source in the pool",
+            frames::udp(From::Wan, [203, 0, 113, 2], 53, [203, 0, 113, 1], 4000, b""),
+            Side::Wan,
+            DropReason::MartianSource,
+        ),
+        (
+            "unsolicited WAN UDP",
+            frames::udp(From::Wan, R, 53, [203, 0, 113, 1], 4000, b""),
+            Side::Wan,
+            DropReason::NoMapping,
+        ),
+        (
+            "unsolicited WAN SYN",
+            frames::tcp(From::Wan, R, 5555, [203, 0, 113, 1], 4000, SYN, b""),
+            Side::Wan,
+            DropReason::NoMapping,
+        ),
+        (
+            "unsolicited echo reply",
+            frames::echo(From::Wan, R, [203, 0, 113, 1], 4000, 1, false),
+            Side::Wan,
+            DropReason::NoMapping,
+        ),
     ];
     for (name, mut f, side, reason) in cases {
         let mut nat = Nat::new(&cfg());
         assert_eq!(nat.send(&mut f, side), Verdict::Drop(reason), "{name}");
-        assert_eq!(nat.drops(reason), 1, "{name}: counted under {}", reason.name());
+        assert_eq!(
+            nat.drops(reason),
+            1,
+            "{name}: counted under {}",
+            reason.name()
+        );
         assert_eq!(nat.sessions(), 0, "{name}");
     }
 }
@@ -161,7 +345,11 @@ fn mapping_is_endpoint_independent_and_pooling_paired() {
     let a = udp_out(&mut nat, H1, 5000, R, 53);
     let b = udp_out(&mut nat, H1, 5000, R2, 53);
     let d = udp_out(&mut nat, H1, 5000, R, 54);
-    assert_eq!((a.src, a.sport), (b.src, b.sport), "same inside endpoint, other remote: same mapping");
+    assert_eq!(
+        (a.src, a.sport),
+        (b.src, b.sport),
+        "same inside endpoint, other remote: same mapping"
+    );
     assert_eq!((a.src, a.sport), (d.src, d.sport));
     let e = udp_out(&mut nat, H1, 5001, R, 53);
     assert_ne!(a.sport, e.sport);
@@ -170,7 +358,10 @@ fn mapping_is_endpoint_independent_and_pooling_paired() {
         assert_eq!(nat.send(&mut f, Side::Lan), Verdict::ToWan);
         seen(&f)
     };
-    assert_eq!(t.src, a.src, "TCP of the same subscriber uses the same address");
+    assert_eq!(
+        t.src, a.src,
+        "TCP of the same subscriber uses the same address"
+    );
     // 200 flows need several 64-port blocks: all on the same address.
     let mut addrs = std::collections::HashSet::new();
     for p in 0..200u16 {
@@ -215,7 +406,11 @@ fn filtering_modes() {
         (AddressAndPortDependent, R2, 3478, filtered),
     ];
     for (mode, from, sport, want) in cases {
-        assert_eq!(filtering_case(mode, from, sport), want, "{mode:?} from {from:?}:{sport}");
+        assert_eq!(
+            filtering_case(mode, from, sport),
+            want,
+            "{mode:?} from {from:?}:{sport}"
+        );
     }
 }
 
@@ -241,7 +436,10 @@ fn tcp_handshake_inbound_syn_and_state_checks() {
     assert_eq!(nat.send(&mut s2, Side::Wan), Verdict::ToLan);
     assert_eq!(seen(&s2).dst, H1);
     let mut a3 = frames::tcp(From::Wan, [198, 51, 100, 3], 5000, o.src, o.sport, ACK, b"");
-    assert_eq!(nat.send(&mut a3, Side::Wan), Verdict::Drop(DropReason::TcpNotSyn));
+    assert_eq!(
+        nat.send(&mut a3, Side::Wan),
+        Verdict::Drop(DropReason::TcpNotSyn)
+    );
     assert_eq!(nat.sessions(), 2);
 }
 
@@ -256,7 +454,11 @@ fn icmp_echo_identifier_is_mapped() {
     let mut q2 = frames::echo(From::Lan, H2, R, 0x1234, 1, true);
     assert_eq!(nat.send(&mut q2, Side::Lan), Verdict::ToWan);
     let o2 = seen(&q2);
-    assert_ne!((o.src, o.sport), (o2.src, o2.sport), "two hosts with the same id get distinct ids or addresses");
+    assert_ne!(
+        (o.src, o.sport),
+        (o2.src, o2.sport),
+        "two hosts with the same id get distinct ids or addresses"
+    );
     let mut r = frames::echo(From::Wan, R, o.src, o.sport, 1, false);
     assert_eq!(nat.send(&mut r, Side::Wan), Verdict::ToLan);
     checksums(&r).unwrap();
@@ -264,7 +466,10 @@ fn icmp_echo_identifier_is_mapped() {
     assert_eq!((b.dst, b.dport, b.icmp_type), (H1, 0x1234, 0));
     // A reply from a host the query did not go to is refused.
     let mut x = frames::echo(From::Wan, R2, o.src, o.sport, 1, false);
-    assert_eq!(nat.send(&mut x, Side::Wan), Verdict::Drop(DropReason::Filtered));
+    assert_eq!(
+        nat.send(&mut x, Side::Wan),
+        Verdict::Drop(DropReason::Filtered)
+    );
 }
 
 #[test]
@@ -291,19 +496,30 @@ fn icmp_errors_are_translated_back() {
         checksums(&err).unwrap();
         let expires_before: Vec<_> = nat.shards[0].sessions().map(|s| s.expires).collect();
         nat.now = masq_core::Time::from_secs(30);
-        assert_eq!(nat.send(&mut err, Side::Wan), Verdict::ToLan, "{kind} {ty}/{code}");
+        assert_eq!(
+            nat.send(&mut err, Side::Wan),
+            Verdict::ToLan,
+            "{kind} {ty}/{code}"
+        );
         checksums(&err).unwrap_or_else(|e| panic!("{kind} {ty}/{code}: {e}"));
         let s = seen(&err);
         assert_eq!((s.src, s.dst, s.icmp_type), (router, H1, ty));
         assert_eq!(err[35], code, "code unchanged");
         let (isrc, isport, idst, idport, _) = masq_tests::check::embedded(&err);
         let want_port = if kind == "echo" { 0x4242 } else { 42000 };
-        assert_eq!((isrc, isport, idst), (H1, want_port, R), "{kind}: embedded source restored");
+        assert_eq!(
+            (isrc, isport, idst),
+            (H1, want_port, R),
+            "{kind}: embedded source restored"
+        );
         if kind != "echo" {
             assert_eq!(idport, o.dport);
         }
         let expires_after: Vec<_> = nat.shards[0].sessions().map(|s| s.expires).collect();
-        assert_eq!(expires_before, expires_after, "an ICMP error does not refresh");
+        assert_eq!(
+            expires_before, expires_after,
+            "an ICMP error does not refresh"
+        );
     }
 }
 
@@ -315,7 +531,10 @@ fn icmp_error_edge_cases() {
     let o = seen(&out);
     let mut bad = frames::icmp_error(From::Wan, R, o.src, 3, 3, &out, 8);
     bad[36] ^= 0x55; // ICMP checksum
-    assert_eq!(nat.send(&mut bad, Side::Wan), Verdict::Drop(DropReason::BadIcmpChecksum));
+    assert_eq!(
+        nat.send(&mut bad, Side::Wan),
+        Verdict::Drop(DropReason::BadIcmpChecksum)
+    );
     let mut other = frames::udp(From::Lan, H1, 42000, R2, 1, b"x");
     let mut stray = {
         // An error about a flow to R2 that never left.
@@ -324,10 +543,20 @@ fn icmp_error_edge_cases() {
         frames::refill_ip_checksum(&mut t);
         frames::icmp_error(From::Wan, R2, o.src, 3, 3, &t, 8)
     };
-    assert_eq!(nat.send(&mut stray, Side::Wan), Verdict::Drop(DropReason::IcmpErrorNoSession));
+    assert_eq!(
+        nat.send(&mut stray, Side::Wan),
+        Verdict::Drop(DropReason::IcmpErrorNoSession)
+    );
     let mut short = frames::icmp_error(From::Wan, R, o.src, 3, 3, &out, 4);
-    assert_eq!(nat.send(&mut short, Side::Wan), Verdict::Drop(DropReason::IcmpErrorMalformed));
-    assert_eq!(nat.sessions(), 1, "errors neither create nor delete sessions");
+    assert_eq!(
+        nat.send(&mut short, Side::Wan),
+        Verdict::Drop(DropReason::IcmpErrorMalformed)
+    );
+    assert_eq!(
+        nat.sessions(),
+        1,
+        "errors neither create nor delete sessions"
+    );
     other.clear();
 }
 
@@ -344,7 +573,11 @@ fn icmp_error_from_inside_is_translated_out() {
     let s = seen(&err);
     assert_eq!((s.src, s.dst), (o.src, R));
     let (isrc, isport, idst, idport, _) = masq_tests::check::embedded(&err);
-    assert_eq!((isrc, isport, idst, idport), (R, 5000, o.src, o.sport), "embedded destination is the mapping");
+    assert_eq!(
+        (isrc, isport, idst, idport),
+        (R, 5000, o.src, o.sport),
+        "embedded destination is the mapping"
+    );
 }
 
 #[test]
@@ -362,11 +595,18 @@ fn hairpinning_on_one_and_two_shards() {
         let b = seen(&fb);
         let mut fa = frames::udp(From::Lan, ha, 8000, b.src, b.sport, b"hi B");
         let owner_a = masq_core::subscriber_owner(u32::from_be_bytes(ha), shards);
-        assert_eq!(nat.send_to(owner_a, &mut fa, Side::Lan), Verdict::ToLan, "{shards} shards");
+        assert_eq!(
+            nat.send_to(owner_a, &mut fa, Side::Lan),
+            Verdict::ToLan,
+            "{shards} shards"
+        );
         checksums(&fa).unwrap();
         let got = seen(&fa);
         assert_eq!((got.dst, got.dport), (hb, 7000), "B receives it");
-        assert!(in_pool(got.src), "B sees A's external address, not its inside one");
+        assert!(
+            in_pool(got.src),
+            "B sees A's external address, not its inside one"
+        );
         assert_eq!(got.ttl, frames::TTL - 1, "one hop");
         // B answers A's external endpoint: back through the hairpin.
         let mut back = frames::udp(From::Lan, hb, 7000, got.src, got.sport, b"hi A");
@@ -387,15 +627,37 @@ fn hand_off_goes_to_the_owner() {
         .unwrap();
     let mut f = frames::udp(From::Lan, host, 9000, R, 53, b"q");
     let before = f.clone();
-    assert_eq!(nat.shards[0].process(&mut f, Side::Lan, nat.now), Verdict::HandOff { shard: 1, side: Side::Lan });
+    assert_eq!(
+        nat.shards[0].process(&mut f, Side::Lan, nat.now),
+        Verdict::HandOff {
+            shard: 1,
+            side: Side::Lan
+        }
+    );
     assert_eq!(f, before, "handed off unchanged");
-    assert_eq!(nat.shards[1].process(&mut f, Side::Lan, nat.now), Verdict::ToWan);
+    assert_eq!(
+        nat.shards[1].process(&mut f, Side::Lan, nat.now),
+        Verdict::ToWan
+    );
     let o = seen(&f);
     let map = nat.shards[1].block_map();
-    assert_eq!(map.owner(o.sport), Some(1), "the owner allocates from its own blocks");
+    assert_eq!(
+        map.owner(o.sport),
+        Some(1),
+        "the owner allocates from its own blocks"
+    );
     let mut r = frames::udp(From::Wan, R, 53, o.src, o.sport, b"a");
-    assert_eq!(nat.shards[0].process(&mut r, Side::Wan, nat.now), Verdict::HandOff { shard: 1, side: Side::Wan });
-    assert_eq!(nat.shards[1].process(&mut r, Side::Wan, nat.now), Verdict::ToLan);
+    assert_eq!(
+        nat.shards[0].process(&mut r, Side::Wan, nat.now),
+        Verdict::HandOff {
+            shard: 1,
+            side: Side::Wan
+        }
+    );
+    assert_eq!(
+        nat.shards[1].process(&mut r, Side::Wan, nat.now),
+        Verdict::ToLan
+    );
 }
 
 #[test]
@@ -407,7 +669,10 @@ fn limits_refuse_new_flows_and_keep_old_ones() {
         udp_out(&mut nat, H1, 100 + p, R, 53);
     }
     let mut f = frames::udp(From::Lan, H1, 200, R, 53, b"");
-    assert_eq!(nat.send(&mut f, Side::Lan), Verdict::Drop(DropReason::SessionLimit));
+    assert_eq!(
+        nat.send(&mut f, Side::Lan),
+        Verdict::Drop(DropReason::SessionLimit)
+    );
     udp_out(&mut nat, H1, 100, R, 53); // existing flows still pass
     udp_out(&mut nat, H2, 100, R, 53); // other subscribers are not affected
 
@@ -420,7 +685,10 @@ fn limits_refuse_new_flows_and_keep_old_ones() {
         udp_out(&mut nat, H1, p, R, 53);
     }
     let mut f = frames::udp(From::Lan, H1, 14, R, 53, b"");
-    assert_eq!(nat.send(&mut f, Side::Lan), Verdict::Drop(DropReason::PortsExhausted));
+    assert_eq!(
+        nat.send(&mut f, Side::Lan),
+        Verdict::Drop(DropReason::PortsExhausted)
+    );
 
     let mut c = cfg();
     c.pool = vec!["203.0.113.1/32".parse().unwrap()];
@@ -430,8 +698,15 @@ fn limits_refuse_new_flows_and_keep_old_ones() {
     udp_out(&mut nat, [192, 168, 2, 1], 10, R, 53);
     udp_out(&mut nat, [192, 168, 2, 2], 10, R, 53);
     let mut f = frames::udp(From::Lan, [192, 168, 2, 3], 10, R, 53, b"");
-    assert_eq!(nat.send(&mut f, Side::Lan), Verdict::Drop(DropReason::PoolExhausted));
-    assert_eq!(nat.shards[0].subscriber_count(), 2, "the refused subscriber holds nothing");
+    assert_eq!(
+        nat.send(&mut f, Side::Lan),
+        Verdict::Drop(DropReason::PoolExhausted)
+    );
+    assert_eq!(
+        nat.shards[0].subscriber_count(),
+        2,
+        "the refused subscriber holds nothing"
+    );
 
     let mut c = cfg();
     c.max_sessions = 4;
@@ -440,7 +715,10 @@ fn limits_refuse_new_flows_and_keep_old_ones() {
         udp_out(&mut nat, H1, 100 + p, R, 53);
     }
     let mut f = frames::udp(From::Lan, H2, 100, R, 53, b"");
-    assert_eq!(nat.send(&mut f, Side::Lan), Verdict::Drop(DropReason::SessionTableFull));
+    assert_eq!(
+        nat.send(&mut f, Side::Lan),
+        Verdict::Drop(DropReason::SessionTableFull)
+    );
     assert_eq!(nat.sessions(), 4, "nothing evicted");
 
     let mut c = cfg();
@@ -448,7 +726,10 @@ fn limits_refuse_new_flows_and_keep_old_ones() {
     let mut nat = Nat::new(&c);
     udp_out(&mut nat, H1, 100, R, 53);
     let mut f = frames::udp(From::Lan, H2, 100, R, 53, b"");
-    assert_eq!(nat.send(&mut f, Side::Lan), Verdict::Drop(DropReason::SubscriberTableFull));
+    assert_eq!(
+        nat.send(&mut f, Side::Lan),
+        Verdict::Drop(DropReason::SubscriberTableFull)
+    );
 }
 
 #[test]
@@ -470,9 +751,16 @@ fn tcp_fin_and_rst_change_state() {
             (From::Wan, Some((a, p))) => frames::tcp(From::Wan, R, 80, a, p, flags, b""),
             (From::Wan, None) => unreachable!(),
         };
-        let side = if from == From::Lan { Side::Lan } else { Side::Wan };
+        let side = if from == From::Lan {
+            Side::Lan
+        } else {
+            Side::Wan
+        };
         let v = nat.send(&mut f, side);
-        assert!(matches!(v, Verdict::ToLan | Verdict::ToWan), "{name}: {v:?}");
+        assert!(
+            matches!(v, Verdict::ToLan | Verdict::ToWan),
+            "{name}: {v:?}"
+        );
         checksums(&f).unwrap();
         if ext.is_none() {
             let s = seen(&f);

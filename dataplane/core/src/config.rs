@@ -74,12 +74,16 @@ impl core::str::FromStr for Prefix {
     fn from_str(s: &str) -> Result<Prefix, String> {
         let (a, l) = match s.split_once('/') {
             Some((a, l)) => {
-                let l = l.parse::<u8>().map_err(|_| format!("bad prefix length in {s:?}"))?;
+                let l = l
+                    .parse::<u8>()
+                    .map_err(|_| format!("bad prefix length in {s:?}"))?;
                 (a, l)
             }
             None => (s, 32),
         };
-        let a: core::net::Ipv4Addr = a.parse().map_err(|_| format!("bad IPv4 address in {s:?}"))?;
+        let a: core::net::Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("bad IPv4 address in {s:?}"))?;
         Prefix::new(u32::from(a), l)
     }
 }
@@ -166,7 +170,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { sessions_per_subscriber: 8192, blocks_per_subscriber: 8 }
+        Limits {
+            sessions_per_subscriber: 8192,
+            blocks_per_subscriber: 8,
+        }
     }
 }
 
@@ -208,8 +215,20 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            inside: vec![Prefix { addr: 0xc0a8_0000, len: 16 }, Prefix { addr: 0x6440_0000, len: 10 }],
-            pool: vec![Prefix { addr: 0xcb00_7100, len: 24 }],
+            inside: vec![
+                Prefix {
+                    addr: 0xc0a8_0000,
+                    len: 16,
+                },
+                Prefix {
+                    addr: 0x6440_0000,
+                    len: 10,
+                },
+            ],
+            pool: vec![Prefix {
+                addr: 0xcb00_7100,
+                len: 24,
+            }],
             shards: 1,
             port_min: 1024,
             port_max: 65535,
@@ -249,7 +268,10 @@ pub const MAX_SESSIONS: u32 = (1 << 24) - 2;
 pub const MAX_POOL_ADDRS: u64 = 1 << 16;
 
 fn err(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key, reason: reason.into() }
+    ConfigError {
+        key,
+        reason: reason.into(),
+    }
 }
 
 impl Config {
@@ -263,7 +285,10 @@ impl Config {
         }
         let pool_size: u64 = self.pool.iter().map(|p| p.size()).sum();
         if pool_size > MAX_POOL_ADDRS {
-            return Err(err("pool", format!("{pool_size} addresses; at most {MAX_POOL_ADDRS}")));
+            return Err(err(
+                "pool",
+                format!("{pool_size} addresses; at most {MAX_POOL_ADDRS}"),
+            ));
         }
         for (i, a) in self.pool.iter().enumerate() {
             if let Some(b) = self.pool[i + 1..].iter().find(|b| a.overlaps(**b)) {
@@ -277,29 +302,47 @@ impl Config {
             return Err(err("shards", "must be at least 1"));
         }
         if self.block_size < 2 || self.block_size % 2 != 0 {
-            return Err(err("block_size", format!("{} must be even and at least 2", self.block_size)));
+            return Err(err(
+                "block_size",
+                format!("{} must be even and at least 2", self.block_size),
+            ));
         }
         if self.port_min % 2 != 0 {
-            return Err(err("port_min", format!("{} must be even to keep port parity", self.port_min)));
+            return Err(err(
+                "port_min",
+                format!("{} must be even to keep port parity", self.port_min),
+            ));
         }
         if self.port_min < 1024 {
-            return Err(err("port_min", format!("{} is a well-known port (RFC 6888 REQ-3)", self.port_min)));
+            return Err(err(
+                "port_min",
+                format!("{} is a well-known port (RFC 6888 REQ-3)", self.port_min),
+            ));
         }
         if self.port_max < self.port_min {
-            return Err(err("port_max", format!("{} is below port_min {}", self.port_max, self.port_min)));
+            return Err(err(
+                "port_max",
+                format!("{} is below port_min {}", self.port_max, self.port_min),
+            ));
         }
         let blocks = self.blocks_per_addr();
         if blocks < u32::from(self.shards) {
             return Err(err(
                 "block_size",
-                format!("{blocks} blocks per address cannot give each of {} shards one", self.shards),
+                format!(
+                    "{blocks} blocks per address cannot give each of {} shards one",
+                    self.shards
+                ),
             ));
         }
         if self.max_sessions == 0 || self.max_sessions > MAX_SESSIONS {
             return Err(err("max_sessions", format!("must be 1..={MAX_SESSIONS}")));
         }
         if self.max_subscribers == 0 || self.max_subscribers > MAX_SESSIONS {
-            return Err(err("max_subscribers", format!("must be 1..={MAX_SESSIONS}")));
+            return Err(err(
+                "max_subscribers",
+                format!("must be 1..={MAX_SESSIONS}"),
+            ));
         }
         if self.limits.sessions_per_subscriber == 0 {
             return Err(err("limits.sessions_per_subscriber", "must be at least 1"));
@@ -309,28 +352,43 @@ impl Config {
         }
         let t = &self.timeouts;
         if t.udp < 120 {
-            return Err(err("timeouts.udp", format!("{} s is under the 120 s of RFC 4787 REQ-5", t.udp)));
+            return Err(err(
+                "timeouts.udp",
+                format!("{} s is under the 120 s of RFC 4787 REQ-5", t.udp),
+            ));
         }
         if t.tcp_established < 7440 {
             return Err(err(
                 "timeouts.tcp_established",
-                format!("{} s is under the 7440 s of RFC 5382 REQ-5", t.tcp_established),
+                format!(
+                    "{} s is under the 7440 s of RFC 5382 REQ-5",
+                    t.tcp_established
+                ),
             ));
         }
         if t.tcp_transitory < 240 {
             return Err(err(
                 "timeouts.tcp_transitory",
-                format!("{} s is under the 240 s of RFC 5382 REQ-5", t.tcp_transitory),
+                format!(
+                    "{} s is under the 240 s of RFC 5382 REQ-5",
+                    t.tcp_transitory
+                ),
             ));
         }
         if t.tcp_incoming_syn < 6 {
             return Err(err(
                 "timeouts.tcp_incoming_syn",
-                format!("{} s is under the 6 s of RFC 5382 REQ-4", t.tcp_incoming_syn),
+                format!(
+                    "{} s is under the 6 s of RFC 5382 REQ-4",
+                    t.tcp_incoming_syn
+                ),
             ));
         }
         if t.icmp < 60 {
-            return Err(err("timeouts.icmp", format!("{} s is under the 60 s of RFC 5508 REQ-1", t.icmp)));
+            return Err(err(
+                "timeouts.icmp",
+                format!("{} s is under the 60 s of RFC 5508 REQ-1", t.icmp),
+            ));
         }
         if t.block_hold < 120 {
             return Err(err(
@@ -382,7 +440,10 @@ mod tests {
         assert!(p("0.0.0.0/0").contains(0x0101_0101));
         assert!(p("10.0.0.0/8").overlaps(p("10.1.0.0/16")));
         assert!(!p("10.0.0.0/8").overlaps(p("11.0.0.0/8")));
-        assert!("10.0.0.1/8".parse::<Prefix>().unwrap_err().contains("host bits"));
+        assert!("10.0.0.1/8"
+            .parse::<Prefix>()
+            .unwrap_err()
+            .contains("host bits"));
         assert!("10.0.0.0/33".parse::<Prefix>().is_err());
         assert!("10.0.0/8".parse::<Prefix>().is_err());
     }
@@ -413,11 +474,19 @@ mod tests {
             ("port_max", |c| c.port_max = 1000),
             ("max_sessions", |c| c.max_sessions = 0),
             ("max_sessions", |c| c.max_sessions = 1 << 25),
-            ("limits.sessions_per_subscriber", |c| c.limits.sessions_per_subscriber = 0),
-            ("limits.blocks_per_subscriber", |c| c.limits.blocks_per_subscriber = 0),
+            ("limits.sessions_per_subscriber", |c| {
+                c.limits.sessions_per_subscriber = 0
+            }),
+            ("limits.blocks_per_subscriber", |c| {
+                c.limits.blocks_per_subscriber = 0
+            }),
             ("timeouts.udp", |c| c.timeouts.udp = 119),
-            ("timeouts.tcp_established", |c| c.timeouts.tcp_established = 7439),
-            ("timeouts.tcp_transitory", |c| c.timeouts.tcp_transitory = 10),
+            ("timeouts.tcp_established", |c| {
+                c.timeouts.tcp_established = 7439
+            }),
+            ("timeouts.tcp_transitory", |c| {
+                c.timeouts.tcp_transitory = 10
+            }),
             ("timeouts.icmp", |c| c.timeouts.icmp = 59),
             ("timeouts.block_hold", |c| c.timeouts.block_hold = 119),
             ("event_queue", |c| c.event_queue = 0),
@@ -433,9 +502,15 @@ mod tests {
 
     #[test]
     fn filtering_names() {
-        assert_eq!("endpoint-independent".parse(), Ok(Filtering::EndpointIndependent));
+        assert_eq!(
+            "endpoint-independent".parse(),
+            Ok(Filtering::EndpointIndependent)
+        );
         assert_eq!("address-dependent".parse(), Ok(Filtering::AddressDependent));
-        assert_eq!("address-and-port-dependent".parse(), Ok(Filtering::AddressAndPortDependent));
+        assert_eq!(
+            "address-and-port-dependent".parse(),
+            Ok(Filtering::AddressAndPortDependent)
+        );
         assert!("full-cone".parse::<Filtering>().is_err());
     }
 }

@@ -82,7 +82,10 @@ pub struct EventQueue {
 impl EventQueue {
     /// A queue of `cap` events.
     pub fn new(cap: usize) -> EventQueue {
-        EventQueue { q: VecDeque::with_capacity(cap), cap }
+        EventQueue {
+            q: VecDeque::with_capacity(cap),
+            cap,
+        }
     }
 
     /// Adds an event; false (and nothing stored) when full.
@@ -113,5 +116,109 @@ impl EventQueue {
     /// Bytes held.
     pub fn memory_bytes(&self) -> usize {
         self.q.capacity() * core::mem::size_of::<Event>()
+    }
+}
+
+impl core::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}:{}", core::net::Ipv4Addr::from(self.addr), self.port)
+    }
+}
+
+impl core::fmt::Display for Event {
+    /// One line of `key=value` pairs, e.g.
+    /// `session-create proto=17 inside=192.168.1.10:40000 outside=203.0.113.1:1024 remote=198.51.100.1:53 at=0`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let a = |x: u32| core::net::Ipv4Addr::from(x);
+        match *self {
+            Event::SessionCreated {
+                proto,
+                inside,
+                outside,
+                remote,
+                at,
+            } => {
+                write!(f, "session-create proto={proto} inside={inside} outside={outside} remote={remote} at={at}")
+            }
+            Event::SessionDeleted {
+                proto,
+                inside,
+                outside,
+                remote,
+                at,
+            } => {
+                write!(f, "session-delete proto={proto} inside={inside} outside={outside} remote={remote} at={at}")
+            }
+            Event::BlockAllocated {
+                subscriber,
+                external,
+                first_port,
+                last_port,
+                at,
+            } => write!(
+                f,
+                "block-allocate subscriber={} external={} ports={first_port}-{last_port} at={at}",
+                a(subscriber),
+                a(external)
+            ),
+            Event::BlockReleased {
+                subscriber,
+                external,
+                first_port,
+                last_port,
+                at,
+            } => write!(
+                f,
+                "block-release subscriber={} external={} ports={first_port}-{last_port} at={at}",
+                a(subscriber),
+                a(external)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_bounded_queue() {
+        let e = Event::BlockAllocated {
+            subscriber: 0xc0a8_010a,
+            external: 0xcb00_7101,
+            first_port: 1024,
+            last_port: 1535,
+            at: 7,
+        };
+        assert_eq!(
+            e.to_string(),
+            "block-allocate subscriber=192.168.1.10 external=203.0.113.1 ports=1024-1535 at=7"
+        );
+        let s = Event::SessionCreated {
+            proto: 17,
+            inside: Endpoint {
+                addr: 0xc0a8_010a,
+                port: 40000,
+            },
+            outside: Endpoint {
+                addr: 0xcb00_7101,
+                port: 1024,
+            },
+            remote: Endpoint {
+                addr: 0xc633_6401,
+                port: 53,
+            },
+            at: 0,
+        };
+        assert_eq!(
+            s.to_string(),
+            "session-create proto=17 inside=192.168.1.10:40000 outside=203.0.113.1:1024 remote=198.51.100.1:53 at=0"
+        );
+        let mut q = EventQueue::new(1);
+        assert!(q.push(e));
+        assert!(!q.push(s));
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.pop(), Some(e));
+        assert!(q.is_empty());
     }
 }

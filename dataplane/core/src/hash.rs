@@ -25,7 +25,10 @@ const K2: u64 = 0xa409_3822_299f_31d0;
 impl Hasher {
     /// A hasher for `seed`.
     pub fn new(seed: u64) -> Hasher {
-        Hasher { k0: fold_mul(seed ^ K0, K1) | 1, k1: fold_mul(seed ^ K1, K2) | 1 }
+        Hasher {
+            k0: fold_mul(seed ^ K0, K1) | 1,
+            k1: fold_mul(seed ^ K1, K2) | 1,
+        }
     }
 
     /// Hash of a session key: protocol, local address and port (inside or

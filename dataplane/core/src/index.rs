@@ -29,7 +29,12 @@ impl Index {
     /// An index for up to `capacity` entries.
     pub fn with_capacity(capacity: usize) -> Index {
         let cells = (capacity.max(4) * 2).next_power_of_two();
-        Index { cells: vec![0u32; cells].into_boxed_slice(), mask: cells - 1, len: 0, cap: capacity }
+        Index {
+            cells: vec![0u32; cells].into_boxed_slice(),
+            mask: cells - 1,
+            len: 0,
+            cap: capacity,
+        }
     }
 
     /// Number of entries.
@@ -148,7 +153,9 @@ mod tests {
 
     #[test]
     fn insert_find_remove() {
-        let keys: Vec<u64> = (0..100u64).map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+        let keys: Vec<u64> = (0..100u64)
+            .map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
         let mut ix = Index::with_capacity(100);
         for (slot, &h) in keys.iter().enumerate() {
             assert!(ix.insert(h, slot as u32));

@@ -65,7 +65,8 @@ impl BlockMap {
     /// The shard that owns `port` on any external address.
     #[inline]
     pub fn owner(&self, port: u16) -> Option<u16> {
-        self.block_of(port).map(|b| (b % u32::from(self.shards)) as u16)
+        self.block_of(port)
+            .map(|b| (b % u32::from(self.shards)) as u16)
     }
 
     /// First port of block `b`.
@@ -95,7 +96,13 @@ pub(crate) struct Blocks {
 }
 
 impl Blocks {
-    pub(crate) fn new(map: BlockMap, shard: u16, naddr: usize, max_in_use: usize, hold: u32) -> Blocks {
+    pub(crate) fn new(
+        map: BlockMap,
+        shard: u16,
+        naddr: usize,
+        max_in_use: usize,
+        hold: u32,
+    ) -> Blocks {
         let s = u32::from(map.shards);
         let k = u32::from(shard);
         let local_per_addr = (map.blocks_per_addr + s - 1 - k) / s;
@@ -154,7 +161,8 @@ impl Blocks {
 
     pub(crate) fn first_port(&self, local: u32) -> u16 {
         let j = local % self.local_per_addr;
-        self.map.first_port(j * u32::from(self.map.shards) + u32::from(self.shard))
+        self.map
+            .first_port(j * u32::from(self.map.shards) + u32::from(self.shard))
     }
 
     pub(crate) fn last_port(&self, local: u32) -> u16 {
@@ -191,7 +199,14 @@ impl Blocks {
         let local = self.free[addr_idx].pop()?;
         self.slot_free.pop();
         let r = &mut self.recs[local as usize];
-        *r = Block { state: State::Owned, used: [0; PROTOS], cursor: 0, next: head, hold_until: 0, slot };
+        *r = Block {
+            state: State::Owned,
+            used: [0; PROTOS],
+            cursor: 0,
+            next: head,
+            hold_until: 0,
+            slot,
+        };
         self.in_use[addr_idx] += 1;
         Some(local)
     }
@@ -222,7 +237,11 @@ impl Blocks {
         let mut found = None;
         for k in 0..words {
             let w = (start + k) % words;
-            let valid = if (w + 1) * 64 > bs { (1u64 << (bs - w * 64)) - 1 } else { u64::MAX };
+            let valid = if (w + 1) * 64 > bs {
+                (1u64 << (bs - w * 64)) - 1
+            } else {
+                u64::MAX
+            };
             let cand = !bm[w] & pmask & valid;
             if cand != 0 {
                 let bit = cand.trailing_zeros() as usize;
@@ -318,7 +337,12 @@ mod tests {
     use super::*;
 
     fn map(shards: u16, bs: u16) -> BlockMap {
-        BlockMap { shards, port_min: 1024, block_size: bs, blocks_per_addr: (65536 - 1024) / u32::from(bs) }
+        BlockMap {
+            shards,
+            port_min: 1024,
+            block_size: bs,
+            blocks_per_addr: (65536 - 1024) / u32::from(bs),
+        }
     }
 
     #[test]
@@ -337,8 +361,9 @@ mod tests {
         for a in 0..2 {
             for b in 0..m.blocks_per_addr {
                 let port = m.first_port(b);
-                let owners: Vec<usize> =
-                    (0..4).filter(|&k| shards[k].local(a, port).is_some()).collect();
+                let owners: Vec<usize> = (0..4)
+                    .filter(|&k| shards[k].local(a, port).is_some())
+                    .collect();
                 assert_eq!(owners, vec![m.owner(port).unwrap() as usize]);
                 let k = owners[0];
                 let l = shards[k].local(a, port).unwrap();

@@ -156,7 +156,13 @@ mod tests {
 
     #[test]
     fn file_and_find() {
-        let mut s = vec![Session { wheel_at: NONE, ..Session::default() }; 4];
+        let mut s = vec![
+            Session {
+                wheel_at: NONE,
+                ..Session::default()
+            };
+            4
+        ];
         let mut w = Wheel::new(100);
         assert_eq!(w.next_occupied(), None);
         w.insert(&mut s, 0, 160);
@@ -175,6 +181,10 @@ mod tests {
         w.insert(&mut s, 1, 100_000); // beyond the window: clamped
         assert_eq!(s[1].wheel_at, 101 + WHEEL - 1);
         w.now = 161;
-        assert_eq!(w.next_occupied(), Some(101 + WHEEL - 1), "wraps past the end of the array");
+        assert_eq!(
+            w.next_occupied(),
+            Some(101 + WHEEL - 1),
+            "wraps past the end of the array"
+        );
     }
 }

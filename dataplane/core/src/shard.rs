@@ -16,7 +16,9 @@ use crate::session::{Session, Wheel, NONE};
 use crate::tcp::{Dir, TcpState, TcpTimer};
 use crate::wire::checksum::{self, Delta};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use crate::wire::{be16, icmp, put16, put32, tcp, Ipv4Packet, Mac, TcpPacket, UdpPacket, WireError};
+use crate::wire::{
+    be16, icmp, put16, put32, tcp, Ipv4Packet, Mac, TcpPacket, UdpPacket, WireError,
+};
 use crate::Time;
 
 /// Offset of the IPv4 header in a frame.
@@ -123,7 +125,9 @@ struct Flow {
 fn wire_drop(e: WireError) -> DropReason {
     match e {
         WireError::Truncated => DropReason::Truncated,
-        WireError::NotIpv4 | WireError::BadIhl | WireError::BadTotalLength => DropReason::BadIpHeader,
+        WireError::NotIpv4 | WireError::BadIhl | WireError::BadTotalLength => {
+            DropReason::BadIpHeader
+        }
         WireError::BadDataOffset | WireError::BadUdpLength => DropReason::BadL4Header,
     }
 }
@@ -158,10 +162,20 @@ fn parse_ports(frame: &[u8], ip: &Ip) -> Result<Flow, DropReason> {
     let seg = &frame[ip.l4..ip.end];
     if ip.proto == PROTO_TCP {
         let t = TcpPacket::new_checked(seg).map_err(wire_drop)?;
-        Ok(Flow { proto: PROTO_TCP, sport: t.src_port(), dport: t.dst_port(), flags: t.flags() })
+        Ok(Flow {
+            proto: PROTO_TCP,
+            sport: t.src_port(),
+            dport: t.dst_port(),
+            flags: t.flags(),
+        })
     } else {
         let u = UdpPacket::new_checked_exact(seg).map_err(wire_drop)?;
-        Ok(Flow { proto: PROTO_UDP, sport: u.src_port(), dport: u.dst_port(), flags: 0 })
+        Ok(Flow {
+            proto: PROTO_UDP,
+            sport: u.src_port(),
+            dport: u.dst_port(),
+            flags: 0,
+        })
     }
 }
 
@@ -219,10 +233,19 @@ impl Shard {
     pub fn new(cfg: &Config, id: u16, now: Time) -> Result<Shard, crate::ConfigError> {
         cfg.validate()?;
         if id >= cfg.shards {
-            return Err(crate::ConfigError { key: "shards", reason: format!("shard {id} of {}", cfg.shards) });
+            return Err(crate::ConfigError {
+                key: "shards",
+                reason: format!("shard {id} of {}", cfg.shards),
+            });
         }
         let cap = cfg.max_sessions as usize;
-        let mut sessions = vec![Session { wheel_at: NONE, ..Session::default() }; cap];
+        let mut sessions = vec![
+            Session {
+                wheel_at: NONE,
+                ..Session::default()
+            };
+            cap
+        ];
         for (i, s) in sessions.iter_mut().enumerate() {
             s.next = if i + 1 < cap { i as u32 + 1 } else { NONE };
         }
@@ -249,7 +272,13 @@ impl Shard {
             id,
             shards: cfg.shards,
             hasher: Hasher::new(cfg.hash_seed),
-            blocks: Blocks::new(map, id, pool_addrs.len(), max_in_use, cfg.timeouts.block_hold),
+            blocks: Blocks::new(
+                map,
+                id,
+                pool_addrs.len(),
+                max_in_use,
+                cfg.timeouts.block_hold,
+            ),
             pool_addrs,
             sessions,
             free_head: 0,
@@ -303,7 +332,13 @@ impl Shard {
     /// Per pool address: (address, blocks in use, blocks free now).
     pub fn block_usage(&self) -> Vec<(u32, u32, u32)> {
         (0..self.blocks.naddr())
-            .map(|a| (self.pool_addrs[a], self.blocks.in_use()[a], self.blocks.free_count(a) as u32))
+            .map(|a| {
+                (
+                    self.pool_addrs[a],
+                    self.blocks.in_use()[a],
+                    self.blocks.free_count(a) as u32,
+                )
+            })
             .collect()
     }
 
@@ -352,15 +387,15 @@ impl Shard {
         let v = match side {
             Side::Lan => {
                 self.counters.rx_lan += 1;
-                self.from_lan(frame, now)
+                self.outbound(frame, now)
             }
             Side::Wan => {
                 self.counters.rx_wan += 1;
-                self.from_wan(frame, now, false)
+                self.inbound(frame, now, false)
             }
             Side::Hairpin => {
                 self.counters.rx_hairpin += 1;
-                self.from_wan(frame, now, true)
+                self.inbound(frame, now, true)
             }
         };
         let c = &mut self.counters;
@@ -380,7 +415,7 @@ impl Shard {
         v
     }
 
-    fn from_lan(&mut self, frame: &mut [u8], now: u32) -> Verdict {
+    fn outbound(&mut self, frame: &mut [u8], now: u32) -> Verdict {
         let ip = match parse_ip(frame) {
             Ok(Some(ip)) => ip,
             Ok(None) => return Verdict::Pass,
@@ -391,7 +426,10 @@ impl Shard {
         }
         let owner = subscriber_owner(ip.src, self.shards);
         if owner != self.id {
-            return Verdict::HandOff { shard: owner, side: Side::Lan };
+            return Verdict::HandOff {
+                shard: owner,
+                side: Side::Lan,
+            };
         }
         if ip.frag {
             return Verdict::Drop(DropReason::Fragment);
@@ -410,7 +448,12 @@ impl Shard {
                     return Verdict::Drop(DropReason::BadL4Header);
                 }
                 match (seg[0], icmp::kind(seg[0])) {
-                    (icmp::ECHO_REQUEST, _) => Flow { proto: PROTO_ICMP, sport: be16(seg, 4), dport: 0, flags: 0 },
+                    (icmp::ECHO_REQUEST, _) => Flow {
+                        proto: PROTO_ICMP,
+                        sport: be16(seg, 4),
+                        dport: 0,
+                        flags: 0,
+                    },
                     (_, icmp::Kind::Error) => return self.icmp_error_out(frame, &ip),
                     _ => return Verdict::Drop(DropReason::IcmpUnsupported),
                 }
@@ -423,7 +466,9 @@ impl Shard {
             // itself (e.g. a ping to the masquerade address).
             return Verdict::Pass;
         }
-        let h = self.hasher.session(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
+        let h = self
+            .hasher
+            .session(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
         let sessions = &self.sessions;
         let found = self.sess_out.find(h, |i| {
             let s = &sessions[i as usize];
@@ -444,15 +489,20 @@ impl Shard {
         if hairpin {
             self.counters.hairpinned += 1;
             match self.blocks.map().owner(flow.dport) {
-                Some(o) if o == self.id => return self.from_wan(frame, now, true),
-                Some(o) => return Verdict::HandOff { shard: o, side: Side::Hairpin },
+                Some(o) if o == self.id => return self.inbound(frame, now, true),
+                Some(o) => {
+                    return Verdict::HandOff {
+                        shard: o,
+                        side: Side::Hairpin,
+                    }
+                }
                 None => return Verdict::Drop(DropReason::NoMapping),
             }
         }
         Verdict::ToWan
     }
 
-    fn from_wan(&mut self, frame: &mut [u8], now: u32, hairpin: bool) -> Verdict {
+    fn inbound(&mut self, frame: &mut [u8], now: u32, hairpin: bool) -> Verdict {
         let ip = match parse_ip(frame) {
             Ok(Some(ip)) => ip,
             Ok(None) => return Verdict::Pass,
@@ -478,7 +528,12 @@ impl Shard {
                     return Verdict::Drop(DropReason::BadL4Header);
                 }
                 match (seg[0], icmp::kind(seg[0])) {
-                    (icmp::ECHO_REPLY, _) => Flow { proto: PROTO_ICMP, sport: 0, dport: be16(seg, 4), flags: 0 },
+                    (icmp::ECHO_REPLY, _) => Flow {
+                        proto: PROTO_ICMP,
+                        sport: 0,
+                        dport: be16(seg, 4),
+                        flags: 0,
+                    },
                     (_, icmp::Kind::Error) => return self.icmp_error_in(frame, &ip, hairpin),
                     _ => return Verdict::Pass,
                 }
@@ -495,7 +550,9 @@ impl Shard {
         if !hairpin && ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let h = self.hasher.session(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);
+        let h = self
+            .hasher
+            .session(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);
         let sessions = &self.sessions;
         let found = self.sess_in.find(h, |i| {
             let s = &sessions[i as usize];
@@ -534,7 +591,9 @@ impl Shard {
     #[inline]
     fn tcp_step(&mut self, idx: u32, dir: Dir, flags: u8, now: u32) {
         let s = &self.sessions[idx as usize];
-        let Some(old) = TcpState::from_u8(s.state) else { return };
+        let Some(old) = TcpState::from_u8(s.state) else {
+            return;
+        };
         if old == TcpState::Established && flags & (tcp::SYN | tcp::FIN | tcp::RST) == 0 {
             return;
         }
@@ -546,7 +605,8 @@ impl Shard {
         if new.timer() != old.timer() {
             let t = self.timeout_of(&self.sessions[idx as usize]);
             self.wheel.remove(&mut self.sessions, idx);
-            self.wheel.insert(&mut self.sessions, idx, now.saturating_add(t));
+            self.wheel
+                .insert(&mut self.sessions, idx, now.saturating_add(t));
         }
     }
 
@@ -583,7 +643,15 @@ impl Shard {
     }
 
     #[inline]
-    fn rewrite_in(&mut self, frame: &mut [u8], ip: &Ip, flow: &Flow, idx: u32, now: u32, hairpin: bool) {
+    fn rewrite_in(
+        &mut self,
+        frame: &mut [u8],
+        ip: &Ip,
+        flow: &Flow,
+        idx: u32,
+        now: u32,
+        hairpin: bool,
+    ) {
         let refresh = flow.proto == PROTO_TCP || self.cfg.inbound_refresh;
         let s = &mut self.sessions[idx as usize];
         if refresh {
@@ -627,7 +695,9 @@ impl Shard {
 
     fn find_sub(&self, addr: u32) -> Option<u32> {
         let subs = &self.subs;
-        self.sub_index.find(self.hasher.subscriber(addr), |i| subs[i as usize].addr == addr)
+        self.sub_index.find(self.hasher.subscriber(addr), |i| {
+            subs[i as usize].addr == addr
+        })
     }
 
     fn sub_for(&mut self, addr: u32) -> Result<u32, DropReason> {
@@ -643,7 +713,14 @@ impl Shard {
         }
         let s = &mut self.subs[i as usize];
         self.sub_free = s.next_free;
-        *s = Subscriber { addr, ext: NONE, sessions: 0, blocks: NONE, nblocks: 0, next_free: NONE };
+        *s = Subscriber {
+            addr,
+            ext: NONE,
+            sessions: 0,
+            blocks: NONE,
+            nblocks: 0,
+            next_free: NONE,
+        };
         self.subs_live += 1;
         Ok(i)
     }
@@ -655,9 +732,17 @@ impl Shard {
         }
         let subs = &self.subs;
         let hasher = &self.hasher;
-        self.sub_index.remove(hasher.subscriber(s.addr), i, |j| hasher.subscriber(subs[j as usize].addr));
-        self.subs[i as usize] =
-            Subscriber { addr: 0, ext: NONE, sessions: 0, blocks: NONE, nblocks: 0, next_free: self.sub_free };
+        self.sub_index.remove(hasher.subscriber(s.addr), i, |j| {
+            hasher.subscriber(subs[j as usize].addr)
+        });
+        self.subs[i as usize] = Subscriber {
+            addr: 0,
+            ext: NONE,
+            sessions: 0,
+            blocks: NONE,
+            nblocks: 0,
+            next_free: self.sub_free,
+        };
         self.sub_free = i;
         self.subs_live -= 1;
     }
@@ -671,8 +756,18 @@ impl Shard {
     /// Finds or makes room for a new mapping of subscriber `si`: a port of
     /// the inside port's parity in one of its blocks, or in a new block on
     /// its paired address.
-    fn alloc_port(&mut self, si: u32, proto: u8, in_port: u16, now: u32) -> Result<(u32, u16), DropReason> {
-        let parity = if proto == PROTO_ICMP { 2 } else { (in_port & 1) as u8 };
+    fn alloc_port(
+        &mut self,
+        si: u32,
+        proto: u8,
+        in_port: u16,
+        now: u32,
+    ) -> Result<(u32, u16), DropReason> {
+        let parity = if proto == PROTO_ICMP {
+            2
+        } else {
+            (in_port & 1) as u8
+        };
         for pass in [parity, 2] {
             let mut b = self.subs[si as usize].blocks;
             while b != NONE {
@@ -693,7 +788,10 @@ impl Shard {
             } else {
                 let n = self.blocks.naddr();
                 let start = (self.hasher.subscriber(sub.addr) % n as u64) as usize;
-                match (0..n).map(|k| (start + k) % n).find(|&a| self.blocks.has_free(a)) {
+                match (0..n)
+                    .map(|k| (start + k) % n)
+                    .find(|&a| self.blocks.has_free(a))
+                {
                     Some(a) => a,
                     None => return Err(DropReason::PoolExhausted),
                 }
@@ -725,7 +823,13 @@ impl Shard {
         }
     }
 
-    fn create_out(&mut self, frame: &[u8], ip: &Ip, flow: &Flow, now: u32) -> Result<u32, DropReason> {
+    fn create_out(
+        &mut self,
+        frame: &[u8],
+        ip: &Ip,
+        flow: &Flow,
+        now: u32,
+    ) -> Result<u32, DropReason> {
         if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::RST) != tcp::SYN {
             return Err(DropReason::TcpNotSyn);
         }
@@ -740,7 +844,14 @@ impl Shard {
         r
     }
 
-    fn create_out_for(&mut self, si: u32, frame: &[u8], ip: &Ip, flow: &Flow, now: u32) -> Result<u32, DropReason> {
+    fn create_out_for(
+        &mut self,
+        si: u32,
+        frame: &[u8],
+        ip: &Ip,
+        flow: &Flow,
+        now: u32,
+    ) -> Result<u32, DropReason> {
         if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
             return Err(DropReason::SessionLimit);
         }
@@ -754,12 +865,19 @@ impl Shard {
             s.in_addr == ip.src && s.in_port == flow.sport && s.proto == flow.proto
         });
         let (ext_addr, ext_port) = match head {
-            Some(h) => (self.sessions[h as usize].ext_addr, self.sessions[h as usize].ext_port),
+            Some(h) => (
+                self.sessions[h as usize].ext_addr,
+                self.sessions[h as usize].ext_port,
+            ),
             None => self.alloc_port(si, flow.proto, flow.sport, now)?,
         };
         let mut mac = [0u8; 6];
         mac.copy_from_slice(&frame[6..12]);
-        let state = if flow.proto == PROTO_TCP { TcpState::SynOut as u8 } else { 0 };
+        let state = if flow.proto == PROTO_TCP {
+            TcpState::SynOut as u8
+        } else {
+            0
+        };
         let spec = Spec {
             proto: flow.proto,
             in_addr: ip.src,
@@ -775,7 +893,14 @@ impl Shard {
         Ok(self.insert_session(spec, head, now))
     }
 
-    fn create_in(&mut self, frame: &[u8], ip: &Ip, flow: &Flow, _ext_idx: usize, now: u32) -> Result<u32, DropReason> {
+    fn create_in(
+        &mut self,
+        frame: &[u8],
+        ip: &Ip,
+        flow: &Flow,
+        _ext_idx: usize,
+        now: u32,
+    ) -> Result<u32, DropReason> {
         let hm = self.hasher.mapping(flow.proto, ip.dst, flow.dport);
         let sessions = &self.sessions;
         let Some(head) = self.map_in.find(hm, |i| {
@@ -817,7 +942,11 @@ impl Shard {
         if self.live >= self.cfg.max_sessions {
             return Err(DropReason::SessionTableFull);
         }
-        let state = if flow.proto == PROTO_TCP { TcpState::SynIn as u8 } else { 0 };
+        let state = if flow.proto == PROTO_TCP {
+            TcpState::SynIn as u8
+        } else {
+            0
+        };
         let spec = Spec {
             proto: flow.proto,
             in_addr: h.in_addr,
@@ -840,7 +969,11 @@ impl Shard {
         let p = Delta::u16(x.in_port, x.ext_port);
         let ra = Delta::u32(x.ext_addr, x.in_addr);
         let rp = Delta::u16(x.ext_port, x.in_port);
-        let (l4_out, l4_in) = if x.proto == PROTO_ICMP { (p, rp) } else { (a.plus(p), ra.plus(rp)) };
+        let (l4_out, l4_in) = if x.proto == PROTO_ICMP {
+            (p, rp)
+        } else {
+            (a.plus(p), ra.plus(rp))
+        };
         let s = &mut self.sessions[idx as usize];
         self.free_head = s.next;
         *s = Session {
@@ -866,13 +999,21 @@ impl Shard {
             sub: x.sub,
         };
         let h = &self.hasher;
-        let ok_out = self.sess_out.insert(h.session(x.proto, x.in_addr, x.in_port, x.rem_addr, x.rem_port), idx);
-        let ok_in = self.sess_in.insert(h.session(x.proto, x.ext_addr, x.ext_port, x.rem_addr, x.rem_port), idx);
+        let ok_out = self.sess_out.insert(
+            h.session(x.proto, x.in_addr, x.in_port, x.rem_addr, x.rem_port),
+            idx,
+        );
+        let ok_in = self.sess_in.insert(
+            h.session(x.proto, x.ext_addr, x.ext_port, x.rem_addr, x.rem_port),
+            idx,
+        );
         debug_assert!(ok_out && ok_in);
         match head {
             None => {
-                self.map_out.insert(h.mapping(x.proto, x.in_addr, x.in_port), idx);
-                self.map_in.insert(h.mapping(x.proto, x.ext_addr, x.ext_port), idx);
+                self.map_out
+                    .insert(h.mapping(x.proto, x.in_addr, x.in_port), idx);
+                self.map_in
+                    .insert(h.mapping(x.proto, x.ext_addr, x.ext_port), idx);
             }
             Some(hd) => {
                 let n = self.sessions[hd as usize].map_next;
@@ -883,15 +1024,25 @@ impl Shard {
             }
         }
         let t = self.timeout_of(&self.sessions[idx as usize]);
-        self.wheel.insert(&mut self.sessions, idx, now.saturating_add(t));
+        self.wheel
+            .insert(&mut self.sessions, idx, now.saturating_add(t));
         self.subs[x.sub as usize].sessions += 1;
         self.live += 1;
         self.counters.sessions_created += 1;
         self.push_event(Event::SessionCreated {
             proto: x.proto,
-            inside: Endpoint { addr: x.in_addr, port: x.in_port },
-            outside: Endpoint { addr: x.ext_addr, port: x.ext_port },
-            remote: Endpoint { addr: x.rem_addr, port: x.rem_port },
+            inside: Endpoint {
+                addr: x.in_addr,
+                port: x.in_port,
+            },
+            outside: Endpoint {
+                addr: x.ext_addr,
+                port: x.ext_port,
+            },
+            remote: Endpoint {
+                addr: x.rem_addr,
+                port: x.rem_port,
+            },
             at: now,
         });
         idx
@@ -901,22 +1052,39 @@ impl Shard {
         let s = self.sessions[idx as usize];
         self.push_event(Event::SessionDeleted {
             proto: s.proto,
-            inside: Endpoint { addr: s.in_addr, port: s.in_port },
-            outside: Endpoint { addr: s.ext_addr, port: s.ext_port },
-            remote: Endpoint { addr: s.rem_addr, port: s.rem_port },
+            inside: Endpoint {
+                addr: s.in_addr,
+                port: s.in_port,
+            },
+            outside: Endpoint {
+                addr: s.ext_addr,
+                port: s.ext_port,
+            },
+            remote: Endpoint {
+                addr: s.rem_addr,
+                port: s.rem_port,
+            },
             at: now,
         });
         self.wheel.remove(&mut self.sessions, idx);
         let hasher = self.hasher;
         let sessions = &self.sessions;
-        self.sess_out.remove(hasher.session(s.proto, s.in_addr, s.in_port, s.rem_addr, s.rem_port), idx, |i| {
-            let x = &sessions[i as usize];
-            hasher.session(x.proto, x.in_addr, x.in_port, x.rem_addr, x.rem_port)
-        });
-        self.sess_in.remove(hasher.session(s.proto, s.ext_addr, s.ext_port, s.rem_addr, s.rem_port), idx, |i| {
-            let x = &sessions[i as usize];
-            hasher.session(x.proto, x.ext_addr, x.ext_port, x.rem_addr, x.rem_port)
-        });
+        self.sess_out.remove(
+            hasher.session(s.proto, s.in_addr, s.in_port, s.rem_addr, s.rem_port),
+            idx,
+            |i| {
+                let x = &sessions[i as usize];
+                hasher.session(x.proto, x.in_addr, x.in_port, x.rem_addr, x.rem_port)
+            },
+        );
+        self.sess_in.remove(
+            hasher.session(s.proto, s.ext_addr, s.ext_port, s.rem_addr, s.rem_port),
+            idx,
+            |i| {
+                let x = &sessions[i as usize];
+                hasher.session(x.proto, x.ext_addr, x.ext_port, x.rem_addr, x.rem_port)
+            },
+        );
         let hm_out = hasher.mapping(s.proto, s.in_addr, s.in_port);
         let hm_in = hasher.mapping(s.proto, s.ext_addr, s.ext_port);
         if s.map_next == idx {
@@ -939,14 +1107,22 @@ impl Shard {
         self.subs[s.sub as usize].sessions -= 1;
         self.maybe_free_sub(s.sub);
         let rec = &mut self.sessions[idx as usize];
-        *rec = Session { wheel_at: NONE, next: self.free_head, ..Session::default() };
+        *rec = Session {
+            wheel_at: NONE,
+            next: self.free_head,
+            ..Session::default()
+        };
         self.free_head = idx;
         self.live -= 1;
     }
 
     fn free_mapping_port(&mut self, s: &Session, now: u32) {
-        let Some(a) = self.pool_index(s.ext_addr) else { return };
-        let Some(local) = self.blocks.local(a, s.ext_port) else { return };
+        let Some(a) = self.pool_index(s.ext_addr) else {
+            return;
+        };
+        let Some(local) = self.blocks.local(a, s.ext_port) else {
+            return;
+        };
         if !self.blocks.free_port(local, s.proto, s.ext_port) {
             return;
         }
@@ -981,10 +1157,9 @@ impl Shard {
 
     // ---- ICMP errors (RFC 5508) ------------------------------------------
 
-    /// Reads the packet embedded in an ICMP error: (offset of its IP
-    /// header, offset of its transport header, protocol, src, dst, sport,
-    /// dport). For an embedded ICMP echo request both ports are its id.
-    fn embedded(frame: &[u8], ip: &Ip) -> Result<(usize, usize, u8, u32, u32, u16, u16), DropReason> {
+    /// Reads the packet embedded in an ICMP error, after verifying the
+    /// error's checksum.
+    fn embedded(frame: &[u8], ip: &Ip) -> Result<Embedded, DropReason> {
         let msg = &frame[ip.l4..ip.end];
         if msg.len() < icmp::HEADER_LEN + 20 + 8 {
             return Err(DropReason::IcmpErrorMalformed);
@@ -993,7 +1168,8 @@ impl Shard {
             return Err(DropReason::BadIcmpChecksum);
         }
         let at = ip.l4 + icmp::HEADER_LEN;
-        let inner = Ipv4Packet::new_header_checked(&frame[at..ip.end]).map_err(|_| DropReason::IcmpErrorMalformed)?;
+        let inner = Ipv4Packet::new_header_checked(&frame[at..ip.end])
+            .map_err(|_| DropReason::IcmpErrorMalformed)?;
         let il4 = at + inner.header_len();
         if il4 + 8 > ip.end {
             return Err(DropReason::IcmpErrorMalformed);
@@ -1001,10 +1177,20 @@ impl Shard {
         let proto = inner.protocol();
         let (sp, dp) = match proto {
             PROTO_TCP | PROTO_UDP => (be16(frame, il4), be16(frame, il4 + 2)),
-            PROTO_ICMP if frame[il4] == icmp::ECHO_REQUEST => (be16(frame, il4 + 4), be16(frame, il4 + 4)),
+            PROTO_ICMP if frame[il4] == icmp::ECHO_REQUEST => {
+                (be16(frame, il4 + 4), be16(frame, il4 + 4))
+            }
             _ => return Err(DropReason::IcmpErrorNoSession),
         };
-        Ok((at, il4, proto, inner.src(), inner.dst(), sp, dp))
+        Ok(Embedded {
+            at,
+            il4,
+            proto,
+            src: inner.src(),
+            dst: inner.dst(),
+            sport: sp,
+            dport: dp,
+        })
     }
 
     /// Rewrites one address and port of the embedded packet and the outer
@@ -1023,7 +1209,11 @@ impl Shard {
     ) {
         put32(frame, at + if src_side { 12 } else { 16 }, addr.1);
         let c = be16(frame, at + 10);
-        put16(frame, at + 10, checksum::apply(c, Delta::u32(addr.0, addr.1)));
+        put16(
+            frame,
+            at + 10,
+            checksum::apply(c, Delta::u32(addr.0, addr.1)),
+        );
         match proto {
             PROTO_ICMP => {
                 put16(frame, il4 + 4, port);
@@ -1049,7 +1239,15 @@ impl Shard {
     /// An error from the WAN about a packet the NAT sent out: its embedded
     /// source is the mapping's external endpoint.
     fn icmp_error_in(&mut self, frame: &mut [u8], ip: &Ip, hairpin: bool) -> Verdict {
-        let (at, il4, proto, src, dst, sport, dport) = match Self::embedded(frame, ip) {
+        let Embedded {
+            at,
+            il4,
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+        } = match Self::embedded(frame, ip) {
             Ok(x) => x,
             Err(r) => return Verdict::Drop(r),
         };
@@ -1060,7 +1258,10 @@ impl Shard {
             return Verdict::Pass;
         };
         if owner != self.id {
-            return Verdict::HandOff { shard: owner, side: if hairpin { Side::Hairpin } else { Side::Wan } };
+            return Verdict::HandOff {
+                shard: owner,
+                side: if hairpin { Side::Hairpin } else { Side::Wan },
+            };
         }
         if !hairpin && ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
@@ -1070,7 +1271,11 @@ impl Shard {
         let sessions = &self.sessions;
         let Some(idx) = self.sess_in.find(h, |i| {
             let s = &sessions[i as usize];
-            s.ext_addr == src && s.rem_addr == dst && s.ext_port == sport && s.rem_port == rport && s.proto == proto
+            s.ext_addr == src
+                && s.rem_addr == dst
+                && s.ext_port == sport
+                && s.rem_port == rport
+                && s.proto == proto
         }) else {
             return Verdict::Drop(DropReason::IcmpErrorNoSession);
         };
@@ -1079,10 +1284,24 @@ impl Shard {
         if !hairpin {
             frame[L3 + 8] = ip.ttl - 1;
         }
-        let d = if hairpin { Delta::u32(s.ext_addr, s.in_addr) } else { Delta(s.ip_in) };
+        let d = if hairpin {
+            Delta::u32(s.ext_addr, s.in_addr)
+        } else {
+            Delta(s.ip_in)
+        };
         let c = be16(frame, L3 + 10);
         put16(frame, L3 + 10, checksum::apply(c, d));
-        Self::rewrite_embedded(frame, ip, at, il4, proto, true, (s.ext_addr, s.in_addr), s.in_port, Delta(s.l4_in));
+        Self::rewrite_embedded(
+            frame,
+            ip,
+            at,
+            il4,
+            proto,
+            true,
+            (s.ext_addr, s.in_addr),
+            s.in_port,
+            Delta(s.l4_in),
+        );
         frame[0..6].copy_from_slice(&s.in_mac);
         frame[6..12].copy_from_slice(&self.hops.lan_mac.0);
         self.counters.icmp_errors_translated += 1;
@@ -1092,7 +1311,15 @@ impl Shard {
     /// An error from a subscriber about a packet it received through the
     /// NAT: its embedded destination is the subscriber's inside endpoint.
     fn icmp_error_out(&mut self, frame: &mut [u8], ip: &Ip) -> Verdict {
-        let (at, il4, proto, src, dst, sport, dport) = match Self::embedded(frame, ip) {
+        let Embedded {
+            at,
+            il4,
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+        } = match Self::embedded(frame, ip) {
             Ok(x) => x,
             Err(r) => return Verdict::Drop(r),
         };
@@ -1103,7 +1330,11 @@ impl Shard {
         let sessions = &self.sessions;
         let Some(idx) = self.sess_out.find(h, |i| {
             let s = &sessions[i as usize];
-            s.in_addr == dst && s.rem_addr == src && s.in_port == dport && s.rem_port == sport && s.proto == proto
+            s.in_addr == dst
+                && s.rem_addr == src
+                && s.in_port == dport
+                && s.rem_port == sport
+                && s.proto == proto
         }) else {
             return Verdict::Drop(DropReason::IcmpErrorNoSession);
         };
@@ -1112,7 +1343,17 @@ impl Shard {
         frame[L3 + 8] = ip.ttl - 1;
         let c = be16(frame, L3 + 10);
         put16(frame, L3 + 10, checksum::apply(c, Delta(s.ip_out)));
-        Self::rewrite_embedded(frame, ip, at, il4, proto, false, (s.in_addr, s.ext_addr), s.ext_port, Delta(s.l4_out));
+        Self::rewrite_embedded(
+            frame,
+            ip,
+            at,
+            il4,
+            proto,
+            false,
+            (s.in_addr, s.ext_addr),
+            s.ext_port,
+            Delta(s.l4_out),
+        );
         frame[0..6].copy_from_slice(&self.hops.gateway_mac.0);
         frame[6..12].copy_from_slice(&self.hops.wan_mac.0);
         self.counters.icmp_errors_translated += 1;
@@ -1173,9 +1414,18 @@ impl Shard {
     fn info(&self, s: &Session) -> SessionInfo {
         SessionInfo {
             proto: s.proto,
-            inside: Endpoint { addr: s.in_addr, port: s.in_port },
-            outside: Endpoint { addr: s.ext_addr, port: s.ext_port },
-            remote: Endpoint { addr: s.rem_addr, port: s.rem_port },
+            inside: Endpoint {
+                addr: s.in_addr,
+                port: s.in_port,
+            },
+            outside: Endpoint {
+                addr: s.ext_addr,
+                port: s.ext_port,
+            },
+            remote: Endpoint {
+                addr: s.rem_addr,
+                port: s.rem_port,
+            },
             tcp: TcpState::from_u8(s.state),
             last_seen: s.last_seen,
             expires: s.last_seen.saturating_add(self.timeout_of(s)),
@@ -1185,7 +1435,10 @@ impl Shard {
     /// Every live session (a walk of the whole table: for snapshots, not
     /// for the packet path).
     pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
-        self.sessions.iter().filter(|s| s.proto != 0).map(|s| self.info(s))
+        self.sessions
+            .iter()
+            .filter(|s| s.proto != 0)
+            .map(|s| self.info(s))
     }
 
     /// Removes every session `pick` selects; returns how many.
@@ -1206,12 +1459,17 @@ impl Shard {
     /// leads to, if one exists on this shard.
     pub fn lookup_external(&self, proto: u8, addr: u32, port: u16) -> Option<Endpoint> {
         let sessions = &self.sessions;
-        let i = self.map_in.find(self.hasher.mapping(proto, addr, port), |i| {
-            let s = &sessions[i as usize];
-            s.ext_addr == addr && s.ext_port == port && s.proto == proto
-        })?;
+        let i = self
+            .map_in
+            .find(self.hasher.mapping(proto, addr, port), |i| {
+                let s = &sessions[i as usize];
+                s.ext_addr == addr && s.ext_port == port && s.proto == proto
+            })?;
         let s = &self.sessions[i as usize];
-        Some(Endpoint { addr: s.in_addr, port: s.in_port })
+        Some(Endpoint {
+            addr: s.in_addr,
+            port: s.in_port,
+        })
     }
 
     /// Inside prefixes and pool of this shard's configuration.
@@ -1233,4 +1491,19 @@ struct Spec {
     mac: [u8; 6],
     state: u8,
     sub: u32,
+}
+
+/// The packet an ICMP error carries. For an embedded echo request both
+/// ports are its identifier.
+#[derive(Clone, Copy, Debug)]
+struct Embedded {
+    /// Offset of its IPv4 header in the frame.
+    at: usize,
+    /// Offset of its transport header in the frame.
+    il4: usize,
+    proto: u8,
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
 }

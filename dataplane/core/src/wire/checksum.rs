@@ -147,7 +147,10 @@ mod tests {
             let there = apply(c, d);
             let back = apply(there, d.negate());
             // 0x0000 and 0xffff are the same number in one's complement.
-            assert!(back == c || (back | c) == 0xffff && (back & c) == 0, "{c:#x} -> {back:#x}");
+            assert!(
+                back == c || (back | c) == 0xffff && (back & c) == 0,
+                "{c:#x} -> {back:#x}"
+            );
         }
     }
 

@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(p.seq(), 1);
         assert_eq!(p.body(), b"hi");
         let ep = etherparse::Icmpv4Slice::from_slice(&b).unwrap();
-        assert_eq!(ep.header().icmp_type.calc_checksum(ep.payload()), p_checksum(&b));
+        assert_eq!(
+            ep.header().icmp_type.calc_checksum(ep.payload()),
+            p_checksum(&b)
+        );
     }
 
     fn p_checksum(b: &[u8]) -> u16 {
@@ -170,7 +173,10 @@ mod tests {
 
     #[test]
     fn truncated() {
-        assert_eq!(IcmpPacket::new_checked(&ECHO[..7]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            IcmpPacket::new_checked(&ECHO[..7]).unwrap_err(),
+            WireError::Truncated
+        );
     }
 
     #[test]

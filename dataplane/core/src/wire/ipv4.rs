@@ -227,25 +227,45 @@ mod tests {
 
     #[test]
     fn checksum_matches_etherparse() {
-        let h = etherparse::Ipv4HeaderSlice::from_slice(&PACKET).unwrap().to_header();
+        let h = etherparse::Ipv4HeaderSlice::from_slice(&PACKET)
+            .unwrap()
+            .to_header();
         assert_eq!(h.calc_header_checksum(), 0x3dbe);
     }
 
     #[test]
     fn rejects() {
         let mut p = PACKET;
-        assert_eq!(Ipv4Packet::new_checked(&p[..19]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            Ipv4Packet::new_checked(&p[..19]).unwrap_err(),
+            WireError::Truncated
+        );
         p[0] = 0x65;
-        assert_eq!(Ipv4Packet::new_checked(&p[..]).unwrap_err(), WireError::NotIpv4);
+        assert_eq!(
+            Ipv4Packet::new_checked(&p[..]).unwrap_err(),
+            WireError::NotIpv4
+        );
         p[0] = 0x44;
-        assert_eq!(Ipv4Packet::new_checked(&p[..]).unwrap_err(), WireError::BadIhl);
+        assert_eq!(
+            Ipv4Packet::new_checked(&p[..]).unwrap_err(),
+            WireError::BadIhl
+        );
         p[0] = 0x4f; // 60-byte header in a 30-byte buffer
-        assert_eq!(Ipv4Packet::new_checked(&p[..]).unwrap_err(), WireError::BadIhl);
+        assert_eq!(
+            Ipv4Packet::new_checked(&p[..]).unwrap_err(),
+            WireError::BadIhl
+        );
         p[0] = 0x45;
         p[3] = 0x40; // total length 64 past the buffer
-        assert_eq!(Ipv4Packet::new_checked(&p[..]).unwrap_err(), WireError::BadTotalLength);
+        assert_eq!(
+            Ipv4Packet::new_checked(&p[..]).unwrap_err(),
+            WireError::BadTotalLength
+        );
         p[3] = 0x10; // total length 16 below the header
-        assert_eq!(Ipv4Packet::new_checked(&p[..]).unwrap_err(), WireError::BadTotalLength);
+        assert_eq!(
+            Ipv4Packet::new_checked(&p[..]).unwrap_err(),
+            WireError::BadTotalLength
+        );
     }
 
     #[test]

@@ -109,11 +109,20 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(TcpPacket::new_checked(&SEG[..19]).unwrap_err(), WireError::Truncated);
-        assert_eq!(TcpPacket::new_checked(&SEG[..23]).unwrap_err(), WireError::BadDataOffset);
+        assert_eq!(
+            TcpPacket::new_checked(&SEG[..19]).unwrap_err(),
+            WireError::Truncated
+        );
+        assert_eq!(
+            TcpPacket::new_checked(&SEG[..23]).unwrap_err(),
+            WireError::BadDataOffset
+        );
         let mut s = SEG;
         s[12] = 0x40;
-        assert_eq!(TcpPacket::new_checked(&s[..]).unwrap_err(), WireError::BadDataOffset);
+        assert_eq!(
+            TcpPacket::new_checked(&s[..]).unwrap_err(),
+            WireError::BadDataOffset
+        );
     }
 
     #[test]

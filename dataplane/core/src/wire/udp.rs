@@ -102,12 +102,21 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(UdpPacket::new_checked(&DGRAM[..7]).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            UdpPacket::new_checked(&DGRAM[..7]).unwrap_err(),
+            WireError::Truncated
+        );
         let mut d = DGRAM;
         d[5] = 11;
-        assert_eq!(UdpPacket::new_checked_exact(&d[..]).unwrap_err(), WireError::BadUdpLength);
+        assert_eq!(
+            UdpPacket::new_checked_exact(&d[..]).unwrap_err(),
+            WireError::BadUdpLength
+        );
         d[5] = 7;
-        assert_eq!(UdpPacket::new_checked_exact(&d[..]).unwrap_err(), WireError::BadUdpLength);
+        assert_eq!(
+            UdpPacket::new_checked_exact(&d[..]).unwrap_err(),
+            WireError::BadUdpLength
+        );
         // The 8-byte copy in an ICMP error may claim more than it holds.
         assert!(UdpPacket::new_checked(&DGRAM[..8]).is_ok());
     }

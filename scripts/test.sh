@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test of masq.
+#
+#   scripts/test.sh                 everything (about 5 minutes on 2 cores)
+#   MASQ_FUZZ_SECONDS=0 scripts/test.sh   skip the short fuzzing run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_cargo
+# pkg-config and a C/C++ compiler: libFuzzer (fuzz run) is built from C++.
+ensure_packages pkg-config g++
+
+step() { printf '\n[test] %s\n' "$*"; }
+
+step "toolchain: $(cargo --version), $(rustc --version)"
+
+step "format check"
+cargo fmt --all --check || { echo "[test] run 'cargo fmt --all' to fix the layout above" >&2; exit 1; }
+
+step "build (all targets)"
+cargo build --workspace --all-targets --locked
+
+step "lints (clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit, table-driven, timer, property and fuzz-replay tests"
+cargo test --workspace --locked
+
+step "core demo (in-memory frames)"
+cargo run -q --locked -p masq-tests --example core_demo >/dev/null
+
+step "core benchmark smoke run (figures from a quick run are not results)"
+scripts/bench.sh core --quick
+
+fuzz_seconds="${MASQ_FUZZ_SECONDS:-20}"
+if [ "$fuzz_seconds" -gt 0 ]; then
+    step "fuzzing, ${fuzz_seconds} s per target"
+    scripts/fuzz.sh "$fuzz_seconds"
+fi
+
+step "all tests passed"
