@@ -196,3 +196,53 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `process_batch` gives exactly the frames and verdicts of calling
+    /// `process` on each frame in order, including flows that appear twice
+    /// in one batch and frames that are not for the NAT.
+    #[test]
+    fn batch_equals_one_by_one(
+        flows in proptest::collection::vec((0u8..4, 0u8..6, 1000u16..1010, any::<bool>()), 1..150),
+    ) {
+        let c = cfg(1);
+        let mut a = Nat::new(&c);
+        let mut b = Nat::new(&c);
+        let mut batch_lan: Vec<Vec<u8>> = Vec::new();
+        for (kind, host, sport, garbage) in &flows {
+            let mut f = if *kind == 3 {
+                frames::udp(From::Lan, [10, 0, 0, *host], *sport, R, 53, b"")
+            } else {
+                flow_frame(*kind, [100, 64, 9, *host], *sport, 7000, b"x", false)
+            };
+            if *garbage {
+                f[20] ^= 0x20; // a fragment: dropped
+                frames::refill_ip_checksum(&mut f);
+            }
+            batch_lan.push(f);
+        }
+        let mut one = batch_lan.clone();
+        let want: Vec<Verdict> = one.iter_mut().map(|f| a.send(f, Side::Lan)).collect();
+        let mut got = vec![Verdict::Pass; batch_lan.len()];
+        b.shards[0].process_batch(&mut batch_lan, Side::Lan, b.now, &mut got);
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(&batch_lan, &one);
+
+        // And the replies, as a batch on the WAN side.
+        let mut replies: Vec<Vec<u8>> = one
+            .iter()
+            .zip(&want)
+            .filter(|(_, v)| **v == Verdict::ToWan)
+            .map(|(f, _)| reply_of(f, 64))
+            .collect();
+        let mut one_r = replies.clone();
+        let want_r: Vec<Verdict> = one_r.iter_mut().map(|f| a.send(f, Side::Wan)).collect();
+        let mut got_r = vec![Verdict::Pass; replies.len()];
+        b.shards[0].process_batch(&mut replies, Side::Wan, b.now, &mut got_r);
+        prop_assert_eq!(&got_r, &want_r);
+        prop_assert_eq!(&replies, &one_r);
+        prop_assert!(want_r.iter().all(|v| *v == Verdict::ToLan));
+    }
+}

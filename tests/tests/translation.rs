@@ -770,3 +770,63 @@ fn tcp_fin_and_rst_change_state() {
         assert_eq!(st, vec![Some(want)], "after {name}");
     }
 }
+
+#[test]
+fn tcp_mapping_is_endpoint_independent_and_hairpins() {
+    let mut nat = Nat::new(&cfg());
+    let open = |nat: &mut Nat, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16| {
+        let mut f = frames::tcp(From::Lan, src, sport, dst, dport, SYN, b"");
+        let v = nat.send(&mut f, Side::Lan);
+        (v, f)
+    };
+    let (v, a) = open(&mut nat, H1, 45000, R, 80);
+    assert_eq!(v, Verdict::ToWan);
+    let (v, b) = open(&mut nat, H1, 45000, R2, 443);
+    assert_eq!(v, Verdict::ToWan);
+    let (a, b) = (seen(&a), seen(&b));
+    assert_eq!(
+        (a.src, a.sport),
+        (b.src, b.sport),
+        "one TCP mapping for every destination"
+    );
+    // H2 connects to H1's external endpoint: the SYN hairpins to H1.
+    let (v, h) = open(&mut nat, H2, 46000, a.src, a.sport);
+    assert_eq!(v, Verdict::ToLan);
+    checksums(&h).unwrap();
+    let h = seen(&h);
+    assert_eq!((h.dst, h.dport), (H1, 45000));
+    assert!(in_pool(h.src));
+}
+
+#[test]
+fn icmp_query_mapping_is_shared_across_remote_hosts() {
+    let mut nat = Nat::new(&cfg());
+    let mut q1 = frames::echo(From::Lan, H1, R, 0x77, 1, true);
+    let mut q2 = frames::echo(From::Lan, H1, R2, 0x77, 1, true);
+    assert_eq!(nat.send(&mut q1, Side::Lan), Verdict::ToWan);
+    assert_eq!(nat.send(&mut q2, Side::Lan), Verdict::ToWan);
+    let (a, b) = (seen(&q1), seen(&q2));
+    assert_eq!(
+        (a.src, a.sport),
+        (b.src, b.sport),
+        "same identifier mapping for both hosts"
+    );
+    for (host, q) in [(R, a), (R2, b)] {
+        let mut r = frames::echo(From::Wan, host, q.src, q.sport, 1, false);
+        assert_eq!(nat.send(&mut r, Side::Wan), Verdict::ToLan);
+        assert_eq!(seen(&r).dport, 0x77);
+    }
+}
+
+#[test]
+fn outbound_icmp_error_about_an_unknown_flow_is_dropped() {
+    let mut nat = Nat::new(&cfg());
+    // H1 reports an error about a datagram that never crossed the NAT.
+    let stray = frames::udp(From::Wan, R, 5000, H1, 6000, b"x");
+    let mut err = frames::icmp_error(From::Lan, H1, R, 3, 3, &stray, 8);
+    assert_eq!(
+        nat.send(&mut err, Side::Lan),
+        Verdict::Drop(DropReason::IcmpErrorNoSession)
+    );
+    assert_eq!(nat.sessions(), 0);
+}

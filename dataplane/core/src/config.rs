@@ -316,7 +316,10 @@ impl Config {
         if self.port_min < 1024 {
             return Err(err(
                 "port_min",
-                format!("{} is a well-known port (RFC 6888 REQ-3)", self.port_min),
+                format!(
+                    "{} is below 1024: the well-known ports 0-1023 are not handed out",
+                    self.port_min
+                ),
             ));
         }
         if self.port_max < self.port_min {
@@ -486,6 +489,9 @@ mod tests {
             }),
             ("timeouts.tcp_transitory", |c| {
                 c.timeouts.tcp_transitory = 10
+            }),
+            ("timeouts.tcp_incoming_syn", |c| {
+                c.timeouts.tcp_incoming_syn = 5
             }),
             ("timeouts.icmp", |c| c.timeouts.icmp = 59),
             ("timeouts.block_hold", |c| c.timeouts.block_hold = 119),

@@ -58,6 +58,15 @@ impl Index {
         hash as usize & self.mask
     }
 
+    /// Reads the first cell a hash probes and returns its slot, if any.
+    /// Batch processing calls this for many frames before looking any of
+    /// them up, so that the cache misses of independent frames overlap.
+    #[inline]
+    pub fn peek(&self, hash: u64) -> Option<u32> {
+        let c = self.cells[hash as usize & self.mask];
+        (c != 0).then(|| (c & SLOT_MASK) - 1)
+    }
+
     /// Finds the slot whose entry `eq` confirms.
     #[inline]
     pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
