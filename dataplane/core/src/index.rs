@@ -68,7 +68,7 @@ impl Index {
     }
 
     /// Finds the slot whose entry `eq` confirms.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         let t = tag(hash);
         let mut i = hash as usize & self.mask;

@@ -433,12 +433,12 @@ impl Shard {
         let mut start = 0;
         while start < n {
             let end = (start + STAGE).min(n);
-            let mut hashes = [0u64; STAGE];
+            let mut hashes = [(0u64, 0u64); STAGE];
             let mut any = [false; STAGE];
-            let index = if side == Side::Lan {
-                &self.sess_out
+            let (index, maps) = if side == Side::Lan {
+                (&self.sess_out, &self.map_out)
             } else {
-                &self.sess_in
+                (&self.sess_in, &self.map_in)
             };
             for (k, f) in frames[start..end].iter_mut().enumerate() {
                 if let Some(h) = self.peek_hash(f.as_mut(), side) {
@@ -447,17 +447,21 @@ impl Shard {
                 }
             }
             // Touch the first index cell of every frame, then the session
-            // it names: plain loads whose misses overlap across frames.
+            // it names: plain loads whose misses overlap across frames. An
+            // empty first cell means a certain miss: touch the mapping
+            // index the slow path reads instead.
             let mut slots = [u32::MAX; STAGE];
             for k in 0..end - start {
                 if any[k] {
-                    slots[k] = index.peek(hashes[k]).unwrap_or(u32::MAX);
+                    slots[k] = index.peek(hashes[k].0).unwrap_or(u32::MAX);
                 }
             }
             let mut acc = 0u32;
-            for &slot in &slots[..end - start] {
-                if let Some(s) = self.sessions.get(slot as usize) {
+            for k in 0..end - start {
+                if let Some(s) = self.sessions.get(slots[k] as usize) {
                     acc ^= s.rem_addr;
+                } else if any[k] {
+                    acc ^= maps.peek(hashes[k].1).unwrap_or(0);
                 }
             }
             core::hint::black_box(acc);
@@ -468,10 +472,11 @@ impl Shard {
         }
     }
 
-    /// The session-index hash of a TCP/UDP/ICMP-echo frame, read without
-    /// validation (it only steers prefetching; `process` validates).
+    /// The session-index and mapping-index hashes of a TCP/UDP/ICMP-echo
+    /// frame, read without validation (they only steer prefetching;
+    /// `process` validates).
     #[inline]
-    fn peek_hash(&self, f: &[u8], side: Side) -> Option<u64> {
+    fn peek_hash(&self, f: &[u8], side: Side) -> Option<(u64, u64)> {
         if f.len() < L3 + 20 || f[12..14] != ETHERTYPE_IPV4 {
             return None;
         }
@@ -489,8 +494,14 @@ impl Shard {
             _ => return None,
         };
         Some(match side {
-            Side::Lan => self.hasher.session(proto, src, sp, dst, dp),
-            _ => self.hasher.session(proto, dst, dp, src, sp),
+            Side::Lan => (
+                self.hasher.session(proto, src, sp, dst, dp),
+                self.hasher.mapping(proto, src, sp),
+            ),
+            _ => (
+                self.hasher.session(proto, dst, dp, src, sp),
+                self.hasher.mapping(proto, dst, dp),
+            ),
         })
     }
 
