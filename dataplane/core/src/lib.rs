@@ -47,9 +47,13 @@ impl Time {
         Time(ms)
     }
 
-    /// Whole seconds since the epoch, as the core counts them (saturating
-    /// after 136 years).
+    /// Whole seconds since the epoch, as the core counts them. The count
+    /// stops at 2^31 s (68 years), so that adding any timer to it cannot
+    /// overflow.
     pub fn secs(self) -> u32 {
-        u32::try_from(self.0 / 1000).unwrap_or(u32::MAX)
+        (self.0 / 1000).min(Time::MAX_SECS) as u32
     }
+
+    /// The largest second count the core uses.
+    const MAX_SECS: u64 = 1 << 31;
 }
