@@ -179,6 +179,52 @@ fn parse_ports(frame: &[u8], ip: &Ip) -> Result<Flow, DropReason> {
     }
 }
 
+/// What the transport part of a frame is to the NAT.
+#[derive(Clone, Copy, Debug)]
+enum L4 {
+    /// TCP, UDP, or the ICMP query of this direction (echo request going
+    /// out, echo reply coming in).
+    Flow(Flow),
+    /// An ICMP error.
+    IcmpError,
+    /// Any other ICMP message.
+    IcmpOther,
+    /// Another IP protocol.
+    Other,
+}
+
+/// Reads the transport identity of a frame arriving on `side`.
+#[inline]
+fn classify(frame: &[u8], ip: &Ip, side: Side) -> Result<L4, DropReason> {
+    match ip.proto {
+        PROTO_TCP | PROTO_UDP => parse_ports(frame, ip).map(L4::Flow),
+        PROTO_ICMP => {
+            let seg = &frame[ip.l4..ip.end];
+            if seg.len() < icmp::HEADER_LEN {
+                return Err(DropReason::BadL4Header);
+            }
+            let id = be16(seg, 4);
+            Ok(match (seg[0], icmp::kind(seg[0]), side) {
+                (icmp::ECHO_REQUEST, _, Side::Lan) => L4::Flow(Flow {
+                    proto: PROTO_ICMP,
+                    sport: id,
+                    dport: 0,
+                    flags: 0,
+                }),
+                (icmp::ECHO_REPLY, _, Side::Wan | Side::Hairpin) => L4::Flow(Flow {
+                    proto: PROTO_ICMP,
+                    sport: 0,
+                    dport: id,
+                    flags: 0,
+                }),
+                (_, icmp::Kind::Error, _) => L4::IcmpError,
+                _ => L4::IcmpOther,
+            })
+        }
+        _ => Ok(L4::Other),
+    }
+}
+
 /// Full verification of a transport checksum (slow path only).
 fn l4_checksum_ok(frame: &[u8], ip: &Ip) -> bool {
     let seg = &frame[ip.l4..ip.end];
@@ -527,28 +573,12 @@ impl Shard {
         if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let flow = match ip.proto {
-            PROTO_TCP | PROTO_UDP => match parse_ports(frame, &ip) {
-                Ok(f) => f,
-                Err(r) => return Verdict::Drop(r),
-            },
-            PROTO_ICMP => {
-                let seg = &frame[ip.l4..ip.end];
-                if seg.len() < icmp::HEADER_LEN {
-                    return Verdict::Drop(DropReason::BadL4Header);
-                }
-                match (seg[0], icmp::kind(seg[0])) {
-                    (icmp::ECHO_REQUEST, _) => Flow {
-                        proto: PROTO_ICMP,
-                        sport: be16(seg, 4),
-                        dport: 0,
-                        flags: 0,
-                    },
-                    (_, icmp::Kind::Error) => return self.icmp_error_out(frame, &ip),
-                    _ => return Verdict::Drop(DropReason::IcmpUnsupported),
-                }
-            }
-            _ => return Verdict::Drop(DropReason::UnsupportedProtocol),
+        let flow = match classify(frame, &ip, Side::Lan) {
+            Ok(L4::Flow(f)) => f,
+            Ok(L4::IcmpError) => return self.icmp_error_out(frame, &ip),
+            Ok(L4::IcmpOther) => return Verdict::Drop(DropReason::IcmpUnsupported),
+            Ok(L4::Other) => return Verdict::Drop(DropReason::UnsupportedProtocol),
+            Err(r) => return Verdict::Drop(r),
         };
         let hairpin = self.pool_index(ip.dst).is_some();
         if hairpin && (flow.proto == PROTO_ICMP || self.blocks.map().owner(flow.dport).is_none()) {
@@ -607,28 +637,11 @@ impl Shard {
         if ip.frag {
             return Verdict::Drop(DropReason::Fragment);
         }
-        let flow = match ip.proto {
-            PROTO_TCP | PROTO_UDP => match parse_ports(frame, &ip) {
-                Ok(f) => f,
-                Err(r) => return Verdict::Drop(r),
-            },
-            PROTO_ICMP => {
-                let seg = &frame[ip.l4..ip.end];
-                if seg.len() < icmp::HEADER_LEN {
-                    return Verdict::Drop(DropReason::BadL4Header);
-                }
-                match (seg[0], icmp::kind(seg[0])) {
-                    (icmp::ECHO_REPLY, _) => Flow {
-                        proto: PROTO_ICMP,
-                        sport: 0,
-                        dport: be16(seg, 4),
-                        flags: 0,
-                    },
-                    (_, icmp::Kind::Error) => return self.icmp_error_in(frame, &ip, hairpin),
-                    _ => return Verdict::Pass,
-                }
-            }
-            _ => return Verdict::Pass,
+        let flow = match classify(frame, &ip, Side::Wan) {
+            Ok(L4::Flow(f)) => f,
+            Ok(L4::IcmpError) => return self.icmp_error_in(frame, &ip, hairpin),
+            Ok(L4::IcmpOther | L4::Other) => return Verdict::Pass,
+            Err(r) => return Verdict::Drop(r),
         };
         let Some(owner) = self.blocks.map().owner(flow.dport) else {
             return Verdict::Pass;

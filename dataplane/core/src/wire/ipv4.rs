@@ -41,22 +41,12 @@ pub struct Ipv4Packet<T> {
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Checks version, IHL and total length against the buffer.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
-        let b = buf.as_ref();
-        if b.len() < MIN_HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        if b[field::VER_IHL] >> 4 != 4 {
-            return Err(WireError::NotIpv4);
-        }
-        let hl = usize::from(b[field::VER_IHL] & 0x0f) * 4;
-        if hl < MIN_HEADER_LEN || hl > b.len() {
-            return Err(WireError::BadIhl);
-        }
-        let tl = usize::from(be16(b, field::TOTAL_LEN));
-        if tl < hl || tl > b.len() {
+        let p = Self::new_header_checked(buf)?;
+        let tl = usize::from(p.total_len());
+        if tl < p.header_len() || tl > p.buf.as_ref().len() {
             return Err(WireError::BadTotalLength);
         }
-        Ok(Ipv4Packet { buf })
+        Ok(p)
     }
 
     /// Checks only that the fixed header and its options are present, for
