@@ -122,6 +122,9 @@ pub fn checksums(frame: &[u8]) -> Result<(), String> {
             let u = UdpHeaderSlice::from_slice(seg).map_err(|e| e.to_string())?;
             if u.checksum() != 0 {
                 let len = usize::from(u.length());
+                if len < 8 || len > seg.len() {
+                    return Err(format!("UDP length {len} does not fit the datagram"));
+                }
                 let want = u
                     .to_header()
                     .calc_checksum_ipv4_raw(ip.source(), ip.destination(), &seg[8..len])

@@ -387,11 +387,23 @@ fn flush_removes_a_subscribers_sessions() {
 #[test]
 fn clock_at_its_limit_does_not_overflow() {
     let mut nat = Nat::new(&cfg());
-    send(&mut nat, frames::udp(From::Lan, H1, 5000, R, 53, b"q"), Side::Lan);
+    send(
+        &mut nat,
+        frames::udp(From::Lan, H1, 5000, R, 53, b"q"),
+        Side::Lan,
+    );
     nat.now = Time(u64::MAX);
-    let (v, _) = send(&mut nat, frames::udp(From::Lan, H1, 5001, R, 53, b"q"), Side::Lan);
+    let (v, _) = send(
+        &mut nat,
+        frames::udp(From::Lan, H1, 5001, R, 53, b"q"),
+        Side::Lan,
+    );
     assert_eq!(v, Verdict::ToWan);
-    assert_eq!(nat.shards[0].expire(nat.now, usize::MAX), 1, "the old session expires");
+    assert_eq!(
+        nat.shards[0].expire(nat.now, usize::MAX),
+        1,
+        "the old session expires"
+    );
     assert!(nat.shards[0].next_expiry().is_some());
     assert_eq!(nat.shards[0].expire(nat.now, usize::MAX), 0);
     assert_eq!(nat.sessions(), 1);
