@@ -7,6 +7,9 @@
 //! - `fastpath_mpps_10k`, `fastpath_mpps_1m`: 60-byte Ethernet + IPv4 + UDP
 //!   frames (64 bytes on the wire with the FCS) from the LAN side, in random
 //!   order over 10 000 and 1 048 576 live sessions created beforehand.
+//! - `fastpath_single_mpps_1m`: the 1M case with `process` called frame by
+//!   frame instead of `process_batch`: what overlapping the table fetches
+//!   of a batch buys.
 //! - `touch_mpps`: the same frame building, but instead of `process` only
 //!   a minimal parse and a MAC swap: the floor any forwarder pays.
 //! - `setup_per_s`: sessions created per second in a fresh shard, every
@@ -387,6 +390,25 @@ fn verify(shard: &mut Shard, tpl: &[u8; FRAME_LEN], flows: &[Rec]) -> Result<(),
 /// Processes the whole sequence in batches; returns the time taken. Fails
 /// if any verdict is not ToWan.
 fn fastpath(shard: &mut Shard, tpl: &[u8; FRAME_LEN], seq: &[Rec]) -> Result<Duration, String> {
+    run_fastpath(shard, tpl, seq, true)
+}
+
+/// The fast path with `process` called frame by frame inside each batch
+/// (no overlapped table fetches), to show what `process_batch` buys.
+fn fastpath_single(
+    shard: &mut Shard,
+    tpl: &[u8; FRAME_LEN],
+    seq: &[Rec],
+) -> Result<Duration, String> {
+    run_fastpath(shard, tpl, seq, false)
+}
+
+fn run_fastpath(
+    shard: &mut Shard,
+    tpl: &[u8; FRAME_LEN],
+    seq: &[Rec],
+    batched: bool,
+) -> Result<Duration, String> {
     let live = shard.session_count();
     let mut bufs = [Slot([0; 64]); BATCH];
     let mut verdicts = [Verdict::Pass; BATCH];
@@ -397,7 +419,13 @@ fn fastpath(shard: &mut Shard, tpl: &[u8; FRAME_LEN], seq: &[Rec]) -> Result<Dur
             fill(b, tpl, r);
         }
         let bufs = black_box(&mut bufs);
-        shard.process_batch(bufs, Side::Lan, NOW, &mut verdicts);
+        if batched {
+            shard.process_batch(bufs, Side::Lan, NOW, &mut verdicts);
+        } else {
+            for (b, v) in bufs.iter_mut().zip(verdicts.iter_mut()) {
+                *v = shard.process(b.as_mut(), Side::Lan, NOW);
+            }
+        }
         to_wan += verdicts.iter().filter(|v| **v == Verdict::ToWan).count();
     }
     let dt = t0.elapsed();
@@ -578,6 +606,16 @@ fn run(plan: Plan) -> Result<(), String> {
     })?;
     emit(
         "fastpath_mpps_1m",
+        "Mpps",
+        r.into_iter().map(|x| x / 1e6).collect(),
+        3,
+    );
+    eprintln!("fastpath_single_mpps_1m: {LARGE} sessions, process() frame by frame");
+    let r = repeat("fastpath single 1m", plan, plan.packets, || {
+        fastpath_single(&mut large, &tpl, &large_seq)
+    })?;
+    emit(
+        "fastpath_single_mpps_1m",
         "Mpps",
         r.into_iter().map(|x| x / 1e6).collect(),
         3,
