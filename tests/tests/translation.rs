@@ -568,7 +568,11 @@ fn icmp_error_from_inside_is_translated_out() {
     let mut r = frames::udp(From::Wan, R, 5000, o.src, o.sport, b"late");
     assert_eq!(nat.send(&mut r, Side::Wan), Verdict::ToLan);
     let mut err = frames::icmp_error(From::Lan, H1, R, 3, 3, &r, 8);
+    let expires: Vec<_> = nat.shards[0].sessions().map(|s| s.expires).collect();
+    nat.now = masq_core::Time::from_secs(100);
     assert_eq!(nat.send(&mut err, Side::Lan), Verdict::ToWan);
+    let after: Vec<_> = nat.shards[0].sessions().map(|s| s.expires).collect();
+    assert_eq!(expires, after, "an outbound ICMP error does not refresh");
     checksums(&err).unwrap();
     let s = seen(&err);
     assert_eq!((s.src, s.dst), (o.src, R));
@@ -829,4 +833,25 @@ fn outbound_icmp_error_about_an_unknown_flow_is_dropped() {
         Verdict::Drop(DropReason::IcmpErrorNoSession)
     );
     assert_eq!(nat.sessions(), 0);
+}
+
+#[test]
+fn icmp_error_embedding_ip_options_is_translated() {
+    let mut nat = Nat::new(&cfg());
+    // An outbound datagram with a 4-byte IP option (IHL 6).
+    let plain = frames::udp(From::Lan, H1, 47000, R, 9, b"opts");
+    let mut f = plain[..34].to_vec();
+    f.extend_from_slice(&[1, 1, 1, 0]);
+    f.extend_from_slice(&plain[34..]);
+    f[14] = 0x46;
+    let tl = u16::from_be_bytes([f[16], f[17]]) + 4;
+    f[16..18].copy_from_slice(&tl.to_be_bytes());
+    frames::refill_ip_checksum(&mut f);
+    assert_eq!(nat.send(&mut f, Side::Lan), Verdict::ToWan);
+    let o = seen(&f);
+    let mut err = frames::icmp_error(From::Wan, R, o.src, 3, 3, &f, 8);
+    assert_eq!(nat.send(&mut err, Side::Wan), Verdict::ToLan);
+    checksums(&err).unwrap();
+    let (isrc, isport, idst, idport, _) = masq_tests::check::embedded(&err);
+    assert_eq!((isrc, isport, idst, idport), (H1, 47000, R, 9));
 }
