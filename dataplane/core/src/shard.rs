@@ -586,18 +586,7 @@ impl Shard {
             // itself (e.g. a ping to the masquerade address).
             return Verdict::Pass;
         }
-        let h = self
-            .hasher
-            .session(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
-        let sessions = &self.sessions;
-        let found = self.sess_out.find(h, |i| {
-            let s = &sessions[i as usize];
-            s.in_addr == ip.src
-                && s.rem_addr == ip.dst
-                && s.in_port == flow.sport
-                && s.rem_port == flow.dport
-                && s.proto == flow.proto
-        });
+        let found = self.find_out(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
         let idx = match found {
             Some(i) => i,
             None => match self.create_out(frame, &ip, &flow, now) {
@@ -653,18 +642,7 @@ impl Shard {
         if !hairpin && ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        let h = self
-            .hasher
-            .session(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);
-        let sessions = &self.sessions;
-        let found = self.sess_in.find(h, |i| {
-            let s = &sessions[i as usize];
-            s.ext_addr == ip.dst
-                && s.rem_addr == ip.src
-                && s.ext_port == flow.dport
-                && s.rem_port == flow.sport
-                && s.proto == flow.proto
-        });
+        let found = self.find_in(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);
         let idx = match found {
             Some(i) => i,
             None => match self.create_in(frame, &ip, &flow, ext_idx, now) {
@@ -674,6 +652,52 @@ impl Shard {
         };
         self.rewrite_in(frame, &ip, &flow, idx, now, hairpin);
         Verdict::ToLan
+    }
+
+    /// The session of an outbound flow.
+    #[inline]
+    fn find_out(
+        &self,
+        proto: u8,
+        in_addr: u32,
+        in_port: u16,
+        rem: u32,
+        rem_port: u16,
+    ) -> Option<u32> {
+        let h = self.hasher.session(proto, in_addr, in_port, rem, rem_port);
+        let sessions = &self.sessions;
+        self.sess_out.find(h, |i| {
+            let s = &sessions[i as usize];
+            s.in_addr == in_addr
+                && s.rem_addr == rem
+                && s.in_port == in_port
+                && s.rem_port == rem_port
+                && s.proto == proto
+        })
+    }
+
+    /// The session of an inbound flow.
+    #[inline]
+    fn find_in(
+        &self,
+        proto: u8,
+        ext_addr: u32,
+        ext_port: u16,
+        rem: u32,
+        rem_port: u16,
+    ) -> Option<u32> {
+        let h = self
+            .hasher
+            .session(proto, ext_addr, ext_port, rem, rem_port);
+        let sessions = &self.sessions;
+        self.sess_in.find(h, |i| {
+            let s = &sessions[i as usize];
+            s.ext_addr == ext_addr
+                && s.rem_addr == rem
+                && s.ext_port == ext_port
+                && s.rem_port == rem_port
+                && s.proto == proto
+        })
     }
 
     fn timeout_of(&self, s: &Session) -> u32 {
@@ -1370,16 +1394,7 @@ impl Shard {
             return Verdict::Drop(DropReason::TtlExpired);
         }
         let rport = if proto == PROTO_ICMP { 0 } else { dport };
-        let h = self.hasher.session(proto, src, sport, dst, rport);
-        let sessions = &self.sessions;
-        let Some(idx) = self.sess_in.find(h, |i| {
-            let s = &sessions[i as usize];
-            s.ext_addr == src
-                && s.rem_addr == dst
-                && s.ext_port == sport
-                && s.rem_port == rport
-                && s.proto == proto
-        }) else {
+        let Some(idx) = self.find_in(proto, src, sport, dst, rport) else {
             return Verdict::Drop(DropReason::IcmpErrorNoSession);
         };
         let s = self.sessions[idx as usize];
@@ -1429,16 +1444,7 @@ impl Shard {
         if dst != ip.src || proto == PROTO_ICMP {
             return Verdict::Drop(DropReason::IcmpErrorNoSession);
         }
-        let h = self.hasher.session(proto, dst, dport, src, sport);
-        let sessions = &self.sessions;
-        let Some(idx) = self.sess_out.find(h, |i| {
-            let s = &sessions[i as usize];
-            s.in_addr == dst
-                && s.rem_addr == src
-                && s.in_port == dport
-                && s.rem_port == sport
-                && s.proto == proto
-        }) else {
+        let Some(idx) = self.find_out(proto, dst, dport, src, sport) else {
             return Verdict::Drop(DropReason::IcmpErrorNoSession);
         };
         let s = self.sessions[idx as usize];
