@@ -8,8 +8,14 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_cargo
-# pkg-config and a C/C++ compiler: libFuzzer (fuzz run) is built from C++.
-ensure_packages pkg-config g++
+if [ "$(id -u)" -ne 0 ]; then
+    echo "[test] error: run as root: the dataplane tests create network namespaces" >&2
+    exit 1
+fi
+# Build: clang/llvm/m4/libelf/zlib for xsk-rs and the XDP program, g++ for
+# libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3.
+ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
+    iproute2 ethtool tcpdump iputils-ping curl python3
 
 step() { printf '\n[test] %s\n' "$*"; }
 
@@ -26,6 +32,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "unit, table-driven, timer, property and fuzz-replay tests"
 cargo test --workspace --locked
+
+step "dataplane end to end in network namespaces (tests/netns/e2e.sh)"
+tests/netns/e2e.sh target/debug/masq
 
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null

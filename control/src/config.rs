@@ -1,0 +1,280 @@
+//! The configuration file (TOML) of `masq run`, checked into typed values.
+//! Every error names the key it is about.
+
+use std::path::Path;
+
+use masq_core::{Config, Filtering, Prefix};
+use serde::Deserialize;
+
+/// How the external address is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Translate to the configured `pool`.
+    #[default]
+    Snat,
+    /// Translate to the WAN interface's IPv4 address at start.
+    Masquerade,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    sessions_per_subscriber: Option<u32>,
+    blocks_per_subscriber: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeoutsFile {
+    udp: Option<u32>,
+    tcp_established: Option<u32>,
+    tcp_transitory: Option<u32>,
+    tcp_incoming_syn: Option<u32>,
+    icmp: Option<u32>,
+    block_hold: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    lan: String,
+    wan: String,
+    #[serde(default)]
+    mode: Mode,
+    inside: Vec<String>,
+    #[serde(default)]
+    pool: Vec<String>,
+    workers: Option<u16>,
+    cores: Option<Vec<usize>>,
+    filtering: Option<String>,
+    inbound_refresh: Option<bool>,
+    port_min: Option<u16>,
+    port_max: Option<u16>,
+    block_size: Option<u16>,
+    max_sessions: Option<u32>,
+    max_subscribers: Option<u32>,
+    umem_frames: Option<u32>,
+    ring_size: Option<u32>,
+    handoff_ring: Option<u32>,
+    #[serde(default)]
+    limits: LimitsFile,
+    #[serde(default)]
+    timeouts: TimeoutsFile,
+}
+
+/// Everything `masq run` needs.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// LAN interface.
+    pub lan: String,
+    /// WAN interface.
+    pub wan: String,
+    /// SNAT or MASQUERADE.
+    pub mode: Mode,
+    /// Core configuration (in masquerade mode its pool is filled at start).
+    pub core: Config,
+    /// Cores to pin workers to, one per worker.
+    pub cores: Vec<usize>,
+    /// Frames per worker UMEM.
+    pub umem_frames: u32,
+    /// Entries of each AF_XDP ring.
+    pub ring_size: u32,
+    /// Entries of each worker's hand-off ring.
+    pub handoff_ring: u32,
+}
+
+fn err(key: &str, why: impl std::fmt::Display) -> String {
+    format!("{key}: {why}")
+}
+
+fn prefixes(key: &str, v: &[String]) -> Result<Vec<Prefix>, String> {
+    v.iter()
+        .map(|s| s.parse::<Prefix>().map_err(|e| err(key, e)))
+        .collect()
+}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> Result<RunConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Checks configuration text.
+pub fn parse(text: &str) -> Result<RunConfig, String> {
+    let f: File = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    let d = Config::default();
+    let mut core = Config {
+        inside: prefixes("inside", &f.inside)?,
+        pool: prefixes("pool", &f.pool)?,
+        shards: f.workers.unwrap_or(1),
+        port_min: f.port_min.unwrap_or(d.port_min),
+        port_max: f.port_max.unwrap_or(d.port_max),
+        block_size: f.block_size.unwrap_or(d.block_size),
+        max_sessions: f.max_sessions.unwrap_or(d.max_sessions),
+        max_subscribers: f.max_subscribers.unwrap_or(d.max_subscribers),
+        ..d
+    };
+    if let Some(s) = &f.filtering {
+        core.filtering = s.parse::<Filtering>().map_err(|e| err("filtering", e))?;
+    }
+    if let Some(b) = f.inbound_refresh {
+        core.inbound_refresh = b;
+    }
+    let l = &f.limits;
+    core.limits.sessions_per_subscriber = l
+        .sessions_per_subscriber
+        .unwrap_or(core.limits.sessions_per_subscriber);
+    core.limits.blocks_per_subscriber = l
+        .blocks_per_subscriber
+        .unwrap_or(core.limits.blocks_per_subscriber);
+    let t = &f.timeouts;
+    let ct = &mut core.timeouts;
+    ct.udp = t.udp.unwrap_or(ct.udp);
+    ct.tcp_established = t.tcp_established.unwrap_or(ct.tcp_established);
+    ct.tcp_transitory = t.tcp_transitory.unwrap_or(ct.tcp_transitory);
+    ct.tcp_incoming_syn = t.tcp_incoming_syn.unwrap_or(ct.tcp_incoming_syn);
+    ct.icmp = t.icmp.unwrap_or(ct.icmp);
+    ct.block_hold = t.block_hold.unwrap_or(ct.block_hold);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let workers = usize::from(core.shards);
+    if workers > cpus {
+        return Err(err(
+            "workers",
+            format!("{workers} workers but only {cpus} cores"),
+        ));
+    }
+    match f.mode {
+        Mode::Snat if core.pool.is_empty() => {
+            return Err(err("pool", "snat mode needs at least one pool prefix"))
+        }
+        Mode::Masquerade if !core.pool.is_empty() => {
+            return Err(err(
+                "pool",
+                "masquerade mode takes the WAN address; leave pool out",
+            ))
+        }
+        Mode::Masquerade => {
+            // Validated with a placeholder; the WAN address replaces it.
+            let mut probe = core.clone();
+            probe.pool = vec![Prefix::new(0xc000_0201, 32).map_err(|e| err("pool", e))?];
+            probe.validate().map_err(|e| e.to_string())?;
+        }
+        Mode::Snat => core.validate().map_err(|e| e.to_string())?,
+    }
+    let cores = match f.cores {
+        Some(c) if c.len() != workers => {
+            return Err(err(
+                "cores",
+                format!("{} cores listed for {workers} workers", c.len()),
+            ))
+        }
+        Some(c) => {
+            if let Some(bad) = c.iter().find(|&&x| x >= cpus) {
+                return Err(err(
+                    "cores",
+                    format!("core {bad} does not exist ({cpus} cores)"),
+                ));
+            }
+            c
+        }
+        None => (0..workers).collect(),
+    };
+    let ring_size = f.ring_size.unwrap_or(1024);
+    if !ring_size.is_power_of_two() || !(64..=16384).contains(&ring_size) {
+        return Err(err(
+            "ring_size",
+            format!("{ring_size} must be a power of two in 64..=16384"),
+        ));
+    }
+    let umem_frames = f.umem_frames.unwrap_or(4 * ring_size);
+    if umem_frames < 4 * ring_size {
+        return Err(err(
+            "umem_frames",
+            format!("{umem_frames} is below 4 × ring_size ({})", 4 * ring_size),
+        ));
+    }
+    if f.lan == f.wan {
+        return Err(err("wan", "LAN and WAN must be different interfaces"));
+    }
+    Ok(RunConfig {
+        lan: f.lan,
+        wan: f.wan,
+        mode: f.mode,
+        core,
+        cores,
+        umem_frames,
+        ring_size,
+        handoff_ring: f.handoff_ring.unwrap_or(1024),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        lan = "lan0"
+        wan = "wan0"
+        mode = "snat"
+        inside = ["192.168.0.0/16"]
+        pool = ["203.0.113.0/29"]
+        [timeouts]
+        udp = 300
+    "#;
+
+    #[test]
+    fn good_config() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.lan, "lan0");
+        assert_eq!(c.core.pool.len(), 1);
+        assert_eq!(c.ring_size, 1024);
+        assert_eq!(c.umem_frames, 4096);
+        assert_eq!(c.cores, vec![0]);
+        let m = parse(
+            &GOOD
+                .replace("mode = \"snat\"", "mode = \"masquerade\"")
+                .replace("pool = [\"203.0.113.0/29\"]", ""),
+        )
+        .unwrap();
+        assert_eq!(m.mode, Mode::Masquerade);
+    }
+
+    #[test]
+    fn bad_configs_name_their_key() {
+        let cases = [("colour = 1\n", "colour"), ("", "missing field")];
+        for (extra, want) in cases {
+            let text = if extra.is_empty() {
+                "lan = \"a\"\n".to_string()
+            } else {
+                format!("{extra}{GOOD}")
+            };
+            let e = parse(&text).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+        let edits: [(&str, &str, &str); 8] = [
+            ("192.168.0.0/16", "192.168.0.0/33", "inside"),
+            ("203.0.113.0/29", "192.168.1.0/24", "pool"),
+            ("udp = 300", "udp = 60", "timeouts.udp"),
+            ("mode = \"snat\"", "mode = \"masquerade\"", "pool"),
+            ("mode = \"snat\"", "mode = \"nat\"", "mode"),
+            (
+                "mode = \"snat\"",
+                "mode = \"snat\"\nworkers = 4096",
+                "workers",
+            ),
+            (
+                "mode = \"snat\"",
+                "mode = \"snat\"\nring_size = 1000",
+                "ring_size",
+            ),
+            ("wan = \"wan0\"", "wan = \"lan0\"", "wan"),
+        ];
+        for (from, to, key) in edits {
+            let e = parse(&GOOD.replace(from, to)).unwrap_err();
+            assert!(e.contains(key), "{to}: {e}");
+        }
+    }
+}

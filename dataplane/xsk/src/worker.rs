@@ -1,0 +1,581 @@
+//! Poll-mode workers.
+//!
+//! A worker owns one queue pair: the LAN and WAN AF_XDP sockets of queue
+//! `q`, bound to one UMEM so that a frame received on one side is sent on
+//! the other without a copy, and one [`Shard`] of NAT state. It busy-polls
+//! both sockets, runs each receive batch through [`Shard::process_batch`],
+//! and moves every frame descriptor to exactly one place: a transmit ring,
+//! another worker's hand-off ring (as a copy), or back to its free pool.
+//!
+//! Frame accounting: every descriptor of the UMEM is, at any time, in
+//! exactly one of: the free pool, a fill ring, an RX ring (kernel), the
+//! batch being processed, a TX ring or the completion ring (kernel). The
+//! worker publishes the pool size and the count it expects in flight, so
+//! a leak shows as `frames_unaccounted` ≠ 0.
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use masq_core::wire::Mac;
+use masq_core::{Config, NextHops, Shard, Side, Time, Verdict};
+use xsk_rs::config::{
+    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
+};
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+
+/// Frames per receive batch.
+pub const BATCH: usize = 64;
+/// Size of a UMEM frame and of a hand-off buffer.
+pub const FRAME_SIZE: usize = 2048;
+/// Empty polls before a worker sleeps in poll(2) for at most 1 ms.
+const SPIN_BEFORE_SLEEP: u32 = 20_000;
+
+/// A frame copied to the worker that owns its flow.
+#[derive(Clone, Debug)]
+pub struct Handoff {
+    side: Side,
+    len: u16,
+    buf: [u8; FRAME_SIZE],
+}
+
+/// Numbers a worker publishes for the control thread (plain stores at
+/// batch boundaries; never a lock or a syscall).
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Frames received from the LAN socket.
+    pub rx_lan: AtomicU64,
+    /// Frames received from the WAN socket.
+    pub rx_wan: AtomicU64,
+    /// Frames put on the LAN TX ring.
+    pub tx_lan: AtomicU64,
+    /// Frames put on the WAN TX ring.
+    pub tx_wan: AtomicU64,
+    /// Frames dropped because a TX ring was full.
+    pub tx_ring_full: AtomicU64,
+    /// Frames dropped because the owner's hand-off ring was full.
+    pub handoff_full: AtomicU64,
+    /// Frames handed to other workers.
+    pub handed_off: AtomicU64,
+    /// Frames received from other workers.
+    pub handed_in: AtomicU64,
+    /// Frames the NAT would pass to the kernel but the XDP program had
+    /// already redirected (dropped).
+    pub pass_dropped: AtomicU64,
+    /// Frames the NAT dropped (its counters say why).
+    pub nat_dropped: AtomicU64,
+    /// Live sessions of the shard.
+    pub sessions: AtomicU64,
+    /// Polls that found work.
+    pub busy_polls: AtomicU64,
+    /// All polls.
+    pub polls: AtomicU64,
+    /// UMEM frames neither in the pool nor in a ring the worker knows of
+    /// (0 unless a frame leaked).
+    pub frames_unaccounted: AtomicU64,
+    /// Times the gateway's MAC was unknown when a frame went to the WAN.
+    pub no_gateway: AtomicU64,
+}
+
+/// What workers share with the control thread.
+#[derive(Debug)]
+pub struct Shared {
+    /// Set to stop every worker.
+    pub stop: AtomicBool,
+    /// The WAN gateway's MAC in the low 48 bits; bit 63 set when known.
+    pub gateway_mac: AtomicU64,
+    /// One entry per worker.
+    pub stats: Vec<WorkerStats>,
+    /// One inbound hand-off ring per worker.
+    pub handoff: Vec<ArrayQueue<Handoff>>,
+    /// The clock all workers read.
+    pub epoch: Instant,
+}
+
+impl Shared {
+    /// Shared state for `workers` workers with hand-off rings of `ring`.
+    pub fn new(workers: usize, ring: usize) -> Shared {
+        Shared {
+            stop: AtomicBool::new(false),
+            gateway_mac: AtomicU64::new(0),
+            stats: (0..workers).map(|_| WorkerStats::default()).collect(),
+            handoff: (0..workers).map(|_| ArrayQueue::new(ring.max(1))).collect(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Publishes the gateway's MAC.
+    pub fn set_gateway(&self, mac: Mac) {
+        let m = mac.0;
+        let v = u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]) | (1 << 63);
+        self.gateway_mac.store(v, Ordering::Relaxed);
+    }
+
+    fn gateway(&self) -> Option<Mac> {
+        let v = self.gateway_mac.load(Ordering::Relaxed);
+        if v >> 63 == 0 {
+            return None;
+        }
+        let b = v.to_be_bytes();
+        Some(Mac([b[2], b[3], b[4], b[5], b[6], b[7]]))
+    }
+}
+
+/// Where a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerSpec {
+    /// Worker (and shard) id.
+    pub id: u16,
+    /// Queue index on both interfaces.
+    pub queue: u32,
+    /// LAN interface.
+    pub lan: String,
+    /// WAN interface.
+    pub wan: String,
+    /// Core to pin to.
+    pub core: Option<usize>,
+    /// Frames in the UMEM.
+    pub frames: u32,
+    /// Entries in each ring.
+    pub ring: u32,
+    /// XSKMAP fds of the LAN and WAN programs.
+    pub xsks: (i32, i32),
+}
+
+/// How the sockets were bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The kernel copies frames (veth, drivers without zero-copy).
+    Copy,
+    /// The NIC DMAs into the UMEM.
+    ZeroCopy,
+}
+
+struct Port {
+    tx: TxQueue,
+    rx: RxQueue,
+    fq: FillQueue,
+    cq: CompQueue,
+    outstanding: usize,
+    pending: Vec<FrameDesc>,
+}
+
+fn bind(umem: &Umem, ifname: &str, queue: u32, ring: u32, zero_copy: bool) -> io::Result<Port> {
+    let iface: Interface = ifname
+        .parse()
+        .map_err(|_| io::Error::other(format!("bad interface name {ifname:?}")))?;
+    let q = QueueSize::new(ring).map_err(|e| io::Error::other(format!("ring size {ring}: {e}")))?;
+    let flags = if zero_copy {
+        BindFlags::XDP_ZEROCOPY
+    } else {
+        BindFlags::XDP_COPY
+    } | BindFlags::XDP_USE_NEED_WAKEUP;
+    let cfg = SocketConfig::builder()
+        .rx_queue_size(q)
+        .tx_queue_size(q)
+        .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+        .bind_flags(flags)
+        .build();
+    let mut delay = Duration::from_millis(10);
+    let mut attempt = 0;
+    loop {
+        // SAFETY: each (interface, queue) pair is bound once per UMEM, and
+        // the program-load inhibit flag is set as xsk-rs requires.
+        match unsafe { Socket::new(cfg, umem, &iface, queue) } {
+            Ok((tx, rx, Some((fq, cq)))) => {
+                return Ok(Port {
+                    tx,
+                    rx,
+                    fq,
+                    cq,
+                    outstanding: 0,
+                    pending: Vec::with_capacity(2 * BATCH),
+                })
+            }
+            Ok((_, _, None)) => {
+                return Err(io::Error::other(format!(
+                    "{ifname} queue {queue}: no fill/completion rings"
+                )))
+            }
+            Err(e) => {
+                let busy = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<io::Error>())
+                    .is_some_and(|s| s.raw_os_error() == Some(libc::EBUSY));
+                attempt += 1;
+                if !busy || attempt > 8 {
+                    let src = std::error::Error::source(&e)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default();
+                    return Err(io::Error::other(format!(
+                        "bind {ifname} queue {queue}: {e}: {src}"
+                    )));
+                }
+                // A socket closed just before may still hold the queue.
+                thread::sleep(delay);
+                delay *= 2;
+            }
+        }
+    }
+}
+
+/// A frame in the UMEM, seen as bytes.
+struct FrameRef<'a>(Option<xsk_rs::umem::frame::DataMut<'a>>);
+
+impl AsMut<[u8]> for FrameRef<'_> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            Some(d) => d.contents_mut(),
+            None => &mut [],
+        }
+    }
+}
+
+fn register(map_fd: i32, queue: u32, sock_fd: i32) -> io::Result<()> {
+    // SAFETY: key and value point to live u32/i32 values, the sizes of the
+    // XSKMAP's key and value.
+    let r = unsafe {
+        libxdp_sys::bpf_map_update_elem(
+            map_fd,
+            (&queue as *const u32).cast(),
+            (&sock_fd as *const i32).cast(),
+            u64::from(libxdp_sys::BPF_ANY),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::other(format!(
+            "register socket: {}",
+            io::Error::from_raw_os_error(-r)
+        )));
+    }
+    Ok(())
+}
+
+/// Binds the sockets of `spec` (zero-copy when the driver offers it, copy
+/// mode otherwise), then runs the worker until `shared.stop`; returns the
+/// shard for a final report.
+pub fn run(
+    spec: WorkerSpec,
+    cfg: Config,
+    hops: NextHops,
+    shared: Arc<Shared>,
+    ready: impl FnOnce(Mode),
+) -> io::Result<Shard> {
+    if let Some(c) = spec.core {
+        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+    }
+    let mut shard =
+        Shard::new(&cfg, spec.id, Time(0)).map_err(|e| io::Error::other(e.to_string()))?;
+    shard.set_next_hops(hops);
+    let frames = std::num::NonZeroU32::new(spec.frames)
+        .ok_or_else(|| io::Error::other("frames must be > 0"))?;
+    let q = QueueSize::new(spec.ring)
+        .map_err(|e| io::Error::other(format!("ring size {}: {e}", spec.ring)))?;
+    let umem_cfg = UmemConfig::builder()
+        .fill_queue_size(q)
+        .comp_queue_size(q)
+        .frame_size(FrameSize::new(FRAME_SIZE as u32).map_err(|e| io::Error::other(e.to_string()))?)
+        .build()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let (umem, descs) =
+        Umem::new(umem_cfg, frames, false).map_err(|e| io::Error::other(format!("UMEM: {e}")))?;
+    let (mut lan, mut wan, mode) = match (
+        bind(&umem, &spec.lan, spec.queue, spec.ring, true),
+        bind(&umem, &spec.wan, spec.queue, spec.ring, true),
+    ) {
+        (Ok(l), Ok(w)) => (l, w, Mode::ZeroCopy),
+        (l, w) => {
+            drop((l, w));
+            (
+                bind(&umem, &spec.lan, spec.queue, spec.ring, false)?,
+                bind(&umem, &spec.wan, spec.queue, spec.ring, false)?,
+                Mode::Copy,
+            )
+        }
+    };
+    register(spec.xsks.0, spec.queue, lan.rx.fd().as_raw_fd())?;
+    register(spec.xsks.1, spec.queue, wan.rx.fd().as_raw_fd())?;
+    let total = descs.len();
+    let mut free: Vec<FrameDesc> = descs;
+    for p in [&mut lan, &mut wan] {
+        let n = (spec.ring as usize).min(free.len() / 2);
+        let at = free.len() - n;
+        // SAFETY: these descriptors come from the free pool and are handed
+        // to the kernel once; they leave the pool in the same step.
+        let got = unsafe { p.fq.produce(&free[at..]) };
+        free.truncate(at + (n - got));
+    }
+    let in_fill = |free: usize| total - free;
+    ready(mode);
+
+    let stats = &shared.stats[usize::from(spec.id)];
+    let inbox = &shared.handoff[usize::from(spec.id)];
+    let mut scratch = vec![FrameDesc::default(); BATCH];
+    let mut verdicts = [Verdict::Pass; BATCH];
+    let mut idle = 0u32;
+    let mut loops = 0u64;
+    let mut c = LocalStats::default();
+    let mut gateway = hops.gateway_mac;
+    let mut next_expiry: Option<Time> = None;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let now = Time(shared.epoch.elapsed().as_millis() as u64);
+        let mut work = 0usize;
+
+        // Frames handed over by other workers: copy into a free frame.
+        for _ in 0..BATCH {
+            if free.is_empty() {
+                break;
+            }
+            let Some(h) = inbox.pop() else { break };
+            work += 1;
+            c.handed_in += 1;
+            let Some(mut d) = free.pop() else { break };
+            // SAFETY: `d` came from the free pool: no ring and no other
+            // reference holds it.
+            let mut data = unsafe { umem.data_mut(&mut d) };
+            let mut cur = data.cursor();
+            cur.set_pos(0);
+            let len = usize::from(h.len).min(FRAME_SIZE);
+            if cur.write_all(&h.buf[..len]).is_err() {
+                free.push(d);
+                continue;
+            }
+            let v = shard.process(data.contents_mut(), h.side, now);
+            route(v, d, &mut lan, &mut wan, &mut free, &mut c, None, &shared);
+        }
+
+        for side in [Side::Lan, Side::Wan] {
+            let port = if side == Side::Lan {
+                &mut lan
+            } else {
+                &mut wan
+            };
+            // SAFETY: `scratch` only receives descriptors the kernel hands
+            // back; each is then routed to exactly one place below.
+            let n = unsafe { port.rx.consume(&mut scratch) };
+            if n == 0 {
+                continue;
+            }
+            work += n;
+            if side == Side::Lan {
+                c.rx_lan += n as u64;
+            } else {
+                c.rx_wan += n as u64;
+            }
+            {
+                let mut it = scratch[..n].iter_mut();
+                let mut batch: [FrameRef<'_>; BATCH] = std::array::from_fn(|_| {
+                    FrameRef(it.next().map(|d| {
+                        // SAFETY: each descriptor was just received and is
+                        // referenced only by this batch.
+                        unsafe { umem.data_mut(d) }
+                    }))
+                });
+                shard.process_batch(&mut batch[..n], side, now, &mut verdicts[..n]);
+                for (k, v) in verdicts[..n].iter().enumerate() {
+                    if let Verdict::HandOff {
+                        shard: owner,
+                        side: s,
+                    } = *v
+                    {
+                        let bytes = batch[k].as_mut();
+                        let mut h = Handoff {
+                            side: s,
+                            len: bytes.len() as u16,
+                            buf: [0; FRAME_SIZE],
+                        };
+                        h.buf[..bytes.len()].copy_from_slice(bytes);
+                        let pushed = match shared.handoff.get(usize::from(owner)) {
+                            Some(q) => q.push(h).is_ok(),
+                            None => false,
+                        };
+                        if pushed {
+                            c.handed_off += 1;
+                        } else {
+                            c.handoff_full += 1;
+                        }
+                    }
+                }
+            }
+            for k in 0..n {
+                route(
+                    verdicts[k],
+                    scratch[k],
+                    &mut lan,
+                    &mut wan,
+                    &mut free,
+                    &mut c,
+                    Some(()),
+                    &shared,
+                );
+            }
+        }
+
+        for (p, is_lan) in [(&mut lan, true), (&mut wan, false)] {
+            let n = p.pending.len();
+            if n > 0 {
+                let room = p.tx.nb_free(n as u32) as usize;
+                let take = room.min(n);
+                // SAFETY: pending descriptors are owned by this worker and
+                // go to the TX ring once; the rest return to the pool.
+                let sent = unsafe { p.tx.produce(&p.pending[..take]) };
+                p.outstanding += sent;
+                if is_lan {
+                    c.tx_lan += sent as u64;
+                } else {
+                    c.tx_wan += sent as u64;
+                }
+                c.tx_ring_full += (n - sent) as u64;
+                free.extend_from_slice(&p.pending[sent..]);
+                p.pending.clear();
+            }
+            // Copy mode only moves frames inside sendto(): kick while any
+            // are outstanding.
+            if p.outstanding > 0 && (mode == Mode::Copy || p.tx.needs_wakeup()) {
+                let _ = p.tx.wakeup();
+            }
+            // SAFETY: completed descriptors come back from the kernel once
+            // and go to the pool.
+            let done = unsafe { p.cq.consume(&mut scratch) };
+            if done > 0 {
+                work += done;
+                p.outstanding -= done.min(p.outstanding);
+                free.extend_from_slice(&scratch[..done]);
+            }
+        }
+        for p in [&mut lan, &mut wan] {
+            let room = p.fq.nb_free(BATCH as u32) as usize;
+            let n = room.min(free.len()).min(BATCH);
+            if n > 0 {
+                let at = free.len() - n;
+                // SAFETY: as when priming: from the pool, to the kernel, once.
+                let got = unsafe { p.fq.produce(&free[at..]) };
+                free.truncate(at + (n - got));
+            }
+            if p.fq.needs_wakeup() {
+                let _ = p.fq.wakeup(p.rx.fd_mut(), 0);
+            }
+        }
+
+        if next_expiry.is_none_or(|t| t <= now) {
+            shard.expire(now, 4096);
+            while shard.pop_event().is_some() {}
+            next_expiry = shard.next_expiry();
+        }
+
+        loops += 1;
+        c.polls += 1;
+        if work > 0 {
+            c.busy_polls += 1;
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+        if loops % 256 == 0 || idle == SPIN_BEFORE_SLEEP {
+            if let Some(g) = shared.gateway() {
+                if g != gateway {
+                    gateway = g;
+                    shard.set_next_hops(NextHops {
+                        gateway_mac: g,
+                        ..hops
+                    });
+                }
+            }
+            let accounted = free.len() + lan.outstanding + wan.outstanding;
+            let expected_in_kernel = in_fill(accounted);
+            c.publish(stats, &shard, expected_in_kernel, 2 * spec.ring as usize);
+        }
+        if idle >= SPIN_BEFORE_SLEEP {
+            let mut fds = [
+                libc::pollfd {
+                    fd: lan.rx.fd().as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: wan.rx.fd().as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: `fds` is a valid array of two pollfd for the call.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, 1) };
+        }
+    }
+    Ok(shard)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn route(
+    v: Verdict,
+    d: FrameDesc,
+    lan: &mut Port,
+    wan: &mut Port,
+    free: &mut Vec<FrameDesc>,
+    c: &mut LocalStats,
+    _from_rx: Option<()>,
+    shared: &Shared,
+) {
+    match v {
+        Verdict::ToLan => lan.pending.push(d),
+        Verdict::ToWan => {
+            if shared.gateway().is_none() {
+                c.no_gateway += 1;
+            }
+            wan.pending.push(d)
+        }
+        Verdict::HandOff { .. } => free.push(d),
+        Verdict::Pass => {
+            c.pass_dropped += 1;
+            free.push(d)
+        }
+        Verdict::Drop(_) => {
+            c.nat_dropped += 1;
+            free.push(d)
+        }
+    }
+}
+
+#[derive(Default)]
+struct LocalStats {
+    rx_lan: u64,
+    rx_wan: u64,
+    tx_lan: u64,
+    tx_wan: u64,
+    tx_ring_full: u64,
+    handoff_full: u64,
+    handed_off: u64,
+    handed_in: u64,
+    pass_dropped: u64,
+    nat_dropped: u64,
+    busy_polls: u64,
+    polls: u64,
+    no_gateway: u64,
+}
+
+impl LocalStats {
+    fn publish(&self, s: &WorkerStats, shard: &Shard, in_kernel: usize, kernel_max: usize) {
+        let r = Ordering::Relaxed;
+        s.rx_lan.store(self.rx_lan, r);
+        s.rx_wan.store(self.rx_wan, r);
+        s.tx_lan.store(self.tx_lan, r);
+        s.tx_wan.store(self.tx_wan, r);
+        s.tx_ring_full.store(self.tx_ring_full, r);
+        s.handoff_full.store(self.handoff_full, r);
+        s.handed_off.store(self.handed_off, r);
+        s.handed_in.store(self.handed_in, r);
+        s.pass_dropped.store(self.pass_dropped, r);
+        s.nat_dropped.store(self.nat_dropped, r);
+        s.busy_polls.store(self.busy_polls, r);
+        s.polls.store(self.polls, r);
+        s.no_gateway.store(self.no_gateway, r);
+        s.sessions.store(shard.session_count() as u64, r);
+        // The fill and RX rings together hold at most `kernel_max` frames.
+        s.frames_unaccounted
+            .store(in_kernel.saturating_sub(kernel_max) as u64, r);
+    }
+}

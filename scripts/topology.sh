@@ -1,0 +1,65 @@
+# The test and demo topology; sourced, not run.
+#
+#   ${P}-lan1 (192.168.50.11) ─┐
+#                              ├─ ${P}-sw (bridge) ── ${P}-box ── ${P}-wan (198.18.0.2)
+#   ${P}-lan2 (192.168.50.12) ─┘     lan0 192.168.50.1   wan0 198.18.0.1
+#
+# The box runs masq between lan0 and wan0 with IP forwarding off, so only
+# masq moves traffic between the sides. The WAN host routes the SNAT pool
+# (198.19.0.0/29) to the box and is the box's default gateway.
+
+TOPO_POOL="198.19.0.0/29"
+
+# ns NAME CMD...: run in a namespace of this topology.
+ns() { local n="$1"; shift; ip netns exec "$TOPO_PREFIX-$n" "$@"; }
+
+topo_up() {
+    TOPO_PREFIX="$1"
+    local p="$TOPO_PREFIX"
+    for n in lan1 lan2 sw box wan; do ip netns add "$p-$n"; done
+    ip link add h1 netns "$p-lan1" type veth peer name s1 netns "$p-sw"
+    ip link add h2 netns "$p-lan2" type veth peer name s2 netns "$p-sw"
+    ip link add lan0 netns "$p-box" type veth peer name s0 netns "$p-sw"
+    ip link add wan0 netns "$p-box" type veth peer name w0 netns "$p-wan"
+    ns sw ip link add br0 type bridge
+    for i in s0 s1 s2; do ns sw ip link set "$i" master br0 up; done
+    ns sw ip link set br0 up
+    ns lan1 ip addr add 192.168.50.11/24 dev h1
+    ns lan2 ip addr add 192.168.50.12/24 dev h2
+    ns box ip addr add 192.168.50.1/24 dev lan0
+    ns box ip addr add 198.18.0.1/24 dev wan0
+    ns wan ip addr add 198.18.0.2/24 dev w0
+    for n in lan1 lan2 sw box wan; do ns "$n" ip link set lo up; done
+    ns lan1 ip link set h1 up
+    ns lan2 ip link set h2 up
+    ns box ip link set lan0 up
+    ns box ip link set wan0 up
+    ns wan ip link set w0 up
+    ns lan1 ip route add default via 192.168.50.1
+    ns lan2 ip route add default via 192.168.50.1
+    ns box ip route add default via 198.18.0.2
+    ns wan ip route add "$TOPO_POOL" via 198.18.0.1
+    ns box sysctl -qw net.ipv4.ip_forward=0
+    # veth would hand AF_XDP frames with unfinished checksums.
+    ns lan1 ethtool -K h1 tx off >/dev/null
+    ns lan2 ethtool -K h2 tx off >/dev/null
+    ns wan ethtool -K w0 tx off >/dev/null
+}
+
+topo_down() {
+    local p="${1:-$TOPO_PREFIX}"
+    for n in lan1 lan2 sw box wan; do ip netns del "$p-$n" 2>/dev/null || true; done
+}
+
+# masq_config MODE: a configuration for this topology on stdout.
+masq_config() {
+    local mode="$1"
+    echo 'lan = "lan0"'
+    echo 'wan = "wan0"'
+    echo "mode = \"$mode\""
+    echo 'inside = ["192.168.50.0/24"]'
+    if [ "$mode" = snat ]; then echo "pool = [\"$TOPO_POOL\"]"; fi
+    echo 'max_sessions = 65536'
+    echo 'max_subscribers = 1024'
+    echo 'ring_size = 512'
+}
