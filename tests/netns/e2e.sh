@@ -71,8 +71,30 @@ for h in lan1 lan2; do
     ok "HTTP download of 1 MiB on $h"
 done
 
+# A datagram to a closed port: the ICMP port unreachable must come back
+# through masq with its embedded header restored, or the LAN host's kernel
+# could not match it to the connected socket (ECONNREFUSED).
+ns lan1 python3 -c "
+import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3)
+s.connect(('198.18.0.2',9999)); s.send(b'x')
+try:
+    s.recv(100); sys.exit('no error')
+except ConnectionRefusedError:
+    pass
+" || fail "ICMP port unreachable did not reach the LAN host's socket"
+ok "ICMP port unreachable came back to the LAN socket (embedded header restored)"
+
+# The box itself keeps working while masq runs: ping its LAN and WAN
+# addresses, and TCP to a service on it (port 222, outside the NAT ports).
+ip netns exec "$P-box" python3 -m http.server 222 --bind 0.0.0.0 >/dev/null 2>&1 & PIDS+=($!)
+sleep 1
 ns lan1 ping -c 2 -i 0.2 -W 2 192.168.50.1 > /dev/null || fail "ping to the box's own LAN address"
-ok "the box's own LAN address still answers (kernel path)"
+ns wan ping -c 2 -i 0.2 -W 2 198.18.0.1 > /dev/null || fail "ping to the box's own WAN address"
+ns lan1 curl -sf --max-time 5 -o /dev/null http://192.168.50.1:222/ || fail "TCP to the box from the LAN"
+ns wan curl -sf --max-time 5 -o /dev/null http://198.18.0.1:222/ || fail "TCP to the box from the WAN"
+ok "the box's own addresses answer ping and TCP from both sides (kernel path)"
+if ns box ip neigh show nud permanent | grep -q .; then fail "static neighbour entries exist"; fi
 
 # Unsolicited traffic from the WAN to a pool address and NAT port.
 ns wan python3 -c "
@@ -106,4 +128,20 @@ grep -q "udp  192.168.50.1[12]:" "$WORK/report.txt" || fail "the report lists no
 ok "masq stopped cleanly; report: $(grep -c '^  \(udp\|tcp\|icmp\) ' "$WORK/report.txt") sessions listed, no_mapping counted"
 if ns box ip link show lan0 | grep -q xdp; then fail "XDP program left on lan0"; fi
 ok "XDP programs detached"
+
+# Started again at once, now in masquerade mode: it comes up and carries
+# traffic from the WAN interface's address.
+masq_config masquerade > "$WORK/masq.toml"
+ip netns exec "$P-box" "$MASQ" run --config "$WORK/masq.toml" > "$WORK/report.txt" 2> "$WORK/masq.log" &
+MASQ_PID=$!
+for _ in $(seq 100); do grep -q "WAN next hop" "$WORK/masq.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "masq: running: Masquerade to 198.18.0.1/32" "$WORK/masq.log" || fail "masq did not restart in masquerade mode"
+reply="$(udp_ask lan2 again)" || fail "UDP after the restart"
+case "$reply" in
+    "again from 198.18.0.1:"*) ok "restarted within a second in masquerade mode; the WAN host saw ${reply#* from }" ;;
+    *) fail "after the restart: unexpected reply '$reply'" ;;
+esac
+kill -TERM "$MASQ_PID"
+wait "$MASQ_PID" || fail "masq exited with an error"
+MASQ_PID=""
 echo "e2e: $passed passed, 0 failed"
