@@ -35,6 +35,8 @@ cargo test --workspace --locked
 
 step "dataplane end to end in network namespaces (tests/netns/e2e.sh)"
 tests/netns/e2e.sh target/debug/masq
+step "two workers on two-queue veths (tests/netns/workers.sh)"
+tests/netns/workers.sh target/debug/masq
 
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null

@@ -19,8 +19,12 @@ topo_up() {
     for n in lan1 lan2 sw box wan; do ip netns add "$p-$n"; done
     ip link add h1 netns "$p-lan1" type veth peer name s1 netns "$p-sw"
     ip link add h2 netns "$p-lan2" type veth peer name s2 netns "$p-sw"
-    ip link add lan0 netns "$p-box" type veth peer name s0 netns "$p-sw"
-    ip link add wan0 netns "$p-box" type veth peer name w0 netns "$p-wan"
+    # TOPO_QUEUES queues on the box's links (one worker per queue pair).
+    local q="numtxqueues ${TOPO_QUEUES:-1} numrxqueues ${TOPO_QUEUES:-1}"
+    # shellcheck disable=SC2086
+    ip link add lan0 netns "$p-box" $q type veth peer name s0 netns "$p-sw" $q
+    # shellcheck disable=SC2086
+    ip link add wan0 netns "$p-box" $q type veth peer name w0 netns "$p-wan" $q
     ns sw ip link add br0 type bridge
     for i in s0 s1 s2; do ns sw ip link set "$i" master br0 up; done
     ns sw ip link set br0 up
@@ -62,4 +66,5 @@ masq_config() {
     echo 'max_sessions = 65536'
     echo 'max_subscribers = 1024'
     echo 'ring_size = 512'
+    echo "workers = ${TOPO_QUEUES:-1}"
 }
