@@ -278,3 +278,14 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../masq.example.toml");
+        let c = super::parse(text).unwrap();
+        assert_eq!(c.core.pool.len(), 1);
+        assert_eq!(c.core.limits.blocks_per_subscriber, 8);
+    }
+}
