@@ -10,8 +10,9 @@
 //! Frame accounting: every descriptor of the UMEM is, at any time, in
 //! exactly one of: the free pool, a fill ring, an RX ring (kernel), the
 //! batch being processed, a TX ring or the completion ring (kernel). The
-//! worker publishes the pool size and the count it expects in flight, so
-//! a leak shows as `frames_unaccounted` ≠ 0.
+//! worker counts what it holds (pool, frames sent and not completed), so
+//! the rest is in the fill and RX rings; more than those rings can hold
+//! means a leak and shows as `frames_unaccounted` ≠ 0.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -486,7 +487,8 @@ pub fn run(
             }
             let accounted = free.len() + lan.outstanding + wan.outstanding;
             let expected_in_kernel = in_fill(accounted);
-            c.publish(stats, &shard, expected_in_kernel, 2 * spec.ring as usize);
+            // Fill and RX rings of both sockets hold at most 4 × ring frames.
+            c.publish(stats, &shard, expected_in_kernel, 4 * spec.ring as usize);
         }
         if idle >= SPIN_BEFORE_SLEEP {
             let mut fds = [
@@ -574,7 +576,6 @@ impl LocalStats {
         s.polls.store(self.polls, r);
         s.no_gateway.store(self.no_gateway, r);
         s.sessions.store(shard.session_count() as u64, r);
-        // The fill and RX rings together hold at most `kernel_max` frames.
         s.frames_unaccounted
             .store(in_kernel.saturating_sub(kernel_max) as u64, r);
     }
