@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use masq_core::config::fmt_addr;
 use masq_core::{DropReason, NextHops, Prefix};
-use masq_xsk::worker::{self, Mode as XskMode, Shared, WorkerSpec};
+use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, xdp};
 
 use crate::config::{Mode, RunConfig};
@@ -109,7 +109,7 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
         wan_mac,
         gateway_mac: Default::default(),
     };
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<XskMode>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Started>();
     let mut handles = Vec::new();
     for id in 0..workers {
         let spec = WorkerSpec {
@@ -151,14 +151,19 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
         }
     }
     let pool: Vec<String> = rc.core.pool.iter().map(|p| p.to_string()).collect();
+    let first = modes.first().copied().unwrap_or(Started {
+        mode: XskMode::Copy,
+        busy_poll: false,
+    });
     eprintln!(
-        "masq: running: {:?} to {}, LAN {} WAN {}, {} worker(s) in {:?} mode, pinned to cores {:?}",
+        "masq: running: {:?} to {}, LAN {} WAN {}, {} worker(s) in {:?} mode, busy-poll socket options {}, pinned to cores {:?}",
         rc.mode,
         pool.join(","),
         rc.lan,
         rc.wan,
         workers,
-        modes.first().copied().unwrap_or(XskMode::Copy),
+        first.mode,
+        if first.busy_poll { "on" } else { "refused by the kernel" },
         rc.cores
     );
 

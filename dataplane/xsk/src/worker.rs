@@ -147,6 +147,15 @@ pub struct WorkerSpec {
     pub xsks: (i32, i32),
 }
 
+/// What a worker reports once its sockets are bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Started {
+    /// Copy or zero-copy.
+    pub mode: Mode,
+    /// Whether the kernel accepted the preferred-busy-poll socket options.
+    pub busy_poll: bool,
+}
+
 /// How the sockets were bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -235,6 +244,33 @@ impl AsMut<[u8]> for FrameRef<'_> {
     }
 }
 
+/// Socket options of preferred busy polling (include/uapi/asm-generic/socket.h).
+const SO_BUSY_POLL: libc::c_int = 46;
+const SO_PREFER_BUSY_POLL: libc::c_int = 69;
+const SO_BUSY_POLL_BUDGET: libc::c_int = 70;
+
+/// Asks the kernel to prefer busy polling on an AF_XDP socket; true when
+/// it accepted all three options (it refuses them without privilege or on
+/// kernels that lack them, and the worker then simply polls the rings).
+fn prefer_busy_poll(fd: i32) -> bool {
+    let set = |opt: libc::c_int, val: libc::c_int| {
+        // SAFETY: `val` is a live c_int and its size is passed with it.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&val as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        r == 0
+    };
+    set(SO_PREFER_BUSY_POLL, 1)
+        & set(SO_BUSY_POLL, 20)
+        & set(SO_BUSY_POLL_BUDGET, BATCH as libc::c_int)
+}
+
 fn register(map_fd: i32, queue: u32, sock_fd: i32) -> io::Result<()> {
     // SAFETY: key and value point to live u32/i32 values, the sizes of the
     // XSKMAP's key and value.
@@ -263,7 +299,7 @@ pub fn run(
     cfg: Config,
     hops: NextHops,
     shared: Arc<Shared>,
-    ready: impl FnOnce(Mode),
+    ready: impl FnOnce(Started),
 ) -> io::Result<Shard> {
     if let Some(c) = spec.core {
         core_affinity::set_for_current(core_affinity::CoreId { id: c });
@@ -299,6 +335,8 @@ pub fn run(
     };
     register(spec.xsks.0, spec.queue, lan.rx.fd().as_raw_fd())?;
     register(spec.xsks.1, spec.queue, wan.rx.fd().as_raw_fd())?;
+    let busy_poll =
+        prefer_busy_poll(lan.rx.fd().as_raw_fd()) & prefer_busy_poll(wan.rx.fd().as_raw_fd());
     let total = descs.len();
     let mut free: Vec<FrameDesc> = descs;
     for p in [&mut lan, &mut wan] {
@@ -310,7 +348,7 @@ pub fn run(
         free.truncate(at + (n - got));
     }
     let in_fill = |free: usize| total - free;
-    ready(mode);
+    ready(Started { mode, busy_poll });
 
     let stats = &shared.stats[usize::from(spec.id)];
     let inbox = &shared.handoff[usize::from(spec.id)];
