@@ -1177,20 +1177,12 @@ impl Shard {
 
     fn delete_session(&mut self, idx: u32, now: u32) {
         let s = self.sessions[idx as usize];
+        let (inside, outside, remote) = endpoints(&s);
         self.push_event(Event::SessionDeleted {
             proto: s.proto,
-            inside: Endpoint {
-                addr: s.in_addr,
-                port: s.in_port,
-            },
-            outside: Endpoint {
-                addr: s.ext_addr,
-                port: s.ext_port,
-            },
-            remote: Endpoint {
-                addr: s.rem_addr,
-                port: s.rem_port,
-            },
+            inside,
+            outside,
+            remote,
             at: now,
         });
         self.wheel.remove(&mut self.sessions, idx);
@@ -1521,20 +1513,12 @@ impl Shard {
     // ---- inspection and operator actions -----------------------------------
 
     fn info(&self, s: &Session) -> SessionInfo {
+        let (inside, outside, remote) = endpoints(s);
         SessionInfo {
             proto: s.proto,
-            inside: Endpoint {
-                addr: s.in_addr,
-                port: s.in_port,
-            },
-            outside: Endpoint {
-                addr: s.ext_addr,
-                port: s.ext_port,
-            },
-            remote: Endpoint {
-                addr: s.rem_addr,
-                port: s.rem_port,
-            },
+            inside,
+            outside,
+            remote,
             tcp: TcpState::from_u8(s.state),
             last_seen: s.last_seen,
             expires: s.last_seen.saturating_add(self.timeout_of(s)),
@@ -1615,4 +1599,22 @@ struct Embedded {
     dst: u32,
     sport: u16,
     dport: u16,
+}
+
+/// Inside, outside and remote endpoints of a session.
+fn endpoints(s: &Session) -> (Endpoint, Endpoint, Endpoint) {
+    (
+        Endpoint {
+            addr: s.in_addr,
+            port: s.in_port,
+        },
+        Endpoint {
+            addr: s.ext_addr,
+            port: s.ext_port,
+        },
+        Endpoint {
+            addr: s.rem_addr,
+            port: s.rem_port,
+        },
+    )
 }
