@@ -19,26 +19,14 @@ echo "demo: building masq (release)"
 cargo build -q --release --locked -p masq
 
 P="mqdemo$$"
-WORK="$(mktemp -d)"
-MASQ_PID=""
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    if [ -n "$MASQ_PID" ]; then kill "$MASQ_PID" 2>/dev/null || true; wait "$MASQ_PID" 2>/dev/null || true; fi
-    topo_down "$P"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+topo_session
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 topo_up "$P"
 say "Topology: lan1 192.168.50.11 and lan2 192.168.50.12 -> box (masq, lan0 | wan0 198.18.0.1) -> WAN host 198.18.0.2; SNAT pool $TOPO_POOL"
 masq_config snat > "$WORK/masq.toml"
 sed 's/^/  masq.toml| /' "$WORK/masq.toml"
-ip netns exec "$P-box" target/release/masq run --config "$WORK/masq.toml" --stats-interval 2 \
-    > "$WORK/report.txt" 2> "$WORK/masq.log" &
-MASQ_PID=$!
-for _ in $(seq 100); do grep -q "WAN next hop" "$WORK/masq.log" 2>/dev/null && break; sleep 0.1; done
+masq_start target/release/masq --stats-interval 2 || { sed 's/^/  /' "$WORK/masq.log"; exit 1; }
 sed 's/^/  /' "$WORK/masq.log"
 
 ip netns exec "$P-wan" tcpdump -Q in -nni w0 -w "$WORK/wan.pcap" ip 2>/dev/null & PIDS+=($!)
@@ -84,9 +72,7 @@ say "Source addresses the WAN host received packets from (tcpdump on the WAN hos
 tcpdump -nr "$WORK/wan.pcap" 2>/dev/null | awk '$2=="IP" {split($3, a, "."); print a[1] "." a[2] "." a[3] "." a[4]}' \
     | sort | uniq -c | sed 's/^/  /'
 
-kill -TERM "$MASQ_PID"
-wait "$MASQ_PID" || true
-MASQ_PID=""
+masq_stop || true
 say "masq's report at exit (sessions it held, drops by reason, worker figures)"
 sed 's/^/  /' "$WORK/report.txt"
 say "demo: done; namespaces removed"

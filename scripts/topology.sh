@@ -51,7 +51,7 @@ topo_up() {
 }
 
 topo_down() {
-    local p="${1:-$TOPO_PREFIX}"
+    local p="$1"
     for n in lan1 lan2 sw box wan; do ip netns del "$p-$n" 2>/dev/null || true; done
 }
 
@@ -67,4 +67,42 @@ masq_config() {
     echo 'max_subscribers = 1024'
     echo 'ring_size = 512'
     echo "workers = ${TOPO_QUEUES:-1}"
+}
+
+# The state of a run: WORK (a scratch folder), MASQ_PID, PIDS (helpers).
+topo_session() {
+    WORK="$(mktemp -d)"
+    MASQ_PID=""
+    PIDS=()
+    trap topo_cleanup EXIT
+}
+
+# Stops every process the run started (by PID) and removes the topology.
+topo_cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    if [ -n "$MASQ_PID" ]; then kill "$MASQ_PID" 2>/dev/null || true; wait "$MASQ_PID" 2>/dev/null || true; fi
+    if [ -n "${TOPO_PREFIX:-}" ]; then topo_down "$TOPO_PREFIX"; fi
+    rm -rf "$WORK"
+}
+
+# masq_start BINARY [ARGS...]: runs masq in the box with $WORK/masq.toml,
+# report in $WORK/report.txt, log in $WORK/masq.log; waits until it has
+# resolved the WAN next hop (at most 10 s). Returns non-zero if it did not.
+masq_start() {
+    local bin="$1"
+    shift
+    ip netns exec "$TOPO_PREFIX-box" "$bin" run --config "$WORK/masq.toml" "$@" \
+        > "$WORK/report.txt" 2> "$WORK/masq.log" &
+    MASQ_PID=$!
+    for _ in $(seq 100); do grep -q "WAN next hop" "$WORK/masq.log" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+
+# masq_stop: SIGTERM, and the exit status of masq.
+masq_stop() {
+    local rc=0
+    kill -TERM "$MASQ_PID"
+    wait "$MASQ_PID" || rc=$?
+    MASQ_PID=""
+    return "$rc"
 }

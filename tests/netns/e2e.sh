@@ -10,25 +10,14 @@ cd "$(dirname "$0")/../.."
 
 MASQ="${1:-target/debug/masq}"
 P="mqt$$"
-WORK="$(mktemp -d)"
-MASQ_PID=""
-PIDS=()
+topo_session
 fail() { echo "e2e: FAIL: $*" >&2; [ -f "$WORK/masq.log" ] && sed 's/^/  masq| /' "$WORK/masq.log" >&2; exit 1; }
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    if [ -n "$MASQ_PID" ]; then kill "$MASQ_PID" 2>/dev/null || true; wait "$MASQ_PID" 2>/dev/null || true; fi
-    topo_down "$P"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 passed=0
 ok() { echo "e2e: ok: $*"; passed=$((passed + 1)); }
 
 topo_up "$P"
 masq_config snat > "$WORK/masq.toml"
-ip netns exec "$P-box" "$MASQ" run --config "$WORK/masq.toml" > "$WORK/report.txt" 2> "$WORK/masq.log" &
-MASQ_PID=$!
-for _ in $(seq 100); do grep -q "WAN next hop" "$WORK/masq.log" 2>/dev/null && break; sleep 0.1; done
+masq_start "$MASQ" || true
 grep -q "masq: running" "$WORK/masq.log" || fail "masq did not start"
 grep -q "WAN next hop" "$WORK/masq.log" || fail "masq did not resolve the WAN next hop"
 
@@ -120,9 +109,7 @@ if tcpdump -nr "$WORK/lan1.pcap" 2>/dev/null | grep -q probe; then fail "unsolic
 if tcpdump -nr "$WORK/lan1.pcap" 2>/dev/null | grep -q '\.4000[0-9]:'; then fail "unsolicited WAN traffic reached the LAN"; fi
 ok "unsolicited WAN traffic did not reach the LAN"
 
-kill -TERM "$MASQ_PID"
-wait "$MASQ_PID" || fail "masq exited with an error"
-MASQ_PID=""
+masq_stop || fail "masq exited with an error"
 grep -q "drop no_mapping" "$WORK/report.txt" || fail "the report shows no no_mapping drops"
 grep -q "udp  192.168.50.1[12]:" "$WORK/report.txt" || fail "the report lists no UDP session"
 ok "masq stopped cleanly; report: $(grep -c '^  \(udp\|tcp\|icmp\) ' "$WORK/report.txt") sessions listed, no_mapping counted"
@@ -132,16 +119,12 @@ ok "XDP programs detached"
 # Started again at once, now in masquerade mode: it comes up and carries
 # traffic from the WAN interface's address.
 masq_config masquerade > "$WORK/masq.toml"
-ip netns exec "$P-box" "$MASQ" run --config "$WORK/masq.toml" > "$WORK/report.txt" 2> "$WORK/masq.log" &
-MASQ_PID=$!
-for _ in $(seq 100); do grep -q "WAN next hop" "$WORK/masq.log" 2>/dev/null && break; sleep 0.1; done
+masq_start "$MASQ" || true
 grep -q "masq: running: Masquerade to 198.18.0.1/32" "$WORK/masq.log" || fail "masq did not restart in masquerade mode"
 reply="$(udp_ask lan2 again)" || fail "UDP after the restart"
 case "$reply" in
     "again from 198.18.0.1:"*) ok "restarted within a second in masquerade mode; the WAN host saw ${reply#* from }" ;;
     *) fail "after the restart: unexpected reply '$reply'" ;;
 esac
-kill -TERM "$MASQ_PID"
-wait "$MASQ_PID" || fail "masq exited with an error"
-MASQ_PID=""
+masq_stop || fail "masq exited with an error"
 echo "e2e: $passed passed, 0 failed"

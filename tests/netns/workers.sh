@@ -9,17 +9,8 @@ cd "$(dirname "$0")/../.."
 
 MASQ="${1:-target/debug/masq}"
 P="mqw$$"
-WORK="$(mktemp -d)"
-MASQ_PID=""
-PIDS=()
+topo_session
 fail() { echo "workers: FAIL: $*" >&2; [ -f "$WORK/masq.log" ] && sed 's/^/  masq| /' "$WORK/masq.log" >&2; exit 1; }
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    if [ -n "$MASQ_PID" ]; then kill "$MASQ_PID" 2>/dev/null || true; wait "$MASQ_PID" 2>/dev/null || true; fi
-    topo_down "$P"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 if [ "$(nproc)" -lt 2 ]; then
     echo "workers: needs 2 cores, this machine has $(nproc)" >&2
@@ -28,9 +19,7 @@ fi
 TOPO_QUEUES=2
 topo_up "$P"
 masq_config snat > "$WORK/masq.toml"
-ip netns exec "$P-box" "$MASQ" run --config "$WORK/masq.toml" > "$WORK/report.txt" 2> "$WORK/masq.log" &
-MASQ_PID=$!
-for _ in $(seq 100); do grep -q "WAN next hop" "$WORK/masq.log" 2>/dev/null && break; sleep 0.1; done
+masq_start "$MASQ" || true
 grep -q "2 worker(s)" "$WORK/masq.log" || fail "masq did not start two workers"
 
 cat > "$WORK/udp_echo.py" <<'PY'
@@ -80,9 +69,7 @@ for h in lan1 lan2; do
     echo "workers: ok: $h: $out"
 done
 
-kill -TERM "$MASQ_PID"
-wait "$MASQ_PID" || fail "masq exited with an error"
-MASQ_PID=""
+masq_stop || fail "masq exited with an error"
 handed="$(grep -o 'handed off [0-9]* in [0-9]*' "$WORK/report.txt" | awk '{s += $3 + $5} END {print s + 0}')"
 [ "$handed" -gt 0 ] || fail "no frame crossed between workers: $(grep '^worker' "$WORK/report.txt")"
 grep '^worker' "$WORK/report.txt" | sed 's/^/workers: /'
