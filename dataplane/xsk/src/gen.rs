@@ -1,0 +1,257 @@
+//! The benchmark's traffic generator and sink (xdp/gen.c): the kernel's
+//! live-frames test run (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES)
+//! replays one UDP template through `masq_gen`, which spreads it over many
+//! flows and redirects it out of an interface; `masq_sink`, attached to
+//! the receiving host's interface, counts and drops what arrives. Neither
+//! costs the system under test any CPU of its own.
+
+use std::io;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+use libxdp_sys as sys;
+
+use crate::xdp::ifindex;
+
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+
+static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/gen.o")));
+
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+
+/// Must match `struct gen_cfg` in gen.c.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct GenConfig {
+    ifindex: u32,
+    flows: u32,
+    base_port: u32,
+    base_addr: u32,
+}
+
+fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
+    if ret < 0 {
+        let e = io::Error::from_raw_os_error(-ret);
+        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+    }
+    Ok(())
+}
+
+/// The loaded object.
+#[derive(Debug)]
+struct Object {
+    obj: *mut sys::bpf_object,
+}
+
+impl Object {
+    fn load() -> io::Result<Object> {
+        let buf: &[u8] = &OBJECT.0;
+        // SAFETY: `buf` is a valid ELF image that lives for 'static.
+        let obj =
+            unsafe { sys::bpf_object__open_mem(buf.as_ptr().cast(), buf.len() as _, ptr::null()) };
+        if obj.is_null() {
+            return Err(io::Error::other(format!(
+                "bpf_object__open_mem: {}",
+                io::Error::last_os_error()
+            )));
+        }
+        let o = Object { obj };
+        // SAFETY: `obj` is a valid opened object owned by `o`.
+        check(unsafe { sys::bpf_object__load(obj) }, "bpf_object__load")?;
+        Ok(o)
+    }
+
+    fn prog_fd(&self, name: &std::ffi::CStr) -> io::Result<i32> {
+        // SAFETY: the object is loaded; `name` is NUL-terminated.
+        let p = unsafe { sys::bpf_object__find_program_by_name(self.obj, name.as_ptr()) };
+        if p.is_null() {
+            return Err(io::Error::other(format!("program {name:?} not found")));
+        }
+        // SAFETY: `p` belongs to the loaded object.
+        let fd = unsafe { sys::bpf_program__fd(p) };
+        check(fd, "bpf_program__fd")?;
+        Ok(fd)
+    }
+
+    fn map_fd(&self, name: &std::ffi::CStr) -> io::Result<i32> {
+        // SAFETY: the object is loaded; `name` is NUL-terminated.
+        let fd = unsafe { sys::bpf_object__find_map_fd_by_name(self.obj, name.as_ptr()) };
+        check(fd, "map")?;
+        Ok(fd)
+    }
+
+    fn counter(&self) -> io::Result<u64> {
+        let fd = self.map_fd(c"counter")?;
+        let s = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
+        let ncpu = s
+            .trim()
+            .rsplit(['-', ','])
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0)
+            + 1;
+        let mut vals = vec![0u64; ncpu];
+        let key = 0u32;
+        // SAFETY: a per-CPU array lookup writes one u64 per possible CPU
+        // into `vals`, which holds exactly that many.
+        let r = unsafe {
+            sys::bpf_map_lookup_elem(fd, (&key as *const u32).cast(), vals.as_mut_ptr().cast())
+        };
+        check(r, "read counter")?;
+        Ok(vals.iter().sum())
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        // SAFETY: closing our own object once.
+        unsafe { sys::bpf_object__close(self.obj) };
+    }
+}
+
+/// What to send.
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    /// Interface the frames leave from.
+    pub iface: String,
+    /// The UDP template frame (its UDP checksum must be 0).
+    pub template: Vec<u8>,
+    /// Distinct flows (0: every frame a new flow).
+    pub flows: u32,
+    /// Lowest source port.
+    pub base_port: u16,
+    /// First of 256 source addresses.
+    pub base_addr: u32,
+}
+
+/// Sends `t` for `duration`; returns the frames sent.
+pub fn generate(t: &Traffic, duration: Duration) -> io::Result<u64> {
+    let o = Object::load()?;
+    let prog = o.prog_fd(c"masq_gen")?;
+    let cfg = GenConfig {
+        ifindex: ifindex(&t.iface)? as u32,
+        flows: t.flows,
+        base_port: u32::from(t.base_port),
+        base_addr: t.base_addr,
+    };
+    let cfg_fd = o.map_fd(c"gen_config")?;
+    let key = 0u32;
+    // SAFETY: key and value point to live values of the map's key and
+    // value sizes (u32 and `GenConfig`, which mirrors `struct gen_cfg`).
+    let r = unsafe {
+        sys::bpf_map_update_elem(
+            cfg_fd,
+            (&key as *const u32).cast(),
+            (&cfg as *const GenConfig).cast(),
+            0,
+        )
+    };
+    check(r, "write gen_config")?;
+    let mut ctx = sys::xdp_md {
+        data: 0,
+        data_end: t.template.len() as u32,
+        data_meta: 0,
+        ingress_ifindex: cfg.ifindex,
+        rx_queue_index: 0,
+        egress_ifindex: 0,
+    };
+    let start = Instant::now();
+    let mut sent = 0u64;
+    const REPEAT: i32 = 1 << 18;
+    while start.elapsed() < duration {
+        let mut opts = sys::bpf_test_run_opts {
+            sz: std::mem::size_of::<sys::bpf_test_run_opts>(),
+            data_in: t.template.as_ptr().cast(),
+            data_out: ptr::null_mut(),
+            data_size_in: t.template.len() as u32,
+            data_size_out: 0,
+            ctx_in: (&mut ctx as *mut sys::xdp_md).cast(),
+            ctx_out: ptr::null_mut(),
+            ctx_size_in: std::mem::size_of::<sys::xdp_md>() as u32,
+            ctx_size_out: 0,
+            retval: 0,
+            repeat: REPEAT,
+            duration: 0,
+            flags: sys::BPF_F_TEST_XDP_LIVE_FRAMES,
+            cpu: 0,
+            batch_size: 64,
+        };
+        // SAFETY: `opts` points at the template and context, both alive for
+        // the call; no output buffers are given.
+        let r = unsafe { sys::bpf_prog_test_run_opts(prog, &mut opts) };
+        check(r, "BPF_PROG_RUN (live frames)")?;
+        sent += REPEAT as u64;
+    }
+    Ok(sent)
+}
+
+/// A counting sink attached to an interface; detached on drop.
+#[derive(Debug)]
+pub struct Sink {
+    obj: Object,
+    ifindex: i32,
+}
+
+impl Sink {
+    /// Attaches the sink to `iface` in native mode.
+    pub fn attach(iface: &str) -> io::Result<Sink> {
+        Sink::attach_program(iface, c"masq_sink")
+    }
+
+    /// Attaches the pass-everything program to `iface` instead.
+    pub fn attach_pass(iface: &str) -> io::Result<Sink> {
+        Sink::attach_program(iface, c"masq_pass")
+    }
+
+    fn attach_program(iface: &str, name: &std::ffi::CStr) -> io::Result<Sink> {
+        let obj = Object::load()?;
+        let prog = obj.prog_fd(name)?;
+        let idx = ifindex(iface)?;
+        // SAFETY: plain syscall wrapper on a valid interface and program fd.
+        let r = unsafe { sys::bpf_xdp_attach(idx, prog, XDP_FLAGS_DRV_MODE, ptr::null()) };
+        check(r, "bpf_xdp_attach")?;
+        Ok(Sink { obj, ifindex: idx })
+    }
+
+    /// Frames counted so far.
+    pub fn count(&self) -> io::Result<u64> {
+        self.obj.counter()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // SAFETY: detaching by interface index; the object outlives it.
+        unsafe { sys::bpf_xdp_detach(self.ifindex, XDP_FLAGS_DRV_MODE, ptr::null()) };
+    }
+}
+
+/// A 60-byte Ethernet/IPv4/UDP frame with UDP checksum 0.
+pub fn udp_template(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&src_mac);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&46u16.to_be_bytes());
+    ip[6] = 0x40;
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&src.to_be_bytes());
+    ip[16..20].copy_from_slice(&dst.to_be_bytes());
+    let c = masq_core::wire::checksum::checksum(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&dport.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
