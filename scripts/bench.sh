@@ -6,8 +6,9 @@
 #                                     lines are also written to
 #                                     target/bench/core.jsonl
 #   scripts/bench.sh e2e [FLOWS SECONDS REPS]
-#                                     masq's delivered Mpps on the namespace
-#                                     topology (bench/e2e.sh; as root)
+#                                     delivered Mpps of masq and of iptables
+#                                     MASQUERADE on the namespace topology
+#                                     (bench/e2e.sh; as root)
 set -euo pipefail
 
 usage() {
@@ -19,9 +20,9 @@ modes:
                    one JSON object per measurement and writes them to
                    target/bench/core.jsonl (--quick: a short smoke run)
   e2e [FLOWS SECONDS REPS]
-                   masq's delivered Mpps through the namespace topology
-                   (bench/e2e.sh, as root; defaults 10000 5 3); the
-                   comparison with the kernel's NAT is not built yet
+                   delivered Mpps of masq and iptables MASQUERADE through
+                   the namespace topology (bench/e2e.sh, as root; defaults
+                   10000 5 3)
 USAGE
 }
 

@@ -1,6 +1,7 @@
 //! masq-gen: the end-to-end benchmark's traffic generator and sink.
 //!
 //!   masq-gen send IFACE DST_MAC SRC_ADDR DST_ADDR FLOWS SECONDS
+//!   masq-gen send-packet IFACE DST_MAC SRC_ADDR DST_ADDR FLOWS SECONDS
 //!   masq-gen sink IFACE SECONDS
 //!   masq-gen pass IFACE SECONDS
 //!
@@ -8,7 +9,8 @@
 //! spread over FLOWS flows (source ports from 1024 on 256 addresses from
 //! SRC_ADDR; 0: every frame a new flow) and prints the frames sent. `sink`
 //! counts the IPv4 UDP frames arriving at IFACE for SECONDS (dropping
-//! them) and prints the count. `pass` attaches a program that passes
+//! them) and prints the count. `send-packet` sends the same traffic
+//! through an AF_PACKET socket (ordinary socket buffers, slower). `pass` attaches a program that passes
 //! everything, so a veth accepts redirected frames for the kernel's stack.
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
@@ -33,7 +35,7 @@ fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
 
 fn run(a: &[String]) -> Result<(), String> {
     match a.first().map(String::as_str) {
-        Some("send") if a.len() == 7 => {
+        Some(cmd @ ("send" | "send-packet")) if a.len() == 7 => {
             let dst_mac = a[2]
                 .split(':')
                 .map(|b| u8::from_str_radix(b, 16))
@@ -54,7 +56,9 @@ fn run(a: &[String]) -> Result<(), String> {
                 base_addr: src.into(),
             };
             let start = Instant::now();
-            let n = gen::generate(&t, Duration::from_secs_f64(secs)).map_err(|e| e.to_string())?;
+            let d = Duration::from_secs_f64(secs);
+            let n = if cmd == "send" { gen::generate(&t, d) } else { gen::generate_packet(&t, d) }
+                .map_err(|e| e.to_string())?;
             let dt = start.elapsed().as_secs_f64();
             println!("sent {n} frames in {dt:.3} s = {:.3} Mpps", n as f64 / dt / 1e6);
             Ok(())
@@ -72,6 +76,6 @@ fn run(a: &[String]) -> Result<(), String> {
             println!("received {}", sink.count().map_err(|e| e.to_string())?);
             Ok(())
         }
-        _ => Err("usage: masq-gen send IFACE DST_MAC SRC_ADDR DST_ADDR FLOWS SECONDS | masq-gen sink IFACE SECONDS | masq-gen pass IFACE SECONDS".into()),
+        _ => Err("usage: masq-gen send|send-packet IFACE DST_MAC SRC_ADDR DST_ADDR FLOWS SECONDS | masq-gen sink IFACE SECONDS | masq-gen pass IFACE SECONDS".into()),
     }
 }
