@@ -280,7 +280,10 @@ pub fn generate_packet(t: &Traffic, duration: Duration) -> io::Result<u64> {
     // SAFETY: plain socket(2) call; the fd is closed below.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
     if fd < 0 {
-        return Err(io::Error::other(format!("AF_PACKET socket: {}", io::Error::last_os_error())));
+        return Err(io::Error::other(format!(
+            "AF_PACKET socket: {}",
+            io::Error::last_os_error()
+        )));
     }
     let result = send_loop(fd, idx, &frames, duration);
     // SAFETY: closing the socket opened above, once.
@@ -297,10 +300,17 @@ fn send_loop(fd: i32, ifindex: i32, frames: &[Vec<u8>], duration: Duration) -> i
     sll.sll_protocol = 0;
     // SAFETY: `sll` is a live sockaddr_ll and its size is passed with it.
     let r = unsafe {
-        libc::bind(fd, (&sll as *const libc::sockaddr_ll).cast(), std::mem::size_of::<libc::sockaddr_ll>() as u32)
+        libc::bind(
+            fd,
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
     };
     if r < 0 {
-        return Err(io::Error::other(format!("bind AF_PACKET: {}", io::Error::last_os_error())));
+        return Err(io::Error::other(format!(
+            "bind AF_PACKET: {}",
+            io::Error::last_os_error()
+        )));
     }
     let one: libc::c_int = 1;
     // SAFETY: `one` is a live c_int and its size is passed with it.
@@ -325,7 +335,10 @@ fn send_loop(fd: i32, ifindex: i32, frames: &[Vec<u8>], duration: Duration) -> i
         for k in 0..BATCH {
             let f = &frames[next];
             next = (next + 1) % frames.len();
-            iov[k] = libc::iovec { iov_base: f.as_ptr() as *mut libc::c_void, iov_len: f.len() };
+            iov[k] = libc::iovec {
+                iov_base: f.as_ptr() as *mut libc::c_void,
+                iov_len: f.len(),
+            };
             msgs[k].msg_hdr.msg_iov = &mut iov[k];
             msgs[k].msg_hdr.msg_iovlen = 1;
         }
