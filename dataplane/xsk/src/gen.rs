@@ -327,9 +327,10 @@ fn send_loop(fd: i32, ifindex: i32, frames: &[Vec<u8>], duration: Duration) -> i
     let start = Instant::now();
     let mut sent = 0u64;
     let mut next = 0usize;
-    // SAFETY (for the zeroed arrays): all-zero iovec and mmsghdr are valid
-    // values; every entry used is filled before the call.
+    // SAFETY: an all-zero iovec is a valid value (null base, length 0).
     let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: an all-zero mmsghdr is a valid value; every entry used is
+    // filled before the call.
     let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     while start.elapsed() < duration {
         for k in 0..BATCH {
