@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use libxdp_sys as sys;
 
+use crate::bpf::{self, check, Object};
 use crate::xdp::ifindex;
 
 #[repr(C, align(8))]
@@ -30,86 +31,6 @@ struct GenConfig {
     base_addr: u32,
 }
 
-fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
-    if ret < 0 {
-        let e = io::Error::from_raw_os_error(-ret);
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
-    }
-    Ok(())
-}
-
-/// The loaded object.
-#[derive(Debug)]
-struct Object {
-    obj: *mut sys::bpf_object,
-}
-
-impl Object {
-    fn load() -> io::Result<Object> {
-        let buf: &[u8] = &OBJECT.0;
-        // SAFETY: `buf` is a valid ELF image that lives for 'static.
-        let obj =
-            unsafe { sys::bpf_object__open_mem(buf.as_ptr().cast(), buf.len() as _, ptr::null()) };
-        if obj.is_null() {
-            return Err(io::Error::other(format!(
-                "bpf_object__open_mem: {}",
-                io::Error::last_os_error()
-            )));
-        }
-        let o = Object { obj };
-        // SAFETY: `obj` is a valid opened object owned by `o`.
-        check(unsafe { sys::bpf_object__load(obj) }, "bpf_object__load")?;
-        Ok(o)
-    }
-
-    fn prog_fd(&self, name: &std::ffi::CStr) -> io::Result<i32> {
-        // SAFETY: the object is loaded; `name` is NUL-terminated.
-        let p = unsafe { sys::bpf_object__find_program_by_name(self.obj, name.as_ptr()) };
-        if p.is_null() {
-            return Err(io::Error::other(format!("program {name:?} not found")));
-        }
-        // SAFETY: `p` belongs to the loaded object.
-        let fd = unsafe { sys::bpf_program__fd(p) };
-        check(fd, "bpf_program__fd")?;
-        Ok(fd)
-    }
-
-    fn map_fd(&self, name: &std::ffi::CStr) -> io::Result<i32> {
-        // SAFETY: the object is loaded; `name` is NUL-terminated.
-        let fd = unsafe { sys::bpf_object__find_map_fd_by_name(self.obj, name.as_ptr()) };
-        check(fd, "map")?;
-        Ok(fd)
-    }
-
-    fn counter(&self) -> io::Result<u64> {
-        let fd = self.map_fd(c"counter")?;
-        let s = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
-        let ncpu = s
-            .trim()
-            .rsplit(['-', ','])
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0)
-            + 1;
-        let mut vals = vec![0u64; ncpu];
-        let key = 0u32;
-        // SAFETY: a per-CPU array lookup writes one u64 per possible CPU
-        // into `vals`, which holds exactly that many.
-        let r = unsafe {
-            sys::bpf_map_lookup_elem(fd, (&key as *const u32).cast(), vals.as_mut_ptr().cast())
-        };
-        check(r, "read counter")?;
-        Ok(vals.iter().sum())
-    }
-}
-
-impl Drop for Object {
-    fn drop(&mut self) {
-        // SAFETY: closing our own object once.
-        unsafe { sys::bpf_object__close(self.obj) };
-    }
-}
-
 /// What to send.
 #[derive(Clone, Debug)]
 pub struct Traffic {
@@ -127,7 +48,7 @@ pub struct Traffic {
 
 /// Sends `t` for `duration`; returns the frames sent.
 pub fn generate(t: &Traffic, duration: Duration) -> io::Result<u64> {
-    let o = Object::load()?;
+    let o = Object::load(&OBJECT.0)?;
     let prog = o.prog_fd(c"masq_gen")?;
     let cfg = GenConfig {
         ifindex: ifindex(&t.iface)? as u32,
@@ -135,19 +56,7 @@ pub fn generate(t: &Traffic, duration: Duration) -> io::Result<u64> {
         base_port: u32::from(t.base_port),
         base_addr: t.base_addr,
     };
-    let cfg_fd = o.map_fd(c"gen_config")?;
-    let key = 0u32;
-    // SAFETY: key and value point to live values of the map's key and
-    // value sizes (u32 and `GenConfig`, which mirrors `struct gen_cfg`).
-    let r = unsafe {
-        sys::bpf_map_update_elem(
-            cfg_fd,
-            (&key as *const u32).cast(),
-            (&cfg as *const GenConfig).cast(),
-            0,
-        )
-    };
-    check(r, "write gen_config")?;
+    bpf::map_update(o.map_fd(c"gen_config")?, &0u32, &cfg, "write gen_config")?;
     let mut ctx = sys::xdp_md {
         data: 0,
         data_end: t.template.len() as u32,
@@ -205,7 +114,7 @@ impl Sink {
     }
 
     fn attach_program(iface: &str, name: &std::ffi::CStr) -> io::Result<Sink> {
-        let obj = Object::load()?;
+        let obj = Object::load(&OBJECT.0)?;
         let prog = obj.prog_fd(name)?;
         let idx = ifindex(iface)?;
         // SAFETY: plain syscall wrapper on a valid interface and program fd.
@@ -216,7 +125,7 @@ impl Sink {
 
     /// Frames counted so far.
     pub fn count(&self) -> io::Result<u64> {
-        self.obj.counter()
+        bpf::percpu_sum(self.obj.map_fd(c"counter")?, 0)
     }
 }
 

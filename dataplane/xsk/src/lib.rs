@@ -12,6 +12,7 @@
 //!   frames between them.
 //! * [`netinfo`]: interface addresses and next hops read from the kernel.
 
+mod bpf;
 pub mod gen;
 pub mod netinfo;
 pub mod worker;

@@ -272,23 +272,7 @@ fn prefer_busy_poll(fd: i32) -> bool {
 }
 
 fn register(map_fd: i32, queue: u32, sock_fd: i32) -> io::Result<()> {
-    // SAFETY: key and value point to live u32/i32 values, the sizes of the
-    // XSKMAP's key and value.
-    let r = unsafe {
-        libxdp_sys::bpf_map_update_elem(
-            map_fd,
-            (&queue as *const u32).cast(),
-            (&sock_fd as *const i32).cast(),
-            u64::from(libxdp_sys::BPF_ANY),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::other(format!(
-            "register socket: {}",
-            io::Error::from_raw_os_error(-r)
-        )));
-    }
-    Ok(())
+    crate::bpf::map_update(map_fd, &queue, &sock_fd, "register socket")
 }
 
 /// Binds the sockets of `spec` (zero-copy when the driver offers it, copy

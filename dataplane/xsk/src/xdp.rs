@@ -6,6 +6,8 @@ use std::ptr;
 
 use libxdp_sys as sys;
 
+use crate::bpf::{self, check, Object};
+
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);
 
@@ -71,15 +73,6 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
     Ok(c)
 }
 
-fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
-    if ret < 0 {
-        let e = io::Error::from_raw_os_error(-ret);
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
-    } else {
-        Ok(())
-    }
-}
-
 /// The index of interface `name`.
 pub fn ifindex(name: &str) -> io::Result<i32> {
     let c =
@@ -116,17 +109,12 @@ pub fn detach_stale(ifname: &str) -> io::Result<bool> {
 /// and closed on drop.
 #[derive(Debug)]
 pub struct XdpProgram {
-    obj: *mut sys::bpf_object,
+    _obj: Object,
     ifindex: i32,
     ifname: String,
     xsks_fd: i32,
     stats_fd: i32,
 }
-
-// SAFETY: the bpf_object is only touched through &self/&mut self methods
-// that call thread-safe libbpf map syscalls, or in Drop; moving it to the
-// control thread is sound.
-unsafe impl Send for XdpProgram {}
 
 impl XdpProgram {
     /// Loads the program, writes `filter` into its configuration map and
@@ -134,55 +122,18 @@ impl XdpProgram {
     pub fn attach(ifname: &str, filter: &Filter) -> io::Result<XdpProgram> {
         let cfg = raw(filter)?;
         let ifindex = ifindex(ifname)?;
-        let buf: &[u8] = &OBJECT.0;
-        // SAFETY: `buf` is a valid ELF image that lives for 'static; null
-        // options are allowed.
-        let obj =
-            unsafe { sys::bpf_object__open_mem(buf.as_ptr().cast(), buf.len() as _, ptr::null()) };
-        if obj.is_null() {
-            return Err(io::Error::other(format!(
-                "bpf_object__open_mem: {}",
-                io::Error::last_os_error()
-            )));
-        }
-        let mut p = XdpProgram {
-            obj,
+        let obj = Object::load(&OBJECT.0)?;
+        let prog_fd = obj.prog_fd(c"masq_xdp")?;
+        let xsks_fd = obj.map_fd(c"xsks")?;
+        let stats_fd = obj.map_fd(c"stats")?;
+        bpf::map_update(obj.map_fd(c"config")?, &0u32, &cfg, "write config map")?;
+        let p = XdpProgram {
+            _obj: obj,
             ifindex,
             ifname: ifname.to_string(),
-            xsks_fd: -1,
-            stats_fd: -1,
+            xsks_fd,
+            stats_fd,
         };
-        // SAFETY: `obj` is a valid opened object owned by `p`.
-        check(unsafe { sys::bpf_object__load(obj) }, "bpf_object__load")?;
-        // SAFETY: `obj` is loaded; names are NUL-terminated literals.
-        let prog = unsafe { sys::bpf_object__find_program_by_name(obj, c"masq_xdp".as_ptr()) };
-        if prog.is_null() {
-            return Err(io::Error::other("program masq_xdp not found in the object"));
-        }
-        // SAFETY: `prog` belongs to the loaded `obj`.
-        let prog_fd = unsafe { sys::bpf_program__fd(prog) };
-        check(prog_fd, "bpf_program__fd")?;
-        // SAFETY: as above.
-        p.xsks_fd = unsafe { sys::bpf_object__find_map_fd_by_name(obj, c"xsks".as_ptr()) };
-        check(p.xsks_fd, "map xsks")?;
-        // SAFETY: as above.
-        p.stats_fd = unsafe { sys::bpf_object__find_map_fd_by_name(obj, c"stats".as_ptr()) };
-        check(p.stats_fd, "map stats")?;
-        // SAFETY: as above.
-        let cfg_fd = unsafe { sys::bpf_object__find_map_fd_by_name(obj, c"config".as_ptr()) };
-        check(cfg_fd, "map config")?;
-        let key = 0u32;
-        // SAFETY: key and value point to live values of the map's key and
-        // value sizes (u32 and `RawConfig`, which mirrors `struct masq_cfg`).
-        let r = unsafe {
-            sys::bpf_map_update_elem(
-                cfg_fd,
-                (&key as *const u32).cast(),
-                (&cfg as *const RawConfig).cast(),
-                u64::from(sys::BPF_ANY),
-            )
-        };
-        check(r, "write config map")?;
         // SAFETY: plain syscall wrapper on a valid interface and program fd.
         let r = unsafe { sys::bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, ptr::null()) };
         check(r, "bpf_xdp_attach")?;
@@ -191,39 +142,15 @@ impl XdpProgram {
 
     /// Sends frames of receive queue `queue` to the AF_XDP socket `fd`.
     pub fn register(&self, queue: u32, fd: i32) -> io::Result<()> {
-        // SAFETY: key and value point to live u32/i32 values, the sizes of
-        // the XSKMAP's key and value.
-        let r = unsafe {
-            sys::bpf_map_update_elem(
-                self.xsks_fd,
-                (&queue as *const u32).cast(),
-                (&fd as *const i32).cast(),
-                u64::from(sys::BPF_ANY),
-            )
-        };
-        check(r, "register socket in xsks map")
+        bpf::map_update(self.xsks_fd, &queue, &fd, "register socket in xsks map")
     }
 
     /// Frames redirected to the NAT and passed to the kernel so far.
     pub fn stats(&self) -> io::Result<(u64, u64)> {
-        let ncpu = possible_cpus()?;
-        let mut out = [0u64; 2];
-        let mut vals = vec![0u64; ncpu];
-        for (k, o) in out.iter_mut().enumerate() {
-            let key = k as u32;
-            // SAFETY: a per-CPU array lookup writes one u64 per possible CPU
-            // into `vals`, which holds exactly that many.
-            let r = unsafe {
-                sys::bpf_map_lookup_elem(
-                    self.stats_fd,
-                    (&key as *const u32).cast(),
-                    vals.as_mut_ptr().cast(),
-                )
-            };
-            check(r, "read stats map")?;
-            *o = vals.iter().sum();
-        }
-        Ok((out[0], out[1]))
+        Ok((
+            bpf::percpu_sum(self.stats_fd, 0)?,
+            bpf::percpu_sum(self.stats_fd, 1)?,
+        ))
     }
 
     /// The fd of the program's XSKMAP, where workers register sockets.
@@ -239,21 +166,10 @@ impl XdpProgram {
 
 impl Drop for XdpProgram {
     fn drop(&mut self) {
-        // SAFETY: detaching by interface index and closing our own object,
-        // which nothing else references.
-        unsafe {
-            sys::bpf_xdp_detach(self.ifindex, XDP_FLAGS_DRV_MODE, ptr::null());
-            sys::bpf_object__close(self.obj);
-        }
+        // SAFETY: detaching by interface index; the object is closed after
+        // this, when its field drops.
+        unsafe { sys::bpf_xdp_detach(self.ifindex, XDP_FLAGS_DRV_MODE, ptr::null()) };
     }
-}
-
-fn possible_cpus() -> io::Result<usize> {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
-    let last = s.trim().rsplit(['-', ',']).next().unwrap_or("0");
-    last.parse::<usize>()
-        .map(|n| n + 1)
-        .map_err(|_| io::Error::other(format!("bad cpu list {s:?}")))
 }
 
 #[cfg(test)]
