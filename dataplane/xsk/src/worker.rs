@@ -367,7 +367,7 @@ pub fn run(
                 continue;
             }
             let v = shard.process(data.contents_mut(), h.side, now);
-            route(v, d, &mut lan, &mut wan, &mut free, &mut c, None, &shared);
+            route(v, d, &mut lan, &mut wan, &mut free, &mut c, &shared);
         }
 
         for side in [Side::Lan, Side::Wan] {
@@ -431,7 +431,6 @@ pub fn run(
                     &mut wan,
                     &mut free,
                     &mut c,
-                    Some(()),
                     &shared,
                 );
             }
@@ -532,7 +531,7 @@ pub fn run(
     Ok(shard)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Sends a processed frame's descriptor to its one next place.
 #[inline]
 fn route(
     v: Verdict,
@@ -541,7 +540,6 @@ fn route(
     wan: &mut Port,
     free: &mut Vec<FrameDesc>,
     c: &mut LocalStats,
-    _from_rx: Option<()>,
     shared: &Shared,
 ) {
     match v {
