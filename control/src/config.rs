@@ -172,6 +172,15 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
             ))
         }
         Some(c) => {
+            let mut seen = c.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != c.len() {
+                return Err(err(
+                    "cores",
+                    "a core is listed twice: each worker busy-polls a core of its own",
+                ));
+            }
             if let Some(bad) = c.iter().find(|&&x| x >= cpus) {
                 return Err(err(
                     "cores",
@@ -182,6 +191,23 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         }
         None => (0..workers).collect(),
     };
+    if workers > 64 {
+        return Err(err(
+            "workers",
+            format!("{workers}: at most 64 (the XDP program's socket map)"),
+        ));
+    }
+    for (key, n) in [("inside", core.inside.len()), ("pool", core.pool.len())] {
+        if n > masq_xsk::xdp::MAX_PREFIXES {
+            return Err(err(
+                key,
+                format!(
+                    "{n} prefixes; the XDP program holds at most {}",
+                    masq_xsk::xdp::MAX_PREFIXES
+                ),
+            ));
+        }
+    }
     let ring_size = f.ring_size.unwrap_or(1024);
     if !ring_size.is_power_of_two() || !(64..=16384).contains(&ring_size) {
         return Err(err(
@@ -196,6 +222,13 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
             format!("{umem_frames} is below 4 × ring_size ({})", 4 * ring_size),
         ));
     }
+    let handoff_ring = f.handoff_ring.unwrap_or(1024);
+    if !(1..=65536).contains(&handoff_ring) {
+        return Err(err(
+            "handoff_ring",
+            format!("{handoff_ring} must be 1..=65536 frames (2 KiB each)"),
+        ));
+    }
     if f.lan == f.wan {
         return Err(err("wan", "LAN and WAN must be different interfaces"));
     }
@@ -207,7 +240,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         cores,
         umem_frames,
         ring_size,
-        handoff_ring: f.handoff_ring.unwrap_or(1024),
+        handoff_ring,
     })
 }
 
@@ -254,7 +287,7 @@ mod tests {
             let e = parse(&text).unwrap_err();
             assert!(e.contains(want), "{e}");
         }
-        let edits: [(&str, &str, &str); 8] = [
+        let edits: [(&str, &str, &str); 10] = [
             ("192.168.0.0/16", "192.168.0.0/33", "inside"),
             ("203.0.113.0/29", "192.168.1.0/24", "pool"),
             ("udp = 300", "udp = 60", "timeouts.udp"),
@@ -271,6 +304,16 @@ mod tests {
                 "ring_size",
             ),
             ("wan = \"wan0\"", "wan = \"lan0\"", "wan"),
+            (
+                "mode = \"snat\"",
+                "mode = \"snat\"\nhandoff_ring = 0",
+                "handoff_ring",
+            ),
+            (
+                "mode = \"snat\"",
+                "mode = \"snat\"\ncores = [0, 0]\nworkers = 2",
+                "cores",
+            ),
         ];
         for (from, to, key) in edits {
             let e = parse(&GOOD.replace(from, to)).unwrap_err();

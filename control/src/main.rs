@@ -79,6 +79,30 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
         rc.core.pool = vec![Prefix::new(a, 32).map_err(|e| format!("pool: {e}"))?];
         rc.core.validate().map_err(|e| e.to_string())?;
     }
+    let workers = usize::from(rc.core.shards);
+    for ifname in [&rc.lan, &rc.wan] {
+        let q = netinfo::rx_queues(ifname).map_err(|e| format!("{ifname}: {e}"))?;
+        if q > workers {
+            return Err(format!(
+                "workers: {ifname} has {q} receive queues but {workers} worker(s); set workers = {q} \
+                 or reduce the queues (ethtool -L {ifname} combined {workers})"
+            ));
+        }
+    }
+    if rc.mode == Mode::Masquerade {
+        if let Ok((lo, hi)) = netinfo::local_port_range() {
+            if lo <= rc.core.port_max && hi >= rc.core.port_min {
+                eprintln!(
+                    "masq: warning: the box's own ephemeral ports {lo}-{hi} (net.ipv4.ip_local_port_range) \
+                     overlap the NAT ports {}-{}: replies to the box's own connections from the WAN \
+                     address would go to the NAT. Set port_max = {} (or move the kernel's range).",
+                    rc.core.port_min,
+                    rc.core.port_max,
+                    lo.saturating_sub(1)
+                );
+            }
+        }
+    }
     let lan_mac = netinfo::mac_of(&rc.lan).map_err(|e| format!("lan: {e}"))?;
     let wan_mac = netinfo::mac_of(&rc.wan).map_err(|e| format!("wan: {e}"))?;
     for ifname in [&rc.lan, &rc.wan] {
@@ -86,6 +110,15 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
             eprintln!("masq: removed a stale XDP program from {ifname}");
         }
     }
+    // With `panic = "abort"` no destructor runs: detach the programs from
+    // the panic hook so that a crash does not leave them attached.
+    let (lan_name, wan_name) = (rc.lan.clone(), rc.wan.clone());
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = xdp::detach_stale(&lan_name);
+        let _ = xdp::detach_stale(&wan_name);
+        default_hook(info);
+    }));
     let pfx = |v: &[Prefix]| v.iter().map(|p| (p.addr(), p.len())).collect::<Vec<_>>();
     let lan_prog = xdp::XdpProgram::attach(&rc.lan, &xdp::Filter::Lan(pfx(&rc.core.inside)))
         .map_err(|e| format!("lan {}: {e}", rc.lan))?;
@@ -95,7 +128,6 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
     )
     .map_err(|e| format!("wan {}: {e}", rc.wan))?;
 
-    let workers = usize::from(rc.core.shards);
     let shared = Arc::new(Shared::new(workers, rc.handoff_ring as usize));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -103,7 +135,7 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
             .map_err(|e| format!("signal handler: {e}"))?;
     }
 
-    let gateway = netinfo::default_gateway(&rc.wan).map_err(|e| format!("routes: {e}"))?;
+    let mut gateway = netinfo::default_gateway(&rc.wan).map_err(|e| format!("routes: {e}"))?;
     let hops = NextHops {
         lan_mac,
         wan_mac,
@@ -171,6 +203,9 @@ fn run(mut rc: RunConfig, stats_interval: u64, report_sessions: usize) -> Result
     let mut last_stats = Instant::now();
     let mut gw_known = None;
     while !stop.load(Ordering::Relaxed) {
+        if gateway.is_none() {
+            gateway = netinfo::default_gateway(&rc.wan).ok().flatten();
+        }
         if let Some(gw) = gateway {
             match netinfo::neighbour(gw) {
                 Ok(Some(mac)) => {

@@ -55,6 +55,26 @@ pub fn ipv4_of(ifname: &str) -> io::Result<Vec<u32>> {
     Ok(out)
 }
 
+/// Number of receive queues of an interface (from sysfs).
+pub fn rx_queues(ifname: &str) -> io::Result<usize> {
+    let dir = std::fs::read_dir(format!("/sys/class/net/{ifname}/queues"))
+        .map_err(|e| io::Error::new(e.kind(), format!("interface {ifname:?}: {e}")))?;
+    Ok(dir
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+        .count())
+}
+
+/// The kernel's ephemeral port range (net.ipv4.ip_local_port_range).
+pub fn local_port_range() -> io::Result<(u16, u16)> {
+    let s = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")?;
+    let mut it = s.split_whitespace().filter_map(|x| x.parse::<u16>().ok());
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(io::Error::other(format!("bad ip_local_port_range {s:?}"))),
+    }
+}
+
 /// The gateway of the default route through `ifname`, from /proc/net/route.
 pub fn default_gateway(ifname: &str) -> io::Result<Option<u32>> {
     let s = std::fs::read_to_string("/proc/net/route")?;

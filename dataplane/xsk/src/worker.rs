@@ -8,11 +8,12 @@
 //! another worker's hand-off ring (as a copy), or back to its free pool.
 //!
 //! Frame accounting: every descriptor of the UMEM is, at any time, in
-//! exactly one of: the free pool, a fill ring, an RX ring (kernel), the
-//! batch being processed, a TX ring or the completion ring (kernel). The
-//! worker counts what it holds (pool, frames sent and not completed), so
-//! the rest is in the fill and RX rings; more than those rings can hold
-//! means a leak and shows as `frames_unaccounted` ≠ 0.
+//! exactly one of: the free pool, a fill ring or what the kernel or NIC
+//! took from it, an RX ring, the batch being processed, a TX ring or the
+//! completion ring. At a batch boundary the worker's counts (pool, frames
+//! given to fill rings and not yet received, frames sent and not yet
+//! completed) add up to the UMEM exactly; any difference is published as
+//! `frames_unaccounted`.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -78,7 +79,8 @@ pub struct WorkerStats {
     /// UMEM frames neither in the pool nor in a ring the worker knows of
     /// (0 unless a frame leaked).
     pub frames_unaccounted: AtomicU64,
-    /// Times the gateway's MAC was unknown when a frame went to the WAN.
+    /// Frames for the WAN dropped because the gateway's MAC was not known
+    /// yet.
     pub no_gateway: AtomicU64,
 }
 
@@ -170,7 +172,10 @@ struct Port {
     rx: RxQueue,
     fq: FillQueue,
     cq: CompQueue,
+    /// Frames on the TX ring not yet completed.
     outstanding: usize,
+    /// Frames given to the fill ring and not yet received back.
+    filled: usize,
     pending: Vec<FrameDesc>,
 }
 
@@ -203,6 +208,7 @@ fn bind(umem: &Umem, ifname: &str, queue: u32, ring: u32, zero_copy: bool) -> io
                     fq,
                     cq,
                     outstanding: 0,
+                    filled: 0,
                     pending: Vec::with_capacity(2 * BATCH),
                 })
             }
@@ -330,8 +336,8 @@ pub fn run(
         // to the kernel once; they leave the pool in the same step.
         let got = unsafe { p.fq.produce(&free[at..]) };
         free.truncate(at + (n - got));
+        p.filled += got;
     }
-    let in_fill = |free: usize| total - free;
     ready(Started { mode, busy_poll });
 
     let stats = &shared.stats[usize::from(spec.id)];
@@ -382,6 +388,7 @@ pub fn run(
             if n == 0 {
                 continue;
             }
+            port.filled -= n.min(port.filled);
             work += n;
             if side == Side::Lan {
                 c.rx_lan += n as u64;
@@ -459,10 +466,13 @@ pub fn run(
             if p.outstanding > 0 && (mode == Mode::Copy || p.tx.needs_wakeup()) {
                 let _ = p.tx.wakeup();
             }
-            // SAFETY: completed descriptors come back from the kernel once
-            // and go to the pool.
-            let done = unsafe { p.cq.consume(&mut scratch) };
-            if done > 0 {
+            loop {
+                // SAFETY: completed descriptors come back from the kernel
+                // once and go to the pool.
+                let done = unsafe { p.cq.consume(&mut scratch) };
+                if done == 0 {
+                    break;
+                }
                 work += done;
                 p.outstanding -= done.min(p.outstanding);
                 free.extend_from_slice(&scratch[..done]);
@@ -476,6 +486,7 @@ pub fn run(
                 // SAFETY: as when priming: from the pool, to the kernel, once.
                 let got = unsafe { p.fq.produce(&free[at..]) };
                 free.truncate(at + (n - got));
+                p.filled += got;
             }
             if p.fq.needs_wakeup() {
                 let _ = p.fq.wakeup(p.rx.fd_mut(), 0);
@@ -506,10 +517,8 @@ pub fn run(
                     });
                 }
             }
-            let accounted = free.len() + lan.outstanding + wan.outstanding;
-            let expected_in_kernel = in_fill(accounted);
-            // Fill and RX rings of both sockets hold at most 4 × ring frames.
-            c.publish(stats, &shard, expected_in_kernel, 4 * spec.ring as usize);
+            let known = free.len() + lan.outstanding + wan.outstanding + lan.filled + wan.filled;
+            c.publish(stats, &shard, total.abs_diff(known));
         }
         if idle >= SPIN_BEFORE_SLEEP {
             let mut fds = [
@@ -528,6 +537,8 @@ pub fn run(
             unsafe { libc::poll(fds.as_mut_ptr(), 2, 1) };
         }
     }
+    let known = free.len() + lan.outstanding + wan.outstanding + lan.filled + wan.filled;
+    c.publish(stats, &shard, total.abs_diff(known));
     Ok(shard)
 }
 
@@ -546,9 +557,13 @@ fn route(
         Verdict::ToLan => lan.pending.push(d),
         Verdict::ToWan => {
             if shared.gateway().is_none() {
+                // Not sent with an empty destination MAC: dropped and
+                // counted until the control thread knows the next hop.
                 c.no_gateway += 1;
+                free.push(d)
+            } else {
+                wan.pending.push(d)
             }
-            wan.pending.push(d)
         }
         Verdict::HandOff { .. } => free.push(d),
         Verdict::Pass => {
@@ -580,7 +595,7 @@ struct LocalStats {
 }
 
 impl LocalStats {
-    fn publish(&self, s: &WorkerStats, shard: &Shard, in_kernel: usize, kernel_max: usize) {
+    fn publish(&self, s: &WorkerStats, shard: &Shard, unaccounted: usize) {
         let r = Ordering::Relaxed;
         s.rx_lan.store(self.rx_lan, r);
         s.rx_wan.store(self.rx_wan, r);
@@ -596,7 +611,6 @@ impl LocalStats {
         s.polls.store(self.polls, r);
         s.no_gateway.store(self.no_gateway, r);
         s.sessions.store(shard.session_count() as u64, r);
-        s.frames_unaccounted
-            .store(in_kernel.saturating_sub(kernel_max) as u64, r);
+        s.frames_unaccounted.store(unaccounted as u64, r);
     }
 }

@@ -118,8 +118,10 @@ int masq_xdp(struct xdp_md *ctx)
 
 redirect:
     count(0, XDP_PASS);
-    /* XDP_PASS when no socket is bound to this queue. */
-    return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
+    /* Dropped when no socket is bound to this queue: the kernel cannot
+     * translate it, and passing it would leak inside addresses or answer
+     * subscribers' flows with resets. masq binds every queue. */
+    return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
 }
 
 char _license[] SEC("license") = "GPL";
