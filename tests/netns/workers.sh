@@ -78,4 +78,6 @@ handed="$(grep -o 'handed off [0-9]* in [0-9]*' "$WORK/report.txt" | awk '{s += 
 [ "$handed" -gt 0 ] || fail "no frame crossed between workers: $(grep '^worker' "$WORK/report.txt")"
 grep '^worker' "$WORK/report.txt" | sed 's/^/workers: /'
 echo "workers: ok: $handed frames crossed between the two workers"
-echo "workers: 3 passed, 0 failed"
+[ "$(grep -c 'frames unaccounted 0$' "$WORK/report.txt")" -eq 2 ] || fail "UMEM frames unaccounted for"
+echo "workers: ok: every UMEM frame of both workers accounted for at exit"
+echo "workers: 4 passed, 0 failed"
