@@ -52,12 +52,6 @@ impl Index {
         self.cells.len() * core::mem::size_of::<u32>()
     }
 
-    /// The cell a hash starts probing at, for prefetching by callers.
-    #[inline]
-    pub fn home(&self, hash: u64) -> usize {
-        hash as usize & self.mask
-    }
-
     /// Reads the first cell a hash probes and returns its slot, if any.
     /// Batch processing calls this for many frames before looking any of
     /// them up, so that the cache misses of independent frames overlap.

@@ -6,7 +6,7 @@
 //! ownership, look the flow up (fast path: apply the rewrite stored in the
 //! session), or create it (slow path: limits, port allocation, filtering).
 
-use crate::config::{Config, Filtering, Prefix};
+use crate::config::{Config, Filtering};
 use crate::counters::{Counters, DropReason};
 use crate::event::{Endpoint, Event, EventQueue};
 use crate::hash::{subscriber_owner, Hasher};
@@ -1546,28 +1546,6 @@ impl Shard {
         }
         self.counters.sessions_flushed += n as u64;
         n
-    }
-
-    /// The inside endpoint a mapping of `proto` on (external address, port)
-    /// leads to, if one exists on this shard.
-    pub fn lookup_external(&self, proto: u8, addr: u32, port: u16) -> Option<Endpoint> {
-        let sessions = &self.sessions;
-        let i = self
-            .map_in
-            .find(self.hasher.mapping(proto, addr, port), |i| {
-                let s = &sessions[i as usize];
-                s.ext_addr == addr && s.ext_port == port && s.proto == proto
-            })?;
-        let s = &self.sessions[i as usize];
-        Some(Endpoint {
-            addr: s.in_addr,
-            port: s.in_port,
-        })
-    }
-
-    /// Inside prefixes and pool of this shard's configuration.
-    pub fn prefixes(&self) -> (&[Prefix], &[Prefix]) {
-        (&self.cfg.inside, &self.cfg.pool)
     }
 }
 

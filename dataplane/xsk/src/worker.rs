@@ -347,7 +347,9 @@ pub fn run(
     let mut idle = 0u32;
     let mut loops = 0u64;
     let mut c = LocalStats::default();
-    let mut gateway = hops.gateway_mac;
+    // The gateway as last read from the control thread (every 256 loops):
+    // frames for the WAN wait for it, without a shared read per frame.
+    let mut gateway: Option<Mac> = None;
     let mut next_expiry: Option<Time> = None;
     while !shared.stop.load(Ordering::Relaxed) {
         let now = Time(shared.epoch.elapsed().as_millis() as u64);
@@ -373,7 +375,15 @@ pub fn run(
                 continue;
             }
             let v = shard.process(data.contents_mut(), h.side, now);
-            route(v, d, &mut lan, &mut wan, &mut free, &mut c, &shared);
+            route(
+                v,
+                d,
+                &mut lan,
+                &mut wan,
+                &mut free,
+                &mut c,
+                gateway.is_some(),
+            );
         }
 
         for side in [Side::Lan, Side::Wan] {
@@ -438,7 +448,7 @@ pub fn run(
                     &mut wan,
                     &mut free,
                     &mut c,
-                    &shared,
+                    gateway.is_some(),
                 );
             }
         }
@@ -507,16 +517,18 @@ pub fn run(
         } else {
             idle += 1;
         }
-        if loops % 256 == 0 || idle == SPIN_BEFORE_SLEEP {
+        if gateway.is_none() || loops % 256 == 0 {
             if let Some(g) = shared.gateway() {
-                if g != gateway {
-                    gateway = g;
+                if gateway != Some(g) {
+                    gateway = Some(g);
                     shard.set_next_hops(NextHops {
                         gateway_mac: g,
                         ..hops
                     });
                 }
             }
+        }
+        if loops % 256 == 0 || idle == SPIN_BEFORE_SLEEP {
             let known = free.len() + lan.outstanding + wan.outstanding + lan.filled + wan.filled;
             c.publish(stats, &shard, total.abs_diff(known));
         }
@@ -551,12 +563,12 @@ fn route(
     wan: &mut Port,
     free: &mut Vec<FrameDesc>,
     c: &mut LocalStats,
-    shared: &Shared,
+    gateway_known: bool,
 ) {
     match v {
         Verdict::ToLan => lan.pending.push(d),
         Verdict::ToWan => {
-            if shared.gateway().is_none() {
+            if !gateway_known {
                 // Not sent with an empty destination MAC: dropped and
                 // counted until the control thread knows the next hop.
                 c.no_gateway += 1;

@@ -140,11 +140,6 @@ impl XdpProgram {
         Ok(p)
     }
 
-    /// Sends frames of receive queue `queue` to the AF_XDP socket `fd`.
-    pub fn register(&self, queue: u32, fd: i32) -> io::Result<()> {
-        bpf::map_update(self.xsks_fd, &queue, &fd, "register socket in xsks map")
-    }
-
     /// Frames redirected to the NAT and passed to the kernel so far.
     pub fn stats(&self) -> io::Result<(u64, u64)> {
         Ok((
