@@ -3,19 +3,30 @@
 
 use etherparse::{Ipv4HeaderSlice, TcpHeaderSlice, UdpHeaderSlice};
 
-/// One's-complement sum of big-endian words, folded (test-side code).
-pub fn ones_sum(data: &[u8]) -> u16 {
-    let mut acc: u32 = 0;
-    for c in data.chunks(2) {
-        let w = if c.len() == 2 {
-            u32::from(c[0]) << 8 | u32::from(c[1])
-        } else {
-            u32::from(c[0]) << 8
-        };
-        acc += w;
+/// Adds big-endian 16-bit words to `acc` (test-side code, written apart
+/// from the core's), an odd last byte padded with zero.
+pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
+    let mut c = data.chunks_exact(2);
+    for w in &mut c {
+        acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [x] = c.remainder() {
+        acc += u64::from(*x) << 8;
+    }
+    acc
+}
+
+/// Folds a sum into 16 bits with end-around carry.
+pub fn fold(mut acc: u64) -> u16 {
+    while acc > 0xffff {
         acc = (acc & 0xffff) + (acc >> 16);
     }
     acc as u16
+}
+
+/// One's-complement sum of big-endian words, folded.
+pub fn ones_sum(data: &[u8]) -> u16 {
+    fold(sum(0, data))
 }
 
 /// What a test wants to know about a frame.

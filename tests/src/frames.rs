@@ -2,6 +2,8 @@
 
 use etherparse::PacketBuilder;
 
+use crate::check::{fold, sum};
+
 /// MAC of the first LAN host.
 pub const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
 /// MAC of the NAT's LAN interface.
@@ -187,9 +189,71 @@ pub fn with_ttl(mut frame: Vec<u8>, ttl: u8) -> Vec<u8> {
 
 /// Recomputes the IPv4 header checksum of a frame (test-side code).
 pub fn refill_ip_checksum(frame: &mut [u8]) {
-    let ihl = usize::from(frame[14] & 0x0f) * 4;
-    frame[24] = 0;
-    frame[25] = 0;
-    let c = !crate::check::ones_sum(&frame[14..14 + ihl]);
-    frame[24..26].copy_from_slice(&c.to_be_bytes());
+    refill_ip_header(frame, 14);
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Recomputes the checksum of the IPv4 header at `at` if it is whole.
+fn refill_ip_header(f: &mut [u8], at: usize) -> bool {
+    if f.len() < at + 20 || f[at] >> 4 != 4 {
+        return false;
+    }
+    let hl = usize::from(f[at] & 0x0f) * 4;
+    if hl < 20 || at + hl > f.len() {
+        return false;
+    }
+    f[at + 10] = 0;
+    f[at + 11] = 0;
+    let c = !fold(sum(0, &f[at..at + hl]));
+    f[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
+    true
+}
+
+/// Recomputes every checksum of an Ethernet/IPv4 frame that its structure
+/// allows: IPv4 header, TCP, UDP (unless 0), ICMP (after the header of an
+/// embedded packet).
+pub fn refill_checksums(f: &mut [u8]) {
+    if f.len() < 34 || f[12..14] != [8, 0] || !refill_ip_header(f, 14) {
+        return;
+    }
+    let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+    let end = 14 + usize::from(be16(f, 16));
+    if end > f.len() || end < l4 {
+        return;
+    }
+    let pseudo = |f: &[u8], len: usize| sum(0, &f[26..34]) + u64::from(f[23]) + len as u64;
+    match f[23] {
+        6 if end - l4 >= 20 => {
+            f[l4 + 16] = 0;
+            f[l4 + 17] = 0;
+            let c = !fold(sum(pseudo(f, end - l4), &f[l4..end]));
+            f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+        }
+        17 if end - l4 >= 8 => {
+            let len = usize::from(be16(f, l4 + 4));
+            if len < 8 || l4 + len > end || be16(f, l4 + 6) == 0 {
+                return;
+            }
+            f[l4 + 6] = 0;
+            f[l4 + 7] = 0;
+            let c = match !fold(sum(pseudo(f, len), &f[l4..l4 + len])) {
+                0 => 0xffff,
+                c => c,
+            };
+            f[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
+        }
+        1 if end - l4 >= 4 => {
+            if matches!(f[l4], 3 | 11 | 12) && end - l4 >= 28 {
+                let _ = refill_ip_header(&mut f[..end], l4 + 8);
+            }
+            f[l4 + 2] = 0;
+            f[l4 + 3] = 0;
+            let c = !fold(sum(0, &f[l4..end]));
+            f[l4 + 2..l4 + 4].copy_from_slice(&c.to_be_bytes());
+        }
+        _ => {}
+    }
 }

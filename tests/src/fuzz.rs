@@ -50,7 +50,7 @@ use masq_core::{
     Timeouts, Verdict,
 };
 
-use crate::check;
+use crate::check::{self, fold, sum};
 use crate::frames::{self, Flags, From, GW_MAC, HOST_MAC, LAN_MAC, WAN_MAC};
 use crate::harness::Nat;
 
@@ -296,86 +296,6 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
-fn sum(mut acc: u64, data: &[u8]) -> u64 {
-    let mut c = data.chunks_exact(2);
-    for w in &mut c {
-        acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [x] = c.remainder() {
-        acc += u64::from(*x) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u64) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
-}
-
-/// Recomputes the checksum of the IPv4 header at `at` if it is whole.
-fn fix_ip_header(f: &mut [u8], at: usize) -> bool {
-    if f.len() < at + 20 || f[at] >> 4 != 4 {
-        return false;
-    }
-    let hl = usize::from(f[at] & 0x0f) * 4;
-    if hl < 20 || at + hl > f.len() {
-        return false;
-    }
-    f[at + 10] = 0;
-    f[at + 11] = 0;
-    let c = !fold(sum(0, &f[at..at + hl]));
-    f[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
-    true
-}
-
-/// Recomputes every checksum of an Ethernet/IPv4 frame that its structure
-/// allows: IPv4 header, TCP, UDP (unless 0), ICMP (after the header of an
-/// embedded packet).
-pub fn fix_checksums(f: &mut [u8]) {
-    if f.len() < 34 || f[12..14] != [8, 0] || !fix_ip_header(f, 14) {
-        return;
-    }
-    let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
-    let end = 14 + usize::from(be16(f, 16));
-    if end > f.len() || end < l4 {
-        return;
-    }
-    let pseudo = |f: &[u8], len: usize| sum(0, &f[26..34]) + u64::from(f[23]) + len as u64;
-    match f[23] {
-        6 if end - l4 >= 20 => {
-            f[l4 + 16] = 0;
-            f[l4 + 17] = 0;
-            let c = !fold(sum(pseudo(f, end - l4), &f[l4..end]));
-            f[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
-        }
-        17 if end - l4 >= 8 => {
-            let len = usize::from(be16(f, l4 + 4));
-            if len < 8 || l4 + len > end || be16(f, l4 + 6) == 0 {
-                return;
-            }
-            f[l4 + 6] = 0;
-            f[l4 + 7] = 0;
-            let c = match !fold(sum(pseudo(f, len), &f[l4..l4 + len])) {
-                0 => 0xffff,
-                c => c,
-            };
-            f[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
-        }
-        1 if end - l4 >= 4 => {
-            if icmp::kind(f[l4]) == icmp::Kind::Error && end - l4 >= 28 {
-                let _ = fix_ip_header(&mut f[..end], l4 + 8);
-            }
-            f[l4 + 2] = 0;
-            f[l4 + 3] = 0;
-            let c = !fold(sum(0, &f[l4..end]));
-            f[l4 + 2..l4 + 4].copy_from_slice(&c.to_be_bytes());
-        }
-        _ => {}
-    }
-}
-
 /// Applies a shape byte to a built frame, keeping it valid: bits 0-1 TTL
 /// (kept, 1, 0, 255), bit 2 one word of IP options, bit 3 three bytes of
 /// Ethernet padding, bit 4 MF, bit 5 fragment offset 1, bit 6 UDP checksum
@@ -417,7 +337,7 @@ pub fn shape(f: &mut Vec<u8>, s: u8) {
     // Only the IPv4 header changed, except a zeroed UDP checksum: the
     // transport checksum does not cover what changed here (the pseudo
     // header uses the transport length).
-    let _ = fix_ip_header(f, 14);
+    frames::refill_ip_checksum(f);
 }
 
 fn ipv4_header_ok(f: &[u8]) -> bool {
@@ -720,7 +640,7 @@ impl Driver {
                 }
             }
             if n & 0x80 != 0 {
-                fix_checksums(&mut frame);
+                frames::refill_checksums(&mut frame);
             }
         }
         self.inputs.push(side_code(side), &frame);
@@ -1029,7 +949,7 @@ impl Driver {
                 }
                 f.extend_from_slice(r.bytes(usize::from(len)));
                 if fl & 2 != 0 {
-                    fix_checksums(&mut f);
+                    frames::refill_checksums(&mut f);
                 }
                 Some((f, side))
             }

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use masq_core::{Config, Side, Verdict};
-use masq_tests::check::{checksums, ones_sum, seen};
+use masq_tests::check::{checksums, seen};
 use masq_tests::frames::{self, Flags, From};
 use masq_tests::harness::Nat;
 use proptest::prelude::*;
@@ -27,37 +27,6 @@ fn cfg(shards: u16) -> Config {
     }
 }
 
-/// Test-side recomputation of every checksum of a frame.
-fn refill(f: &mut [u8]) {
-    frames::refill_ip_checksum(f);
-    let ihl = usize::from(f[14] & 0x0f) * 4;
-    let l4 = 14 + ihl;
-    let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
-    let proto = f[23];
-    let (at, pseudo) = match proto {
-        6 => (l4 + 16, true),
-        17 => (l4 + 6, true),
-        _ => (l4 + 2, false),
-    };
-    if proto == 17 && f[at] == 0 && f[at + 1] == 0 {
-        return;
-    }
-    f[at] = 0;
-    f[at + 1] = 0;
-    let mut data = Vec::new();
-    if pseudo {
-        data.extend_from_slice(&f[26..34]);
-        data.extend_from_slice(&[0, proto]);
-        data.extend_from_slice(&((end - l4) as u16).to_be_bytes());
-    }
-    data.extend_from_slice(&f[l4..end]);
-    let mut c = !ones_sum(&data);
-    if proto == 17 && c == 0 {
-        c = 0xffff;
-    }
-    f[at..at + 2].copy_from_slice(&c.to_be_bytes());
-}
-
 /// The reply a peer would send to `f`: MACs, addresses and ports swapped,
 /// an echo request answered, TTL set, checksums recomputed.
 fn reply_of(f: &[u8], ttl: u8) -> Vec<u8> {
@@ -74,7 +43,7 @@ fn reply_of(f: &[u8], ttl: u8) -> Vec<u8> {
         r[l4..l4 + 2].copy_from_slice(&f[l4 + 2..l4 + 4]);
         r[l4 + 2..l4 + 4].copy_from_slice(&f[l4..l4 + 2]);
     }
-    refill(&mut r);
+    frames::refill_checksums(&mut r);
     r
 }
 
