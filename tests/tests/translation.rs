@@ -535,10 +535,9 @@ fn icmp_error_edge_cases() {
         nat.send(&mut bad, Side::Wan),
         Verdict::Drop(DropReason::BadIcmpChecksum)
     );
-    let mut other = frames::udp(From::Lan, H1, 42000, R2, 1, b"x");
     let mut stray = {
         // An error about a flow to R2 that never left.
-        let mut t = other.clone();
+        let mut t = frames::udp(From::Lan, H1, 42000, R2, 1, b"x");
         t[26..30].copy_from_slice(&o.src);
         frames::refill_ip_checksum(&mut t);
         frames::icmp_error(From::Wan, R2, o.src, 3, 3, &t, 8)
@@ -557,7 +556,6 @@ fn icmp_error_edge_cases() {
         1,
         "errors neither create nor delete sessions"
     );
-    other.clear();
 }
 
 #[test]

@@ -130,6 +130,12 @@ impl core::fmt::Display for Event {
     /// `session-create proto=17 inside=192.168.1.10:40000 outside=203.0.113.1:1024 remote=198.51.100.1:53 at=0`.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let a = |x: u32| core::net::Ipv4Addr::from(x);
+        let what = match self {
+            Event::SessionCreated { .. } => "session-create",
+            Event::SessionDeleted { .. } => "session-delete",
+            Event::BlockAllocated { .. } => "block-allocate",
+            Event::BlockReleased { .. } => "block-release",
+        };
         match *self {
             Event::SessionCreated {
                 proto,
@@ -137,31 +143,25 @@ impl core::fmt::Display for Event {
                 outside,
                 remote,
                 at,
-            } => {
-                write!(f, "session-create proto={proto} inside={inside} outside={outside} remote={remote} at={at}")
             }
-            Event::SessionDeleted {
+            | Event::SessionDeleted {
                 proto,
                 inside,
                 outside,
                 remote,
                 at,
-            } => {
-                write!(f, "session-delete proto={proto} inside={inside} outside={outside} remote={remote} at={at}")
-            }
+            } => write!(
+                f,
+                "{what} proto={proto} inside={inside} outside={outside} remote={remote} at={at}"
+            ),
             Event::BlockAllocated {
                 subscriber,
                 external,
                 first_port,
                 last_port,
                 at,
-            } => write!(
-                f,
-                "block-allocate subscriber={} external={} ports={first_port}-{last_port} at={at}",
-                a(subscriber),
-                a(external)
-            ),
-            Event::BlockReleased {
+            }
+            | Event::BlockReleased {
                 subscriber,
                 external,
                 first_port,
@@ -169,7 +169,7 @@ impl core::fmt::Display for Event {
                 at,
             } => write!(
                 f,
-                "block-release subscriber={} external={} ports={first_port}-{last_port} at={at}",
+                "{what} subscriber={} external={} ports={first_port}-{last_port} at={at}",
                 a(subscriber),
                 a(external)
             ),
