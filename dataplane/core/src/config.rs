@@ -405,6 +405,49 @@ impl Config {
         Ok(())
     }
 
+    /// Checks that `new` differs from `self` only in what a running shard
+    /// can take (see [`crate::Shard::reconfigure`]): timers, limits,
+    /// filtering, inbound refresh and pool addresses appended at the end.
+    /// Names the first key that needs a restart.
+    pub fn live_change(&self, new: &Config) -> Result<(), ConfigError> {
+        new.validate()?;
+        let restart = |key: &'static str| err(key, "changes only on restart");
+        if new.inside != self.inside {
+            return Err(restart("inside"));
+        }
+        if new.shards != self.shards {
+            return Err(restart("workers"));
+        }
+        if new.port_min != self.port_min {
+            return Err(restart("port_min"));
+        }
+        if new.port_max != self.port_max {
+            return Err(restart("port_max"));
+        }
+        if new.block_size != self.block_size {
+            return Err(restart("block_size"));
+        }
+        if new.max_sessions != self.max_sessions {
+            return Err(restart("max_sessions"));
+        }
+        if new.max_subscribers != self.max_subscribers {
+            return Err(restart("max_subscribers"));
+        }
+        if new.event_queue != self.event_queue {
+            return Err(restart("event_queue"));
+        }
+        if new.hash_seed != self.hash_seed {
+            return Err(restart("hash_seed"));
+        }
+        if new.pool.len() < self.pool.len() || new.pool[..self.pool.len()] != self.pool[..] {
+            return Err(err(
+                "pool",
+                "addresses can be appended live; removing or changing one needs a restart",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whole blocks that fit in the port range of one address.
     pub fn blocks_per_addr(&self) -> u32 {
         if self.port_max < self.port_min || self.block_size == 0 {

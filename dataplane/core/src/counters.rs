@@ -50,6 +50,7 @@ drop_reasons! {
     PoolExhausted => "pool_exhausted", "No free port block on the subscriber's external address (or on any, for a new subscriber).";
     SessionTableFull => "session_table_full", "The shard's session table is full.";
     SubscriberTableFull => "subscriber_table_full", "The shard's subscriber table is full.";
+    NoExternalAddress => "no_external_address", "MASQUERADE: the WAN interface has no IPv4 address to translate to.";
 }
 
 /// Number of drop reasons.
@@ -86,6 +87,9 @@ pub struct Counters {
     pub sessions_expired: u64,
     /// Sessions removed by an operator flush.
     pub sessions_flushed: u64,
+    /// Sessions removed because their external address went away
+    /// (MASQUERADE following the WAN address).
+    pub sessions_readdressed: u64,
     /// Port blocks given to subscribers.
     pub blocks_allocated: u64,
     /// Port blocks given back by subscribers.
@@ -106,11 +110,77 @@ impl Counters {
     pub fn drops_total(&self) -> u64 {
         self.drops.iter().sum()
     }
+
+    /// Every counter other than the drops, in [`Counters::NAMES`] order
+    /// (for exporters that copy them without naming each field).
+    pub fn values(&self) -> [u64; COUNTERS] {
+        [
+            self.rx_lan,
+            self.rx_wan,
+            self.rx_hairpin,
+            self.tx_lan,
+            self.tx_wan,
+            self.tx_lan_bytes,
+            self.tx_wan_bytes,
+            self.passed,
+            self.handed_off,
+            self.hairpinned,
+            self.icmp_errors_translated,
+            self.sessions_created,
+            self.sessions_expired,
+            self.sessions_flushed,
+            self.sessions_readdressed,
+            self.blocks_allocated,
+            self.blocks_released,
+            self.events_dropped,
+        ]
+    }
+
+    /// Names of [`Counters::values`], as the fields are named.
+    pub const NAMES: [&'static str; COUNTERS] = [
+        "rx_lan",
+        "rx_wan",
+        "rx_hairpin",
+        "tx_lan",
+        "tx_wan",
+        "tx_lan_bytes",
+        "tx_wan_bytes",
+        "passed",
+        "handed_off",
+        "hairpinned",
+        "icmp_errors_translated",
+        "sessions_created",
+        "sessions_expired",
+        "sessions_flushed",
+        "sessions_readdressed",
+        "blocks_allocated",
+        "blocks_released",
+        "events_dropped",
+    ];
 }
+
+/// Number of counters in [`Counters::values`].
+pub const COUNTERS: usize = 18;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_follow_names() {
+        let c = Counters {
+            rx_lan: 1,
+            events_dropped: 18,
+            sessions_readdressed: 15,
+            ..Counters::default()
+        };
+        let v = c.values();
+        let at = |n: &str| Counters::NAMES.iter().position(|x| *x == n).unwrap();
+        assert_eq!(v[at("rx_lan")], 1);
+        assert_eq!(v[at("events_dropped")], 18);
+        assert_eq!(v[at("sessions_readdressed")], 15);
+        assert_eq!(v.iter().sum::<u64>(), 34);
+    }
 
     #[test]
     fn names_are_unique_snake_case() {

@@ -26,7 +26,7 @@ pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event};
 pub use hash::subscriber_owner;
 pub use pool::BlockMap;
-pub use shard::{NextHops, SessionInfo, Shard, Side, Verdict};
+pub use shard::{NextHops, SessionInfo, Shard, Side, SubscriberInfo, Verdict};
 pub use tcp::TcpState;
 
 /// A point in time on the caller's monotonic clock, in milliseconds.

@@ -93,6 +93,9 @@ pub(crate) struct Blocks {
     held_tail: u32,
     hold: u32,
     in_use: Vec<u32>,
+    /// Most blocks in use at once (subscribers × blocks each): bounds the
+    /// bitmap arena.
+    max_in_use: usize,
 }
 
 impl Blocks {
@@ -139,7 +142,91 @@ impl Blocks {
             held_tail: NONE,
             hold,
             in_use: vec![0; naddr],
+            max_in_use,
         }
+    }
+
+    /// Bitmap slots in the arena.
+    fn slots(&self) -> usize {
+        self.bits.len() / (PROTOS * self.words)
+    }
+
+    /// Grows the bitmap arena to `min(max_in_use, blocks)`; never shrinks
+    /// it (a smaller limit is enforced by the caller).
+    fn grow_arena(&mut self) {
+        let want = self.max_in_use.min(self.recs.len());
+        let have = self.slots();
+        if want > have {
+            self.bits.resize(want * PROTOS * self.words, 0);
+            self.slot_free.extend((have as u32..want as u32).rev());
+        }
+    }
+
+    /// Adds `n` external addresses (pool additions on reload), with every
+    /// block of each free.
+    pub(crate) fn add_addrs(&mut self, n: usize) {
+        for _ in 0..n {
+            let base = self.recs.len() as u32;
+            let blank = Block {
+                state: State::Free,
+                used: [0; PROTOS],
+                cursor: 0,
+                next: NONE,
+                hold_until: 0,
+                slot: NONE,
+            };
+            self.recs
+                .resize(self.recs.len() + self.local_per_addr as usize, blank);
+            self.free
+                .push((0..self.local_per_addr).rev().map(|j| base + j).collect());
+            self.in_use.push(0);
+        }
+        self.grow_arena();
+    }
+
+    /// Sets the subscriber × blocks bound of the arena (a reload of
+    /// `limits.blocks_per_subscriber`).
+    pub(crate) fn set_max_in_use(&mut self, max_in_use: usize) {
+        self.max_in_use = self.max_in_use.max(max_in_use);
+        self.grow_arena();
+    }
+
+    /// Sets the hold of blocks released from now on.
+    pub(crate) fn set_hold(&mut self, hold: u32) {
+        self.hold = hold;
+    }
+
+    /// Frees every block of address `a` at once, held ones included: the
+    /// address went away and came back as another, so no port of it can be
+    /// mistaken for an old mapping. The caller has removed every session
+    /// on it first, so no block of it is in use.
+    pub(crate) fn reset_addr(&mut self, a: usize) {
+        debug_assert_eq!(self.in_use[a], 0);
+        // Unlink the address's blocks from the hold queue, keeping the rest
+        // in order.
+        let mut prev = NONE;
+        let mut cur = self.held_head;
+        while cur != NONE {
+            let next = self.recs[cur as usize].next;
+            if self.addr_idx(cur) == a {
+                if prev == NONE {
+                    self.held_head = next;
+                } else {
+                    self.recs[prev as usize].next = next;
+                }
+                if self.held_tail == cur {
+                    self.held_tail = prev;
+                }
+                let r = &mut self.recs[cur as usize];
+                r.state = State::Free;
+                r.next = NONE;
+            } else {
+                prev = cur;
+            }
+            cur = next;
+        }
+        let base = a as u32 * self.local_per_addr;
+        self.free[a] = (0..self.local_per_addr).rev().map(|j| base + j).collect();
     }
 
     pub(crate) fn map(&self) -> &BlockMap {
@@ -388,6 +475,46 @@ mod tests {
         assert!(b.take_port(l, 17, 0).is_some());
         assert!(b.take_port(l, 6, 1).is_some(), "TCP has its own space");
         assert!(!b.free_port(l, 6, 1025));
+    }
+
+    #[test]
+    fn reset_frees_held_blocks_of_one_address_only() {
+        let mut b = Blocks::new(map(1, 32256), 0, 2, 10, 120);
+        let a0 = b.take(0, NONE).unwrap();
+        let a1 = b.take(1, NONE).unwrap();
+        let a0b = b.take(0, NONE).unwrap();
+        b.release(a0, 10);
+        b.release(a1, 11);
+        b.release(a0b, 12);
+        assert_eq!(b.free_count(0), 0);
+        b.reset_addr(0);
+        assert_eq!(b.free_count(0), 2, "held blocks of address 0 are free");
+        assert_eq!(b.free_count(1), 1, "address 1 keeps its hold");
+        assert_eq!(b.next_hold_end(), Some(131));
+        b.expire_held(131);
+        assert_eq!(b.free_count(1), 2);
+        assert_eq!(b.next_hold_end(), None);
+    }
+
+    #[test]
+    fn added_addresses_and_arena_grow() {
+        // Arena bound by the pool: one address of two blocks.
+        let mut b = Blocks::new(map(1, 32256), 0, 1, 100, 120);
+        assert!(b.take(0, NONE).is_some());
+        assert!(b.take(0, NONE).is_some());
+        b.add_addrs(2);
+        assert_eq!(b.naddr(), 3);
+        for a in 1..3 {
+            let l = b.take(a, NONE).expect("a block on the new address");
+            assert_eq!(b.addr_idx(l), a);
+            assert!(b.take_port(l, 17, 0).is_some(), "its bitmap slot works");
+        }
+        // Arena bound by the limit: raising it makes room.
+        let mut b = Blocks::new(map(1, 512), 0, 1, 1, 120);
+        assert!(b.take(0, NONE).is_some());
+        assert_eq!(b.take(0, NONE), None);
+        b.set_max_in_use(2);
+        assert!(b.take(0, NONE).is_some());
     }
 
     #[test]

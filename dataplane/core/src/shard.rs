@@ -6,7 +6,7 @@
 //! ownership, look the flow up (fast path: apply the rewrite stored in the
 //! session), or create it (slow path: limits, port allocation, filtering).
 
-use crate::config::{Config, Filtering};
+use crate::config::{Config, Filtering, Prefix};
 use crate::counters::{Counters, DropReason};
 use crate::event::{Endpoint, Event, EventQueue};
 use crate::hash::{subscriber_owner, Hasher};
@@ -271,6 +271,10 @@ pub struct Shard {
     hops: NextHops,
     counters: Counters,
     events: EventQueue,
+    /// Live sessions per protocol slot (TCP, UDP, ICMP).
+    live_proto: [u32; 3],
+    /// MASQUERADE with no WAN address: no new mapping can be made.
+    ext_down: bool,
 }
 
 impl Shard {
@@ -341,6 +345,8 @@ impl Shard {
             hops: NextHops::default(),
             counters: Counters::default(),
             events: EventQueue::new(cfg.event_queue as usize),
+            live_proto: [0; 3],
+            ext_down: false,
             cfg: cfg.clone(),
         })
     }
@@ -363,6 +369,16 @@ impl Shard {
     /// Live sessions.
     pub fn session_count(&self) -> usize {
         self.live as usize
+    }
+
+    /// Live sessions of TCP, UDP and ICMP.
+    pub fn session_count_by_proto(&self) -> [usize; 3] {
+        self.live_proto.map(|n| n as usize)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
     }
 
     /// Live subscribers.
@@ -890,6 +906,9 @@ impl Shard {
         in_port: u16,
         now: u32,
     ) -> Result<(u32, u16), DropReason> {
+        if self.ext_down {
+            return Err(DropReason::NoExternalAddress);
+        }
         let parity = if proto == PROTO_ICMP {
             2
         } else {
@@ -1155,6 +1174,7 @@ impl Shard {
             .insert(&mut self.sessions, idx, now.saturating_add(t));
         self.subs[x.sub as usize].sessions += 1;
         self.live += 1;
+        self.live_proto[crate::pool::proto_slot(x.proto)] += 1;
         self.counters.sessions_created += 1;
         self.push_event(Event::SessionCreated {
             proto: x.proto,
@@ -1233,6 +1253,7 @@ impl Shard {
         };
         self.free_head = idx;
         self.live -= 1;
+        self.live_proto[crate::pool::proto_slot(s.proto)] -= 1;
     }
 
     fn free_mapping_port(&mut self, s: &Session, now: u32) {
@@ -1534,9 +1555,65 @@ impl Shard {
             .map(|s| self.info(s))
     }
 
+    /// Live sessions in table slots `from..from + slots` that `pick`
+    /// selects, appended to `out` (at most `max` in all); returns the slot
+    /// to continue from, or `None` at the end of the table. A snapshot
+    /// taken in steps keeps each of the worker's pauses short.
+    pub fn sessions_in(
+        &self,
+        from: usize,
+        slots: usize,
+        max: usize,
+        mut pick: impl FnMut(&SessionInfo) -> bool,
+        out: &mut Vec<SessionInfo>,
+    ) -> Option<usize> {
+        let end = from.saturating_add(slots).min(self.sessions.len());
+        for s in self.sessions.get(from..end).unwrap_or(&[]) {
+            if out.len() >= max {
+                return None;
+            }
+            if s.proto != 0 {
+                let i = self.info(s);
+                if pick(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        (end < self.sessions.len() && out.len() < max).then_some(end)
+    }
+
+    /// Every live subscriber with its sessions and port blocks.
+    pub fn subscribers(&self) -> impl Iterator<Item = SubscriberInfo> + '_ {
+        self.subs
+            .iter()
+            .filter(|s| s.sessions != 0 || s.nblocks != 0)
+            .map(|s| {
+                let mut blocks = Vec::with_capacity(usize::from(s.nblocks));
+                let mut b = s.blocks;
+                while b != NONE {
+                    blocks.push((
+                        self.pool_addrs[self.blocks.addr_idx(b)],
+                        self.blocks.first_port(b),
+                        self.blocks.last_port(b),
+                    ));
+                    b = self.blocks.next_of(b);
+                }
+                SubscriberInfo {
+                    addr: s.addr,
+                    sessions: s.sessions,
+                    blocks,
+                }
+            })
+    }
+
     /// Removes every session `pick` selects; returns how many.
-    pub fn flush(&mut self, now: Time, mut pick: impl FnMut(&SessionInfo) -> bool) -> usize {
-        let now = now.secs();
+    pub fn flush(&mut self, now: Time, pick: impl FnMut(&SessionInfo) -> bool) -> usize {
+        let n = self.remove_where(now.secs(), pick);
+        self.counters.sessions_flushed += n as u64;
+        n
+    }
+
+    fn remove_where(&mut self, now: u32, mut pick: impl FnMut(&SessionInfo) -> bool) -> usize {
         let mut n = 0;
         for i in 0..self.sessions.len() {
             if self.sessions[i].proto != 0 && pick(&self.info(&self.sessions[i])) {
@@ -1544,9 +1621,116 @@ impl Shard {
                 n += 1;
             }
         }
-        self.counters.sessions_flushed += n as u64;
         n
     }
+
+    /// MASQUERADE: follows the WAN interface's address. The pool must be
+    /// one /32. `Some(a)` makes `a` the external address: when it differs
+    /// from the current one, every session, mapping and port block on the
+    /// old address is removed (counted in `sessions_readdressed`) and the
+    /// blocks are free at once on the new one. `None` (the interface lost
+    /// its address) removes them too and refuses new mappings with
+    /// `no_external_address` until an address returns. Returns the
+    /// sessions removed. This walks the whole table once.
+    pub fn set_external_address(
+        &mut self,
+        addr: Option<u32>,
+        now: Time,
+    ) -> Result<usize, crate::ConfigError> {
+        let [p] = self.cfg.pool[..] else {
+            return Err(crate::ConfigError {
+                key: "pool",
+                reason: "the external address follows an interface only with a pool of one /32"
+                    .into(),
+            });
+        };
+        if p.len() != 32 {
+            return Err(crate::ConfigError {
+                key: "pool",
+                reason: format!("{p} is not a /32"),
+            });
+        }
+        if (addr == Some(p.addr()) && !self.ext_down) || (addr.is_none() && self.ext_down) {
+            return Ok(0);
+        }
+        let new = match addr {
+            Some(a) => {
+                let new = Prefix::new(a, 32).map_err(|reason| crate::ConfigError {
+                    key: "pool",
+                    reason,
+                })?;
+                if let Some(i) = self.cfg.inside.iter().find(|i| i.contains(a)) {
+                    return Err(crate::ConfigError {
+                        key: "pool",
+                        reason: format!("{new} lies in inside prefix {i}"),
+                    });
+                }
+                Some(new)
+            }
+            None => None,
+        };
+        let old = p.addr();
+        let n = self.remove_where(now.secs(), |s| s.outside.addr == old);
+        self.counters.sessions_readdressed += n as u64;
+        self.blocks.reset_addr(0);
+        match new {
+            Some(p) => {
+                self.cfg.pool = vec![p];
+                self.pool_addrs = vec![p.addr()];
+                self.ext_down = false;
+            }
+            None => self.ext_down = true,
+        }
+        Ok(n)
+    }
+
+    /// Takes a new configuration while running: timers (every session is
+    /// rescheduled on its new timer), the block hold (for blocks released
+    /// from now on), limits (existing sessions and blocks above a lowered
+    /// limit stay until they end), filtering, inbound refresh, and pool
+    /// addresses appended at the end. Anything else is refused, naming the
+    /// key ([`Config::live_change`]).
+    pub fn reconfigure(&mut self, new: &Config, now: Time) -> Result<(), crate::ConfigError> {
+        self.cfg.live_change(new)?;
+        let added = new.pool_addrs().len() - self.pool_addrs.len();
+        if added > 0 {
+            self.blocks.add_addrs(added);
+            self.pool_addrs = new.pool_addrs();
+        }
+        self.blocks.set_max_in_use(
+            (self.cfg.max_subscribers as usize)
+                .saturating_mul(usize::from(new.limits.blocks_per_subscriber)),
+        );
+        self.blocks.set_hold(new.timeouts.block_hold);
+        let timers_changed = new.timeouts != self.cfg.timeouts;
+        self.cfg = new.clone();
+        if timers_changed {
+            let now = now.secs();
+            for i in 0..self.sessions.len() {
+                if self.sessions[i].proto == 0 {
+                    continue;
+                }
+                let due = self.sessions[i]
+                    .last_seen
+                    .saturating_add(self.timeout_of(&self.sessions[i]));
+                self.wheel.remove(&mut self.sessions, i as u32);
+                self.wheel
+                    .insert(&mut self.sessions, i as u32, due.max(now));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A read-only copy of one subscriber, for snapshots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriberInfo {
+    /// Inside address.
+    pub addr: u32,
+    /// Live sessions.
+    pub sessions: u32,
+    /// Port blocks: (external address, first port, last port).
+    pub blocks: Vec<(u32, u16, u16)>,
 }
 
 /// What a new session is made of.
