@@ -57,6 +57,8 @@ struct File {
     umem_frames: Option<u32>,
     ring_size: Option<u32>,
     handoff_ring: Option<u32>,
+    metrics_listen: Option<String>,
+    admin_socket: Option<String>,
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
@@ -82,6 +84,101 @@ pub struct RunConfig {
     pub ring_size: u32,
     /// Entries of each worker's hand-off ring.
     pub handoff_ring: u32,
+    /// Where `/metrics` is served (None: not served).
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Path of the admin socket.
+    pub admin_socket: std::path::PathBuf,
+}
+
+/// Default address of the Prometheus endpoint: local only.
+pub const DEFAULT_METRICS: &str = "127.0.0.1:9469";
+/// Default path of the admin socket.
+pub const DEFAULT_SOCKET: &str = "/run/masq/masq.sock";
+
+impl RunConfig {
+    /// Names the first setting that differs from `new` and cannot change
+    /// without a restart (the core's own are checked by
+    /// `Config::live_change`).
+    pub fn restart_only_change(&self, new: &RunConfig) -> Option<&'static str> {
+        [
+            ("lan", self.lan != new.lan),
+            ("wan", self.wan != new.wan),
+            ("mode", self.mode != new.mode),
+            ("cores", self.cores != new.cores),
+            ("umem_frames", self.umem_frames != new.umem_frames),
+            ("ring_size", self.ring_size != new.ring_size),
+            ("handoff_ring", self.handoff_ring != new.handoff_ring),
+            ("metrics_listen", self.metrics_listen != new.metrics_listen),
+            ("admin_socket", self.admin_socket != new.admin_socket),
+        ]
+        .into_iter()
+        .find_map(|(k, changed)| changed.then_some(k))
+    }
+
+    /// The effective configuration as TOML: every key, defaults filled in.
+    pub fn to_toml(&self) -> String {
+        let c = &self.core;
+        let list = |v: &[Prefix]| {
+            v.iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let filtering = match c.filtering {
+            Filtering::EndpointIndependent => "endpoint-independent",
+            Filtering::AddressDependent => "address-dependent",
+            Filtering::AddressAndPortDependent => "address-and-port-dependent",
+        };
+        let mut s = format!(
+            "lan = \"{}\"\nwan = \"{}\"\nmode = \"{}\"\ninside = [{}]\n",
+            self.lan,
+            self.wan,
+            match self.mode {
+                Mode::Snat => "snat",
+                Mode::Masquerade => "masquerade",
+            },
+            list(&c.inside)
+        );
+        if self.mode == Mode::Snat {
+            s += &format!("pool = [{}]\n", list(&c.pool));
+        }
+        s += &format!(
+            "workers = {}\ncores = {:?}\nfiltering = \"{filtering}\"\ninbound_refresh = {}\n\
+             port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
+             max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
+             metrics_listen = \"{}\"\nadmin_socket = \"{}\"\n\n",
+            c.shards,
+            self.cores,
+            c.inbound_refresh,
+            c.port_min,
+            c.port_max,
+            c.block_size,
+            c.max_sessions,
+            c.max_subscribers,
+            self.umem_frames,
+            self.ring_size,
+            self.handoff_ring,
+            self.metrics_listen
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "off".into()),
+            self.admin_socket.display(),
+        );
+        let (l, t) = (&c.limits, &c.timeouts);
+        s += &format!(
+            "[limits]\nsessions_per_subscriber = {}\nblocks_per_subscriber = {}\n\n\
+             [timeouts]\nudp = {}\ntcp_established = {}\ntcp_transitory = {}\n\
+             tcp_incoming_syn = {}\nicmp = {}\nblock_hold = {}\n",
+            l.sessions_per_subscriber,
+            l.blocks_per_subscriber,
+            t.udp,
+            t.tcp_established,
+            t.tcp_transitory,
+            t.tcp_incoming_syn,
+            t.icmp,
+            t.block_hold
+        );
+        s
+    }
 }
 
 fn err(key: &str, why: impl std::fmt::Display) -> String {
@@ -232,6 +329,23 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     if f.lan == f.wan {
         return Err(err("wan", "LAN and WAN must be different interfaces"));
     }
+    let metrics_listen = match f.metrics_listen.as_deref().unwrap_or(DEFAULT_METRICS) {
+        "off" => None,
+        a => Some(a.parse().map_err(|e| {
+            err(
+                "metrics_listen",
+                format!("{a:?}: {e} (an IP:PORT such as {DEFAULT_METRICS}, or \"off\")"),
+            )
+        })?),
+    };
+    let admin_socket =
+        std::path::PathBuf::from(f.admin_socket.as_deref().unwrap_or(DEFAULT_SOCKET));
+    if !admin_socket.is_absolute() {
+        return Err(err(
+            "admin_socket",
+            format!("{} must be an absolute path", admin_socket.display()),
+        ));
+    }
     Ok(RunConfig {
         lan: f.lan,
         wan: f.wan,
@@ -241,6 +355,8 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         umem_frames,
         ring_size,
         handoff_ring,
+        metrics_listen,
+        admin_socket,
     })
 }
 

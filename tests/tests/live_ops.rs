@@ -181,20 +181,15 @@ fn reload_appends_pool_addresses_and_raises_limits() {
 #[test]
 fn reload_refuses_what_needs_a_restart_and_keeps_the_running_config() {
     let base = masquerade(1);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
-        (
-            "inside",
-            Box::new(|c| c.inside.push("10.0.0.0/8".parse().unwrap())),
-        ),
-        ("workers", Box::new(|c| c.shards = 2)),
-        ("port_min", Box::new(|c| c.port_min = 2048)),
-        ("block_size", Box::new(|c| c.block_size = 256)),
-        ("max_sessions", Box::new(|c| c.max_sessions = 8192)),
-        (
-            "pool",
-            Box::new(|c| c.pool = vec!["203.0.113.6/32".parse().unwrap()]),
-        ),
-        ("timeouts.udp", Box::new(|c| c.timeouts.udp = 60)),
+    type Edit = fn(&mut Config);
+    let cases: Vec<(&str, Edit)> = vec![
+        ("inside", |c| c.inside.push("10.0.0.0/8".parse().unwrap())),
+        ("workers", |c| c.shards = 2),
+        ("port_min", |c| c.port_min = 2048),
+        ("block_size", |c| c.block_size = 256),
+        ("max_sessions", |c| c.max_sessions = 8192),
+        ("pool", |c| c.pool = vec!["203.0.113.6/32".parse().unwrap()]),
+        ("timeouts.udp", |c| c.timeouts.udp = 60),
     ];
     for (key, change) in cases {
         let mut nat = Nat::new(&base);

@@ -13,6 +13,7 @@
 //! * [`netinfo`]: interface addresses and next hops read from the kernel.
 
 mod bpf;
+pub mod command;
 pub mod gen;
 pub mod netinfo;
 pub mod worker;

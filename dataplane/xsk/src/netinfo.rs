@@ -155,3 +155,191 @@ mod tests {
         assert_eq!(parse_mac("02:00:00:00:00:zz"), None);
     }
 }
+
+/// What a batch of rtnetlink notifications was about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// A link went up, down, or changed.
+    pub link: bool,
+    /// An IPv4 address was added or removed.
+    pub addr: bool,
+    /// An IPv4 route was added or removed.
+    pub route: bool,
+    /// A neighbour entry changed.
+    pub neigh: bool,
+}
+
+impl Changes {
+    /// Whether anything changed.
+    pub fn any(self) -> bool {
+        self.link | self.addr | self.route | self.neigh
+    }
+
+    const ALL: Changes = Changes {
+        link: true,
+        addr: true,
+        route: true,
+        neigh: true,
+    };
+}
+
+/// An rtnetlink socket subscribed to link, IPv4 address, IPv4 route and
+/// neighbour notifications. The notifications only say *that* something
+/// changed; the caller then reads the current state with the functions of
+/// this module, so no message is parsed beyond its type.
+#[derive(Debug)]
+pub struct Watcher {
+    fd: std::os::fd::OwnedFd,
+    buf: Vec<u8>,
+}
+
+const RTMGRP_LINK: u32 = 0x1;
+const RTMGRP_NEIGH: u32 = 0x4;
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+
+impl Watcher {
+    /// Opens and subscribes the socket (non-blocking).
+    pub fn new() -> io::Result<Watcher> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket(2) call; the result is checked.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_nl is plain data; all-zero is a valid value.
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        sa.nl_groups = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE;
+        use std::os::fd::AsRawFd;
+        // SAFETY: `sa` is a valid sockaddr_nl and its size is passed with it.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Watcher {
+            fd,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// The descriptor, for poll(2).
+    pub fn raw_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads every pending notification. A lost notification (the socket
+    /// overran) is reported as a change of everything.
+    pub fn drain(&mut self) -> io::Result<Changes> {
+        use std::os::fd::AsRawFd;
+        let mut c = Changes::default();
+        loop {
+            // SAFETY: `buf` is writable for its whole length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return match e.raw_os_error() {
+                    Some(libc::EAGAIN) => Ok(c),
+                    Some(libc::ENOBUFS) => {
+                        c = Changes::ALL;
+                        continue;
+                    }
+                    Some(libc::EINTR) => continue,
+                    _ => Err(e),
+                };
+            }
+            classify(&self.buf[..n as usize], &mut c);
+        }
+    }
+}
+
+/// Marks in `c` the kinds of the netlink messages in `buf`.
+fn classify(buf: &[u8], c: &mut Changes) {
+    let mut at = 0usize;
+    while at + 16 <= buf.len() {
+        let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
+        match kind {
+            libc::RTM_NEWLINK | libc::RTM_DELLINK => c.link = true,
+            libc::RTM_NEWADDR | libc::RTM_DELADDR => c.addr = true,
+            libc::RTM_NEWROUTE | libc::RTM_DELROUTE => c.route = true,
+            libc::RTM_NEWNEIGH | libc::RTM_DELNEIGH => c.neigh = true,
+            _ => {}
+        }
+        if len < 16 {
+            break;
+        }
+        at += (len + 3) & !3;
+    }
+}
+
+/// Whether an interface is administratively and operationally up.
+pub fn is_up(ifname: &str) -> io::Result<bool> {
+    let s = std::fs::read_to_string(format!("/sys/class/net/{ifname}/operstate"))?;
+    Ok(matches!(s.trim(), "up" | "unknown"))
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use super::*;
+
+    fn msg(kind: u16, len: u32) -> Vec<u8> {
+        let mut m = vec![0u8; len as usize];
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        m[4..6].copy_from_slice(&kind.to_ne_bytes());
+        m
+    }
+
+    #[test]
+    fn classify_marks_each_kind() {
+        let mut buf = msg(libc::RTM_NEWADDR, 18); // padded to 20
+        buf.extend([0, 0]);
+        buf.extend(msg(libc::RTM_DELNEIGH, 16));
+        let mut c = Changes::default();
+        classify(&buf, &mut c);
+        assert_eq!(
+            c,
+            Changes {
+                addr: true,
+                neigh: true,
+                ..Changes::default()
+            }
+        );
+        // A zero length stops the walk instead of looping.
+        let mut c = Changes::default();
+        classify(&msg(0, 16).iter().map(|_| 0).collect::<Vec<u8>>(), &mut c);
+        assert!(!c.any());
+    }
+
+    #[test]
+    fn parses_macs() {
+        assert_eq!(
+            parse_mac("02:00:00:0a:0b:ff\n"),
+            Some(Mac([2, 0, 0, 10, 11, 255]))
+        );
+        assert_eq!(parse_mac("02:00:00:0a:0b"), None);
+        assert_eq!(parse_mac("02:00:00:0a:0b:ff:01"), None);
+    }
+}

@@ -17,12 +17,15 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
+
+use crate::command::{Mailbox, Server};
+use masq_core::counters::{COUNTERS, DROP_REASONS};
 use masq_core::wire::Mac;
 use masq_core::{Config, NextHops, Shard, Side, Time, Verdict};
 use xsk_rs::config::{
@@ -47,7 +50,7 @@ pub struct Handoff {
 
 /// Numbers a worker publishes for the control thread (plain stores at
 /// batch boundaries; never a lock or a syscall).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WorkerStats {
     /// Frames received from the LAN socket.
     pub rx_lan: AtomicU64,
@@ -82,6 +85,57 @@ pub struct WorkerStats {
     /// Frames for the WAN dropped because the gateway's MAC was not known
     /// yet.
     pub no_gateway: AtomicU64,
+    /// Bytes received from the LAN socket.
+    pub rx_lan_bytes: AtomicU64,
+    /// Bytes received from the WAN socket.
+    pub rx_wan_bytes: AtomicU64,
+    /// The shard's counters, in `Counters::NAMES` order.
+    pub core: [AtomicU64; COUNTERS],
+    /// The shard's drops, in `DropReason::ALL` order.
+    pub drops: [AtomicU64; DROP_REASONS],
+    /// Live sessions of TCP, UDP and ICMP.
+    pub sessions_by_proto: [AtomicU64; 3],
+    /// Live subscribers.
+    pub subscribers: AtomicU64,
+    /// Answers to the control thread lost because its ring was full.
+    pub replies_dropped: AtomicU64,
+    /// File descriptors of the LAN and WAN sockets (-1 until bound), for
+    /// the control thread's XDP_STATISTICS reads.
+    pub fds: [AtomicI32; 2],
+    /// Milliseconds since `Shared::epoch` at the worker's last publication
+    /// (a worker that stops publishing is stuck).
+    pub heartbeat_ms: AtomicU64,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            rx_lan: AtomicU64::new(0),
+            rx_wan: AtomicU64::new(0),
+            tx_lan: AtomicU64::new(0),
+            tx_wan: AtomicU64::new(0),
+            tx_ring_full: AtomicU64::new(0),
+            handoff_full: AtomicU64::new(0),
+            handed_off: AtomicU64::new(0),
+            handed_in: AtomicU64::new(0),
+            pass_dropped: AtomicU64::new(0),
+            nat_dropped: AtomicU64::new(0),
+            sessions: AtomicU64::new(0),
+            busy_polls: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            frames_unaccounted: AtomicU64::new(0),
+            no_gateway: AtomicU64::new(0),
+            rx_lan_bytes: AtomicU64::new(0),
+            rx_wan_bytes: AtomicU64::new(0),
+            core: std::array::from_fn(|_| AtomicU64::new(0)),
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            sessions_by_proto: std::array::from_fn(|_| AtomicU64::new(0)),
+            subscribers: AtomicU64::new(0),
+            replies_dropped: AtomicU64::new(0),
+            fds: [AtomicI32::new(-1), AtomicI32::new(-1)],
+            heartbeat_ms: AtomicU64::new(0),
+        }
+    }
 }
 
 /// What workers share with the control thread.
@@ -95,6 +149,8 @@ pub struct Shared {
     pub stats: Vec<WorkerStats>,
     /// One inbound hand-off ring per worker.
     pub handoff: Vec<ArrayQueue<Handoff>>,
+    /// One mailbox per worker, for the control thread's requests.
+    pub mailboxes: Vec<Mailbox>,
     /// The clock all workers read.
     pub epoch: Instant,
 }
@@ -107,6 +163,7 @@ impl Shared {
             gateway_mac: AtomicU64::new(0),
             stats: (0..workers).map(|_| WorkerStats::default()).collect(),
             handoff: (0..workers).map(|_| ArrayQueue::new(ring.max(1))).collect(),
+            mailboxes: (0..workers).map(|_| Mailbox::default()).collect(),
             epoch: Instant::now(),
         }
     }
@@ -327,6 +384,9 @@ pub fn run(
     register(spec.xsks.1, spec.queue, wan.rx.fd().as_raw_fd())?;
     let busy_poll =
         prefer_busy_poll(lan.rx.fd().as_raw_fd()) & prefer_busy_poll(wan.rx.fd().as_raw_fd());
+    let stats = &shared.stats[usize::from(spec.id)];
+    stats.fds[0].store(lan.rx.fd().as_raw_fd(), Ordering::Relaxed);
+    stats.fds[1].store(wan.rx.fd().as_raw_fd(), Ordering::Relaxed);
     let total = descs.len();
     let mut free: Vec<FrameDesc> = descs;
     for p in [&mut lan, &mut wan] {
@@ -340,8 +400,9 @@ pub fn run(
     }
     ready(Started { mode, busy_poll });
 
-    let stats = &shared.stats[usize::from(spec.id)];
     let inbox = &shared.handoff[usize::from(spec.id)];
+    let mailbox = &shared.mailboxes[usize::from(spec.id)];
+    let mut server = Server::default();
     let mut scratch = vec![FrameDesc::default(); BATCH];
     let mut verdicts = [Verdict::Pass; BATCH];
     let mut idle = 0u32;
@@ -400,10 +461,13 @@ pub fn run(
             }
             port.filled -= n.min(port.filled);
             work += n;
+            let bytes: u64 = scratch[..n].iter().map(|d| d.lengths().data() as u64).sum();
             if side == Side::Lan {
                 c.rx_lan += n as u64;
+                c.rx_lan_bytes += bytes;
             } else {
                 c.rx_wan += n as u64;
+                c.rx_wan_bytes += bytes;
             }
             {
                 let mut it = scratch[..n].iter_mut();
@@ -503,6 +567,11 @@ pub fn run(
             }
         }
 
+        if server.serve(&mut shard, now, mailbox) {
+            // A reload or an address change may move timers.
+            next_expiry = None;
+            c.replies_dropped = server.replies_dropped;
+        }
         if next_expiry.is_none_or(|t| t <= now) {
             shard.expire(now, 4096);
             while shard.pop_event().is_some() {}
@@ -531,6 +600,7 @@ pub fn run(
         if loops % 256 == 0 || idle == SPIN_BEFORE_SLEEP {
             let known = free.len() + lan.outstanding + wan.outstanding + lan.filled + wan.filled;
             c.publish(stats, &shard, total.abs_diff(known));
+            stats.heartbeat_ms.store(now.0, Ordering::Relaxed);
         }
         if idle >= SPIN_BEFORE_SLEEP {
             let mut fds = [
@@ -604,6 +674,9 @@ struct LocalStats {
     busy_polls: u64,
     polls: u64,
     no_gateway: u64,
+    rx_lan_bytes: u64,
+    rx_wan_bytes: u64,
+    replies_dropped: u64,
 }
 
 impl LocalStats {
@@ -623,6 +696,57 @@ impl LocalStats {
         s.polls.store(self.polls, r);
         s.no_gateway.store(self.no_gateway, r);
         s.sessions.store(shard.session_count() as u64, r);
+        s.rx_lan_bytes.store(self.rx_lan_bytes, r);
+        s.rx_wan_bytes.store(self.rx_wan_bytes, r);
+        s.replies_dropped.store(self.replies_dropped, r);
+        let counters = shard.counters();
+        for (a, v) in s.core.iter().zip(counters.values()) {
+            a.store(v, r);
+        }
+        for (a, v) in s.drops.iter().zip(counters.drops) {
+            a.store(v, r);
+        }
+        for (a, v) in s
+            .sessions_by_proto
+            .iter()
+            .zip(shard.session_count_by_proto())
+        {
+            a.store(v as u64, r);
+        }
+        s.subscribers.store(shard.subscriber_count() as u64, r);
         s.frames_unaccounted.store(unaccounted as u64, r);
     }
+}
+
+/// `SOL_XDP` and `XDP_STATISTICS` (include/uapi/linux/if_xdp.h).
+const SOL_XDP: libc::c_int = 283;
+const XDP_STATISTICS: libc::c_int = 7;
+
+/// Counters the kernel keeps for an AF_XDP socket, in the order of
+/// `struct xdp_statistics`: rx dropped, rx invalid descriptors, tx invalid
+/// descriptors, rx ring full, fill ring empty, tx ring empty.
+pub const XSK_STATISTICS: [&str; 6] = [
+    "rx_dropped",
+    "rx_invalid_descs",
+    "tx_invalid_descs",
+    "rx_ring_full",
+    "fill_ring_empty",
+    "tx_ring_empty",
+];
+
+/// Reads the kernel's [`XSK_STATISTICS`] of the AF_XDP socket `fd` (one
+/// getsockopt; the control thread calls it, never a worker).
+pub fn xsk_statistics(fd: i32) -> io::Result<[u64; 6]> {
+    let mut v = [0u64; 6];
+    let mut len = std::mem::size_of_val(&v) as libc::socklen_t;
+    // SAFETY: `v` is a writable buffer of `len` bytes that outlives the call.
+    let r =
+        unsafe { libc::getsockopt(fd, SOL_XDP, XDP_STATISTICS, v.as_mut_ptr().cast(), &mut len) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if len as usize != std::mem::size_of_val(&v) {
+        return Err(io::Error::other("XDP_STATISTICS: unexpected size"));
+    }
+    Ok(v)
 }

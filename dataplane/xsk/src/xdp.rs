@@ -114,6 +114,7 @@ pub struct XdpProgram {
     ifname: String,
     xsks_fd: i32,
     stats_fd: i32,
+    config_fd: i32,
 }
 
 impl XdpProgram {
@@ -126,13 +127,15 @@ impl XdpProgram {
         let prog_fd = obj.prog_fd(c"masq_xdp")?;
         let xsks_fd = obj.map_fd(c"xsks")?;
         let stats_fd = obj.map_fd(c"stats")?;
-        bpf::map_update(obj.map_fd(c"config")?, &0u32, &cfg, "write config map")?;
+        let config_fd = obj.map_fd(c"config")?;
+        bpf::map_update(config_fd, &0u32, &cfg, "write config map")?;
         let p = XdpProgram {
             _obj: obj,
             ifindex,
             ifname: ifname.to_string(),
             xsks_fd,
             stats_fd,
+            config_fd,
         };
         // SAFETY: plain syscall wrapper on a valid interface and program fd.
         let r = unsafe { sys::bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, ptr::null()) };
@@ -149,6 +152,13 @@ impl XdpProgram {
     }
 
     /// The fd of the program's XSKMAP, where workers register sockets.
+    /// Replaces the filter of the attached program (the external address
+    /// changed, or pool addresses were added). One map write: the program
+    /// reads the new filter from its next frame.
+    pub fn set_filter(&self, filter: &Filter) -> io::Result<()> {
+        bpf::map_update(self.config_fd, &0u32, &raw(filter)?, "write config map")
+    }
+
     pub fn xsks_fd(&self) -> i32 {
         self.xsks_fd
     }

@@ -1,0 +1,232 @@
+//! The admin interface: a Unix socket (mode 0600) served by the control
+//! thread, and the client subcommands of the same binary.
+//!
+//! The protocol is one JSON request per connection, one JSON answer, then
+//! the server closes the connection. Answers are built from snapshots the
+//! workers take between batches (see `masq_xsk::command`); the workers
+//! never stop forwarding for them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use masq_core::config::fmt_addr;
+use masq_core::{Endpoint, SessionInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// A request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// List sessions.
+    Sessions {
+        /// Only this subscriber's.
+        subscriber: Option<Ipv4Addr>,
+        /// Only this external address, and port when not 0.
+        external: Option<(Ipv4Addr, u16)>,
+        /// Most sessions to return.
+        limit: usize,
+    },
+    /// List subscribers with their sessions and port blocks.
+    Subscribers,
+    /// Counters and gauges.
+    Stats,
+    /// Remove sessions (all, or one subscriber's).
+    Flush {
+        /// Only this subscriber's.
+        subscriber: Option<Ipv4Addr>,
+    },
+}
+
+/// Largest request accepted.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+/// Reads one request from a connection.
+pub fn read_request(stream: &UnixStream) -> Result<Request, String> {
+    let mut line = String::new();
+    BufReader::new(stream.take(MAX_REQUEST))
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the request: {e}"))?;
+    serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
+}
+
+/// The JSON of one session, with ages relative to `now_s`.
+pub fn session_json(s: &SessionInfo, now_s: u32) -> Value {
+    json!({
+        "protocol": proto_name(s.proto),
+        "inside": endpoint(s.inside),
+        "outside": endpoint(s.outside),
+        "remote": endpoint(s.remote),
+        "state": s.tcp.map(|t| format!("{t:?}").to_lowercase()),
+        "idle_s": now_s.saturating_sub(s.last_seen),
+        "expires_in_s": s.expires.saturating_sub(now_s),
+    })
+}
+
+fn proto_name(p: u8) -> &'static str {
+    match p {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        _ => "other",
+    }
+}
+
+fn endpoint(e: Endpoint) -> String {
+    format!("{}:{}", fmt_addr(e.addr), e.port)
+}
+
+/// Sends `req` to the server at `socket` and returns its answer.
+pub fn call(socket: &Path, req: &Request) -> Result<Value, String> {
+    let mut s = UnixStream::connect(socket).map_err(|e| {
+        format!(
+            "{}: {e} (is masq running, with this admin_socket, and are you root?)",
+            socket.display()
+        )
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
+    line.push('\n');
+    s.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .map_err(|e| format!("{}: {e}", socket.display()))?;
+    let v: Value = serde_json::from_str(&out).map_err(|e| format!("bad answer: {e}"))?;
+    match v.get("error").and_then(Value::as_str) {
+        Some(e) => Err(e.to_string()),
+        None => Ok(v),
+    }
+}
+
+/// Prints an answer as a human-readable table.
+pub fn print_table(req: &Request, v: &Value) {
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        v => v.to_string(),
+    };
+    match req {
+        Request::Sessions { .. } => {
+            println!(
+                "{:<5} {:<21} {:<21} {:<21} {:<12} {:>6} {:>8}",
+                "PROTO", "INSIDE", "OUTSIDE", "REMOTE", "STATE", "IDLE", "EXPIRES"
+            );
+            for x in v["sessions"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<5} {:<21} {:<21} {:<21} {:<12} {:>5}s {:>7}s",
+                    s(&x["protocol"]),
+                    s(&x["inside"]),
+                    s(&x["outside"]),
+                    s(&x["remote"]),
+                    s(&x["state"]),
+                    s(&x["idle_s"]),
+                    s(&x["expires_in_s"])
+                );
+            }
+            println!(
+                "{} session(s){}",
+                s(&v["count"]),
+                if v["truncated"] == true {
+                    " (limit reached)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Request::Subscribers => {
+            println!("{:<16} {:>8}  BLOCKS", "SUBSCRIBER", "SESSIONS");
+            for x in v["subscribers"].as_array().into_iter().flatten() {
+                let blocks: Vec<String> = x["blocks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|b| {
+                        format!(
+                            "{}:{}-{}",
+                            s(&b["external"]),
+                            s(&b["first_port"]),
+                            s(&b["last_port"])
+                        )
+                    })
+                    .collect();
+                println!(
+                    "{:<16} {:>8}  {}",
+                    s(&x["subscriber"]),
+                    s(&x["sessions"]),
+                    blocks.join(" ")
+                );
+            }
+        }
+        Request::Stats => {
+            if let Some(o) = v["totals"].as_object() {
+                for (k, x) in o {
+                    println!("{k:<28} {}", s(x));
+                }
+            }
+            if let Some(o) = v["drops"].as_object() {
+                for (k, x) in o.iter().filter(|(_, x)| x.as_u64() != Some(0)) {
+                    println!("drop {k:<23} {}", s(x));
+                }
+            }
+        }
+        Request::Flush { .. } => println!("flushed {} session(s)", s(&v["flushed"])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_json() {
+        let cases = [
+            (
+                Request::Sessions {
+                    subscriber: Some(Ipv4Addr::new(192, 168, 1, 2)),
+                    external: Some((Ipv4Addr::new(203, 0, 113, 7), 40123)),
+                    limit: 10,
+                },
+                r#"{"cmd":"sessions","subscriber":"192.168.1.2","external":["203.0.113.7",40123],"limit":10}"#,
+            ),
+            (Request::Stats, r#"{"cmd":"stats"}"#),
+            (
+                Request::Flush { subscriber: None },
+                r#"{"cmd":"flush","subscriber":null}"#,
+            ),
+        ];
+        for (req, text) in cases {
+            assert_eq!(serde_json::to_string(&req).unwrap(), text);
+            assert_eq!(serde_json::from_str::<Request>(text).unwrap(), req);
+        }
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());
+    }
+
+    #[test]
+    fn session_json_names_every_side() {
+        let e = |a: [u8; 4], port| Endpoint {
+            addr: u32::from_be_bytes(a),
+            port,
+        };
+        let s = SessionInfo {
+            proto: 6,
+            inside: e([192, 168, 1, 2], 5000),
+            outside: e([203, 0, 113, 7], 40123),
+            remote: e([198, 51, 100, 1], 443),
+            tcp: Some(masq_core::TcpState::Established),
+            last_seen: 100,
+            expires: 7540,
+        };
+        let v = session_json(&s, 110);
+        assert_eq!(v["protocol"], "tcp");
+        assert_eq!(v["inside"], "192.168.1.2:5000");
+        assert_eq!(v["outside"], "203.0.113.7:40123");
+        assert_eq!(v["remote"], "198.51.100.1:443");
+        assert_eq!(v["state"], "established");
+        assert_eq!(v["idle_s"], 10);
+        assert_eq!(v["expires_in_s"], 7430);
+    }
+}

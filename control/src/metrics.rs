@@ -1,0 +1,489 @@
+//! The Prometheus exposition of `/metrics`.
+//!
+//! Every value is read at scrape time from what the workers already
+//! publish (plain atomics stored at batch boundaries) and from the control
+//! thread's own state; nothing here is called on the packet path. Names
+//! are prefixed `masq_`, counters end in `_total`, and units are base
+//! units (bytes, seconds, ratios).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use masq_core::config::fmt_addr;
+use masq_core::{Counters, DropReason};
+use masq_xsk::worker::{Shared, WorkerStats, XSK_STATISTICS};
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// What the control thread knows at scrape time besides the workers'
+/// atomics.
+#[derive(Debug, Default)]
+pub struct Scrape {
+    /// Per external address: (address, blocks in use, blocks free now),
+    /// summed over workers; `None` when a worker did not answer in time.
+    pub blocks: Option<Vec<(u32, u32, u32)>>,
+    /// Whole blocks per external address (over all workers).
+    pub blocks_per_addr: u32,
+    /// Per worker, per side (LAN, WAN): the kernel's AF_XDP socket
+    /// statistics.
+    pub xsk: Vec<[Option<[u64; 6]>; 2]>,
+    /// Per side (LAN, WAN): frames the XDP program redirected and passed.
+    pub xdp: [Option<(u64, u64)>; 2],
+    /// Session capacity of each worker.
+    pub capacity: u64,
+    /// The external address in MASQUERADE mode (`None`: no address).
+    pub external: Option<Option<u32>>,
+    /// Times the external address changed.
+    pub address_changes: u64,
+    /// Reloads that were applied and that were refused.
+    pub reloads: (u64, u64),
+    /// Milliseconds on the workers' clock now.
+    pub now_ms: u64,
+}
+
+/// The registry and its metric families.
+pub struct Metrics {
+    registry: Registry,
+    counters: Vec<(&'static str, IntCounterVec)>,
+    gauges: Vec<(&'static str, IntGaugeVec)>,
+    ratios: Vec<(&'static str, prometheus::GaugeVec)>,
+}
+
+const COUNTERS: &[(&str, &str, &[&str])] = &[
+    (
+        "masq_packets_total",
+        "Frames received (rx) and sent (tx) per side.",
+        &["worker", "direction", "side"],
+    ),
+    (
+        "masq_bytes_total",
+        "Bytes received (rx) and forwarded (tx) per side.",
+        &["worker", "direction", "side"],
+    ),
+    (
+        "masq_drops_total",
+        "Frames dropped, by reason.",
+        &["worker", "reason"],
+    ),
+    (
+        "masq_sessions_created_total",
+        "Sessions created.",
+        &["worker"],
+    ),
+    (
+        "masq_sessions_expired_total",
+        "Sessions removed because their timer ran out.",
+        &["worker"],
+    ),
+    (
+        "masq_sessions_removed_total",
+        "Sessions removed by an operator flush or because the external address changed.",
+        &["worker", "cause"],
+    ),
+    (
+        "masq_port_blocks_allocated_total",
+        "Port blocks given to subscribers.",
+        &["worker"],
+    ),
+    (
+        "masq_port_blocks_released_total",
+        "Port blocks given back by subscribers.",
+        &["worker"],
+    ),
+    (
+        "masq_handoff_frames_total",
+        "Frames copied to (out) and received from (in) other workers.",
+        &["worker", "direction"],
+    ),
+    (
+        "masq_hairpinned_packets_total",
+        "Frames hairpinned from the LAN back to the LAN.",
+        &["worker"],
+    ),
+    (
+        "masq_icmp_errors_translated_total",
+        "ICMP errors translated.",
+        &["worker"],
+    ),
+    (
+        "masq_events_dropped_total",
+        "NAT events lost because the worker's event queue was full.",
+        &["worker"],
+    ),
+    (
+        "masq_worker_polls_total",
+        "Poll loops of the worker.",
+        &["worker"],
+    ),
+    (
+        "masq_worker_busy_polls_total",
+        "Poll loops that found work.",
+        &["worker"],
+    ),
+    (
+        "masq_control_replies_dropped_total",
+        "Answers to the control thread lost because the reply ring was full.",
+        &["worker"],
+    ),
+    (
+        "masq_xsk_rx_dropped_total",
+        "AF_XDP: received frames the kernel dropped for other reasons.",
+        &["worker", "side"],
+    ),
+    (
+        "masq_xsk_rx_invalid_descs_total",
+        "AF_XDP: received frames dropped for an invalid descriptor.",
+        &["worker", "side"],
+    ),
+    (
+        "masq_xsk_tx_invalid_descs_total",
+        "AF_XDP: frames to send dropped for an invalid descriptor.",
+        &["worker", "side"],
+    ),
+    (
+        "masq_xsk_rx_ring_full_total",
+        "AF_XDP: received frames dropped because the RX ring was full.",
+        &["worker", "side"],
+    ),
+    (
+        "masq_xsk_fill_ring_empty_total",
+        "AF_XDP: times the kernel found the fill ring empty.",
+        &["worker", "side"],
+    ),
+    (
+        "masq_xsk_tx_ring_empty_total",
+        "AF_XDP: times the kernel found the TX ring empty.",
+        &["worker", "side"],
+    ),
+    (
+        "masq_xdp_frames_total",
+        "Frames the XDP program redirected to the workers or passed to the kernel.",
+        &["side", "action"],
+    ),
+    (
+        "masq_external_address_changes_total",
+        "Times the external (WAN) address changed.",
+        &[],
+    ),
+    (
+        "masq_config_reloads_total",
+        "Configuration reloads (SIGHUP), by result.",
+        &["result"],
+    ),
+];
+
+const GAUGES: &[(&str, &str, &[&str])] = &[
+    (
+        "masq_sessions",
+        "Live sessions, by protocol.",
+        &["worker", "protocol"],
+    ),
+    (
+        "masq_subscribers",
+        "Subscribers holding sessions or port blocks.",
+        &["worker"],
+    ),
+    (
+        "masq_session_table_capacity",
+        "Sessions a worker's table can hold.",
+        &["worker"],
+    ),
+    (
+        "masq_port_blocks",
+        "Port blocks per external address: in use, free, or held after release.",
+        &["address", "state"],
+    ),
+    (
+        "masq_umem_frames_unaccounted",
+        "UMEM frames the worker cannot account for (0 unless a frame leaked).",
+        &["worker"],
+    ),
+    (
+        "masq_external_address_up",
+        "1 when the NAT has an external address to translate to.",
+        &[],
+    ),
+    (
+        "masq_external_address_info",
+        "The external address in use (MASQUERADE), as a label.",
+        &["address"],
+    ),
+];
+
+const RATIOS: &[(&str, &str, &[&str])] = &[
+    (
+        "masq_session_table_occupancy_ratio",
+        "Live sessions over the table capacity.",
+        &["worker"],
+    ),
+    (
+        "masq_worker_busy_ratio",
+        "Poll loops that found work over all poll loops, since start.",
+        &["worker"],
+    ),
+    (
+        "masq_worker_heartbeat_age_seconds",
+        "Time since the worker last published its numbers.",
+        &["worker"],
+    ),
+];
+
+impl Metrics {
+    /// Registers every family.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let mut m = Metrics {
+            registry,
+            counters: Vec::new(),
+            gauges: Vec::new(),
+            ratios: Vec::new(),
+        };
+        for (name, help, labels) in COUNTERS {
+            let v = IntCounterVec::new(Opts::new(*name, *help), labels)?;
+            m.registry.register(Box::new(v.clone()))?;
+            m.counters.push((name, v));
+        }
+        for (name, help, labels) in GAUGES {
+            let v = IntGaugeVec::new(Opts::new(*name, *help), labels)?;
+            m.registry.register(Box::new(v.clone()))?;
+            m.gauges.push((name, v));
+        }
+        for (name, help, labels) in RATIOS {
+            let v = prometheus::GaugeVec::new(Opts::new(*name, *help), labels)?;
+            m.registry.register(Box::new(v.clone()))?;
+            m.ratios.push((name, v));
+        }
+        Ok(m)
+    }
+
+    fn counter(&self, name: &str, labels: &[&str], v: u64) {
+        if let Some((_, c)) = self.counters.iter().find(|(n, _)| *n == name) {
+            let c = c.with_label_values(labels);
+            c.reset();
+            c.inc_by(v);
+        }
+    }
+
+    fn gauge(&self, name: &str, labels: &[&str], v: u64) {
+        if let Some((_, g)) = self.gauges.iter().find(|(n, _)| *n == name) {
+            g.with_label_values(labels).set(v as i64);
+        }
+    }
+
+    fn ratio(&self, name: &str, labels: &[&str], v: f64) {
+        if let Some((_, g)) = self.ratios.iter().find(|(n, _)| *n == name) {
+            g.with_label_values(labels).set(v);
+        }
+    }
+
+    /// Fills every family from `shared` and `s` and encodes the text format.
+    pub fn render(&self, shared: &Shared, s: &Scrape) -> Result<String, prometheus::Error> {
+        let r = Ordering::Relaxed;
+        let get = |a: &AtomicU64| a.load(r);
+        let core_at = |w: &WorkerStats, name: &str| {
+            Counters::NAMES
+                .iter()
+                .position(|n| *n == name)
+                .map_or(0, |i| get(&w.core[i]))
+        };
+        for (i, w) in shared.stats.iter().enumerate() {
+            let id = i.to_string();
+            let id = id.as_str();
+            for (dir, side, v) in [
+                ("rx", "lan", get(&w.rx_lan)),
+                ("rx", "wan", get(&w.rx_wan)),
+                ("tx", "lan", get(&w.tx_lan)),
+                ("tx", "wan", get(&w.tx_wan)),
+            ] {
+                self.counter("masq_packets_total", &[id, dir, side], v);
+            }
+            for (dir, side, v) in [
+                ("rx", "lan", get(&w.rx_lan_bytes)),
+                ("rx", "wan", get(&w.rx_wan_bytes)),
+                ("tx", "lan", core_at(w, "tx_lan_bytes")),
+                ("tx", "wan", core_at(w, "tx_wan_bytes")),
+            ] {
+                self.counter("masq_bytes_total", &[id, dir, side], v);
+            }
+            for (k, d) in DropReason::ALL.iter().enumerate() {
+                self.counter("masq_drops_total", &[id, d.name()], get(&w.drops[k]));
+            }
+            for (reason, v) in [
+                ("tx_ring_full", get(&w.tx_ring_full)),
+                ("handoff_ring_full", get(&w.handoff_full)),
+                ("no_next_hop", get(&w.no_gateway)),
+                ("pass_after_redirect", get(&w.pass_dropped)),
+            ] {
+                self.counter("masq_drops_total", &[id, reason], v);
+            }
+            for (name, field) in [
+                ("masq_sessions_created_total", "sessions_created"),
+                ("masq_sessions_expired_total", "sessions_expired"),
+                ("masq_port_blocks_allocated_total", "blocks_allocated"),
+                ("masq_port_blocks_released_total", "blocks_released"),
+                ("masq_hairpinned_packets_total", "hairpinned"),
+                (
+                    "masq_icmp_errors_translated_total",
+                    "icmp_errors_translated",
+                ),
+                ("masq_events_dropped_total", "events_dropped"),
+            ] {
+                self.counter(name, &[id], core_at(w, field));
+            }
+            for (cause, field) in [
+                ("flush", "sessions_flushed"),
+                ("address_change", "sessions_readdressed"),
+            ] {
+                self.counter(
+                    "masq_sessions_removed_total",
+                    &[id, cause],
+                    core_at(w, field),
+                );
+            }
+            self.counter(
+                "masq_handoff_frames_total",
+                &[id, "out"],
+                get(&w.handed_off),
+            );
+            self.counter("masq_handoff_frames_total", &[id, "in"], get(&w.handed_in));
+            let (polls, busy) = (get(&w.polls), get(&w.busy_polls));
+            self.counter("masq_worker_polls_total", &[id], polls);
+            self.counter("masq_worker_busy_polls_total", &[id], busy);
+            self.ratio(
+                "masq_worker_busy_ratio",
+                &[id],
+                busy as f64 / polls.max(1) as f64,
+            );
+            self.ratio(
+                "masq_worker_heartbeat_age_seconds",
+                &[id],
+                s.now_ms.saturating_sub(get(&w.heartbeat_ms)) as f64 / 1000.0,
+            );
+            self.counter(
+                "masq_control_replies_dropped_total",
+                &[id],
+                get(&w.replies_dropped),
+            );
+            for (k, proto) in ["tcp", "udp", "icmp"].iter().enumerate() {
+                self.gauge("masq_sessions", &[id, proto], get(&w.sessions_by_proto[k]));
+            }
+            self.gauge("masq_subscribers", &[id], get(&w.subscribers));
+            self.gauge("masq_session_table_capacity", &[id], s.capacity);
+            self.ratio(
+                "masq_session_table_occupancy_ratio",
+                &[id],
+                get(&w.sessions) as f64 / s.capacity.max(1) as f64,
+            );
+            self.gauge(
+                "masq_umem_frames_unaccounted",
+                &[id],
+                get(&w.frames_unaccounted),
+            );
+            for (side, st) in ["lan", "wan"]
+                .iter()
+                .zip(s.xsk.get(i).into_iter().flatten())
+            {
+                let Some(st) = st else { continue };
+                for (name, v) in XSK_STATISTICS.iter().zip(st) {
+                    self.counter(&format!("masq_xsk_{name}_total"), &[id, side], *v);
+                }
+            }
+        }
+        for (side, x) in ["lan", "wan"].iter().zip(&s.xdp) {
+            if let Some((redirect, pass)) = x {
+                self.counter("masq_xdp_frames_total", &[side, "redirect"], *redirect);
+                self.counter("masq_xdp_frames_total", &[side, "pass"], *pass);
+            }
+        }
+        if let Some(blocks) = &s.blocks {
+            if let Some((_, g)) = self.gauges.iter().find(|(n, _)| *n == "masq_port_blocks") {
+                g.reset(); // addresses that went away disappear
+            }
+            for (addr, in_use, free) in blocks {
+                let a = fmt_addr(*addr).to_string();
+                let held = s.blocks_per_addr.saturating_sub(in_use + free);
+                self.gauge("masq_port_blocks", &[&a, "in_use"], u64::from(*in_use));
+                self.gauge("masq_port_blocks", &[&a, "free"], u64::from(*free));
+                self.gauge("masq_port_blocks", &[&a, "held"], u64::from(held));
+            }
+        }
+        self.counter(
+            "masq_external_address_changes_total",
+            &[],
+            s.address_changes,
+        );
+        self.counter("masq_config_reloads_total", &["ok"], s.reloads.0);
+        self.counter("masq_config_reloads_total", &["failed"], s.reloads.1);
+        let up = s.external.is_none_or(|a| a.is_some());
+        self.gauge("masq_external_address_up", &[], u64::from(up));
+        if let Some((_, g)) = self
+            .gauges
+            .iter()
+            .find(|(n, _)| *n == "masq_external_address_info")
+        {
+            g.reset();
+        }
+        if let Some(Some(a)) = s.external {
+            self.gauge("masq_external_address_info", &[&fmt_addr(a).to_string()], 1);
+        }
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_conventions() {
+        for (name, _, _) in COUNTERS {
+            assert!(
+                name.starts_with("masq_") && name.ends_with("_total"),
+                "{name}"
+            );
+        }
+        for (name, _, _) in GAUGES.iter().chain(RATIOS) {
+            assert!(
+                name.starts_with("masq_") && !name.ends_with("_total"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn renders_worker_numbers() {
+        let shared = Shared::new(2, 4);
+        shared.stats[1].rx_lan.store(42, Ordering::Relaxed);
+        let k = DropReason::ALL
+            .iter()
+            .position(|d| *d == DropReason::NoMapping)
+            .unwrap();
+        shared.stats[0].drops[k].store(7, Ordering::Relaxed);
+        shared.stats[0].sessions_by_proto[1].store(3, Ordering::Relaxed);
+        let m = Metrics::new().unwrap();
+        let s = Scrape {
+            blocks: Some(vec![(0xcb00_7105, 2, 100)]),
+            blocks_per_addr: 126,
+            capacity: 1000,
+            external: Some(Some(0xcb00_7105)),
+            address_changes: 1,
+            ..Scrape::default()
+        };
+        let text = m.render(&shared, &s).unwrap();
+        for want in [
+            "masq_packets_total{direction=\"rx\",side=\"lan\",worker=\"1\"} 42",
+            "masq_drops_total{reason=\"no_mapping\",worker=\"0\"} 7",
+            "masq_sessions{protocol=\"udp\",worker=\"0\"} 3",
+            "masq_port_blocks{address=\"203.0.113.5\",state=\"held\"} 24",
+            "masq_external_address_info{address=\"203.0.113.5\"} 1",
+            "masq_external_address_changes_total 1",
+            "# TYPE masq_drops_total counter",
+            "# TYPE masq_sessions gauge",
+        ] {
+            assert!(text.contains(want), "missing {want}");
+        }
+        // A second scrape sets, not adds.
+        let text = m.render(&shared, &s).unwrap();
+        assert!(text.contains("masq_drops_total{reason=\"no_mapping\",worker=\"0\"} 7"));
+    }
+}

@@ -1,0 +1,307 @@
+//! Requests from the control thread to a worker, and the answers.
+//!
+//! Each worker has a small inbound ring of [`Command`]s and an outbound ring
+//! of [`Reply`]s (crossbeam `ArrayQueue`s: lock-free, bounded). The worker
+//! looks at its ring between batches and never waits on the control
+//! thread: a full reply ring drops the answer (the control thread then
+//! times out and says so). Snapshots of the session table are taken in
+//! steps of [`STEP_SLOTS`] table slots per loop, so a snapshot of a large
+//! table never stalls forwarding for long. Every command carries a sequence
+//! number that its reply repeats, so a late reply is never taken for the
+//! answer to a later request.
+
+use crossbeam_queue::ArrayQueue;
+use masq_core::{Config, SessionInfo, Shard, SubscriberInfo, Time};
+
+/// Table slots a worker walks per loop while it builds a snapshot.
+pub const STEP_SLOTS: usize = 16384;
+/// Capacity of each command and reply ring.
+pub const RING: usize = 16;
+
+/// Which sessions a snapshot or a flush selects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Select {
+    /// Only sessions of this inside address.
+    pub subscriber: Option<u32>,
+    /// Only sessions of this external address and (when not 0) port.
+    pub external: Option<(u32, u16)>,
+}
+
+impl Select {
+    /// Whether `s` is selected.
+    pub fn picks(&self, s: &SessionInfo) -> bool {
+        self.subscriber.is_none_or(|a| s.inside.addr == a)
+            && self
+                .external
+                .is_none_or(|(a, p)| s.outside.addr == a && (p == 0 || s.outside.port == p))
+    }
+}
+
+/// What the control thread asks.
+#[derive(Debug)]
+pub enum Command {
+    /// Apply a reloaded configuration ([`Shard::reconfigure`]).
+    Reconfigure(Box<Config>),
+    /// Follow the WAN address ([`Shard::set_external_address`]).
+    SetAddress(Option<u32>),
+    /// Remove the selected sessions.
+    Flush(Select),
+    /// Copy up to `max` selected sessions into `buf` (given by the control
+    /// thread, so the worker allocates only if it is too small).
+    Sessions {
+        /// The selection.
+        select: Select,
+        /// Most sessions to return.
+        max: usize,
+        /// Where to put them.
+        buf: Vec<SessionInfo>,
+    },
+    /// List the subscribers.
+    Subscribers,
+    /// Port blocks per external address: (address, in use, free now).
+    Blocks,
+}
+
+/// A worker's answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// To `Reconfigure` and `SetAddress`: sessions removed, or why not.
+    Applied(Result<usize, String>),
+    /// To `Flush`: sessions removed.
+    Flushed(usize),
+    /// To `Sessions`.
+    Sessions(Vec<SessionInfo>),
+    /// To `Subscribers`.
+    Subscribers(Vec<SubscriberInfo>),
+    /// To `Blocks`.
+    Blocks(Vec<(u32, u32, u32)>),
+}
+
+/// A worker's two rings.
+#[derive(Debug)]
+pub struct Mailbox {
+    /// Control thread to worker: (sequence number, command).
+    pub commands: ArrayQueue<(u64, Command)>,
+    /// Worker to control thread: (sequence number, reply).
+    pub replies: ArrayQueue<(u64, Reply)>,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Mailbox {
+            commands: ArrayQueue::new(RING),
+            replies: ArrayQueue::new(RING),
+        }
+    }
+}
+
+/// A session snapshot being taken in steps.
+#[derive(Debug)]
+struct Walk {
+    seq: u64,
+    select: Select,
+    max: usize,
+    at: usize,
+    buf: Vec<SessionInfo>,
+}
+
+/// The worker's side of its mailbox.
+#[derive(Debug, Default)]
+pub struct Server {
+    walk: Option<Walk>,
+    /// Replies lost because the reply ring was full.
+    pub replies_dropped: u64,
+}
+
+impl Server {
+    /// Takes one step of a snapshot in progress, or the next command.
+    /// Returns true when it did anything.
+    pub fn serve(&mut self, shard: &mut Shard, now: Time, mb: &Mailbox) -> bool {
+        if let Some(w) = &mut self.walk {
+            let next =
+                shard.sessions_in(w.at, STEP_SLOTS, w.max, |s| w.select.picks(s), &mut w.buf);
+            match next {
+                Some(at) => w.at = at,
+                None => {
+                    if let Some(w) = self.walk.take() {
+                        self.reply(mb, w.seq, Reply::Sessions(w.buf));
+                    }
+                }
+            }
+            return true;
+        }
+        let Some((seq, cmd)) = mb.commands.pop() else {
+            return false;
+        };
+        let reply = match cmd {
+            Command::Reconfigure(cfg) => Reply::Applied(
+                shard
+                    .reconfigure(&cfg, now)
+                    .map(|()| 0)
+                    .map_err(|e| e.to_string()),
+            ),
+            Command::SetAddress(a) => Reply::Applied(
+                shard
+                    .set_external_address(a, now)
+                    .map_err(|e| e.to_string()),
+            ),
+            Command::Flush(select) => Reply::Flushed(shard.flush(now, |s| select.picks(s))),
+            Command::Sessions {
+                select,
+                max,
+                mut buf,
+            } => {
+                buf.clear();
+                self.walk = Some(Walk {
+                    seq,
+                    select,
+                    max,
+                    at: 0,
+                    buf,
+                });
+                return true;
+            }
+            Command::Subscribers => Reply::Subscribers(shard.subscribers().collect()),
+            Command::Blocks => Reply::Blocks(shard.block_usage()),
+        };
+        self.reply(mb, seq, reply);
+        true
+    }
+
+    fn reply(&mut self, mb: &Mailbox, seq: u64, r: Reply) {
+        if mb.replies.push((seq, r)).is_err() {
+            self.replies_dropped += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> Shard {
+        let cfg = Config {
+            pool: vec!["203.0.113.5/32".parse().unwrap()],
+            max_sessions: 40000,
+            max_subscribers: 16,
+            event_queue: 16,
+            ..Config::default()
+        };
+        Shard::new(&cfg, 0, Time(0)).unwrap()
+    }
+
+    #[test]
+    fn commands_are_answered_with_their_sequence_number() {
+        let mut s = shard();
+        let mb = Mailbox::default();
+        let mut srv = Server::default();
+        assert!(!srv.serve(&mut s, Time(0), &mb), "nothing to do");
+        mb.commands
+            .push((7, Command::SetAddress(Some(0xcb00_7163))))
+            .unwrap();
+        mb.commands.push((8, Command::Blocks)).unwrap();
+        mb.commands
+            .push((
+                9,
+                Command::Sessions {
+                    select: Select::default(),
+                    max: 10,
+                    buf: Vec::new(),
+                },
+            ))
+            .unwrap();
+        while srv.serve(&mut s, Time(0), &mb) {}
+        let (seq, r) = mb.replies.pop().unwrap();
+        assert_eq!(seq, 7);
+        assert!(matches!(r, Reply::Applied(Ok(0))), "{r:?}");
+        let (seq, r) = mb.replies.pop().unwrap();
+        assert_eq!(seq, 8);
+        let Reply::Blocks(b) = r else { panic!("{r:?}") };
+        assert_eq!(b[0].0, 0xcb00_7163, "the new address");
+        // 40000 slots take three steps; the answer comes at the end.
+        let (seq, r) = mb.replies.pop().unwrap();
+        assert_eq!(seq, 9);
+        assert!(matches!(r, Reply::Sessions(v) if v.is_empty()));
+        assert!(mb.replies.pop().is_none());
+    }
+
+    #[test]
+    fn errors_come_back_as_text() {
+        let mut s = shard();
+        let mb = Mailbox::default();
+        let mut srv = Server::default();
+        let mut cfg = s.config().clone();
+        cfg.timeouts.udp = 10;
+        mb.commands
+            .push((1, Command::Reconfigure(Box::new(cfg))))
+            .unwrap();
+        srv.serve(&mut s, Time(0), &mb);
+        let (_, r) = mb.replies.pop().unwrap();
+        let Reply::Applied(Err(e)) = r else {
+            panic!("{r:?}")
+        };
+        assert!(e.starts_with("timeouts.udp:"), "{e}");
+    }
+
+    #[test]
+    fn select_by_subscriber_and_external() {
+        use masq_core::Endpoint;
+        let s = SessionInfo {
+            proto: 17,
+            inside: Endpoint { addr: 1, port: 10 },
+            outside: Endpoint { addr: 2, port: 20 },
+            remote: Endpoint { addr: 3, port: 30 },
+            tcp: None,
+            last_seen: 0,
+            expires: 0,
+        };
+        let cases = [
+            (Select::default(), true),
+            (
+                Select {
+                    subscriber: Some(1),
+                    external: None,
+                },
+                true,
+            ),
+            (
+                Select {
+                    subscriber: Some(9),
+                    external: None,
+                },
+                false,
+            ),
+            (
+                Select {
+                    subscriber: None,
+                    external: Some((2, 0)),
+                },
+                true,
+            ),
+            (
+                Select {
+                    subscriber: None,
+                    external: Some((2, 20)),
+                },
+                true,
+            ),
+            (
+                Select {
+                    subscriber: None,
+                    external: Some((2, 21)),
+                },
+                false,
+            ),
+            (
+                Select {
+                    subscriber: Some(1),
+                    external: Some((3, 0)),
+                },
+                false,
+            ),
+        ];
+        for (sel, want) in cases {
+            assert_eq!(sel.picks(&s), want, "{sel:?}");
+        }
+    }
+}
