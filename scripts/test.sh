@@ -13,9 +13,10 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 # Build: clang/llvm/m4/libelf/zlib for xsk-rs and the XDP program, g++ for
-# libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3.
+# libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3,
+# and promtool (package prometheus) to check the /metrics output.
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
-    iproute2 ethtool tcpdump iputils-ping curl python3
+    iproute2 ethtool tcpdump iputils-ping curl python3 prometheus
 
 step() { printf '\n[test] %s\n' "$*"; }
 
@@ -37,6 +38,8 @@ step "dataplane end to end in network namespaces (tests/netns/e2e.sh)"
 tests/netns/e2e.sh target/debug/masq
 step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
+step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"
+tests/netns/control.sh target/debug/masq
 
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null

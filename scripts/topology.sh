@@ -67,6 +67,7 @@ masq_config() {
     echo 'max_subscribers = 1024'
     echo 'ring_size = 512'
     echo "workers = ${TOPO_QUEUES:-1}"
+    echo "admin_socket = \"${WORK:-/run/masq}/masq.sock\""
 }
 
 # The state of a run: WORK (a scratch folder), MASQ_PID, PIDS (helpers).

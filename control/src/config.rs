@@ -187,7 +187,10 @@ fn err(key: &str, why: impl std::fmt::Display) -> String {
 
 fn prefixes(key: &str, v: &[String]) -> Result<Vec<Prefix>, String> {
     v.iter()
-        .map(|s| s.parse::<Prefix>().map_err(|e| err(key, e)))
+        .map(|s| {
+            s.parse::<Prefix>()
+                .map_err(|e| err(key, format!("{s:?}: {e}")))
+        })
         .collect()
 }
 

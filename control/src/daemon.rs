@@ -528,16 +528,16 @@ impl Control {
     /// Applies the configuration file again; returns what changed.
     fn reload(&mut self) -> Result<String, String> {
         let mut new = load(&self.opts)?;
-        if let Some(k) = self.rc.restart_only_change(&new) {
-            return Err(format!("{k}: changes only on restart"));
-        }
-        if self.rc.mode == Mode::Masquerade {
+        if self.rc.mode == Mode::Masquerade && new.mode == Mode::Masquerade {
             new.core.pool = self.rc.core.pool.clone();
         }
         self.rc
             .core
             .live_change(&new.core)
             .map_err(|e| e.to_string())?;
+        if let Some(k) = self.rc.restart_only_change(&new) {
+            return Err(format!("{k}: changes only on restart"));
+        }
         if new.core == self.rc.core {
             return Ok("no change".into());
         }
