@@ -66,6 +66,15 @@ echo "  sent 5 probes to 198.19.0.1:40000-40004"
 sleep 2.5
 sed -n 's/^masq: rx/  masq stats: rx/p' "$WORK/masq.log" | tail -1
 
+say "masq sessions (the admin CLI, answered from the workers' snapshots)"
+target/release/masq sessions --socket "$WORK/masq.sock" --limit 12 | sed 's/^/  /'
+say "masq subscribers"
+target/release/masq subscribers --socket "$WORK/masq.sock" | sed 's/^/  /'
+say "Prometheus /metrics on the box (127.0.0.1:9469), a few of its series"
+ns box curl -sf http://127.0.0.1:9469/metrics \
+    | grep -E '^masq_(packets_total|sessions\{|subscribers|port_blocks\{|drops_total\{reason="no_mapping")' \
+    | grep -v ' 0$' | sed 's/^/  /'
+
 kill -INT "${PIDS[0]}" 2>/dev/null || true
 sleep 0.5
 say "Source addresses the WAN host received packets from (tcpdump on the WAN host)"
