@@ -189,4 +189,16 @@ ok "masq flush --subscriber removes that subscriber's sessions"
 masq_stop || fail "masq exited with an error"
 [ ! -e "$SOCK" ] || fail "admin socket left behind"
 ok "masq stopped cleanly and removed its admin socket"
+
+# --- started before the WAN interface has an address ------------------------
+{ masq_config masquerade; echo 'port_max = 32767'; } > "$WORK/masq.toml"
+ns box ip addr flush dev wan0
+(sleep 1; ns box ip addr add 198.18.0.1/24 dev wan0; ns box ip route replace default via 198.18.0.2) & PIDS+=($!)
+masq_start "$MASQ" || fail "masq did not start without a WAN address"
+grep -q "no IPv4 address yet" "$WORK/masq.log" || fail "no word of the missing address at start"
+wait_log "none -> 198.18.0.1" || fail "masq did not take the address added after start"
+read -r _ src <<<"$(flow lan1)" || fail "UDP once the address came"
+case "$src" in 198.18.0.1:*) ;; *) fail "the WAN host saw $src" ;; esac
+masq_stop || fail "masq exited with an error"
+ok "started with no WAN address; translation began when 198.18.0.1 was added"
 echo "control: $passed passed, 0 failed"

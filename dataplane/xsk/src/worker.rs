@@ -416,6 +416,16 @@ pub fn run(
         let now = Time(shared.epoch.elapsed().as_millis() as u64);
         let mut work = 0usize;
 
+        // The control thread's requests come first, so that one queued
+        // before the worker started (no external address yet) is in force
+        // before any frame.
+        if server.serve(&mut shard, now, mailbox) {
+            // A reload or an address change may move timers.
+            next_expiry = None;
+            c.replies_dropped = server.replies_dropped;
+            work += 1;
+        }
+
         // Frames handed over by other workers: copy into a free frame.
         for _ in 0..BATCH {
             if free.is_empty() {
@@ -567,11 +577,6 @@ pub fn run(
             }
         }
 
-        if server.serve(&mut shard, now, mailbox) {
-            // A reload or an address change may move timers.
-            next_expiry = None;
-            c.replies_dropped = server.replies_dropped;
-        }
         if next_expiry.is_none_or(|t| t <= now) {
             shard.expire(now, 4096);
             while shard.pop_event().is_some() {}
