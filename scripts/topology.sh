@@ -78,6 +78,20 @@ topo_session() {
     trap topo_cleanup EXIT
 }
 
+# topo_test NAME: the test helpers `ok MESSAGE` (counts a passed check)
+# and `fail MESSAGE` (prints masq's log and exits 1), for a test run.
+topo_test() {
+    TEST_NAME="$1"
+    passed=0
+    topo_session
+}
+ok() { echo "$TEST_NAME: ok: $*"; passed=$((passed + 1)); }
+fail() {
+    echo "$TEST_NAME: FAIL: $*" >&2
+    if [ -f "$WORK/masq.log" ]; then sed 's/^/  masq| /' "$WORK/masq.log" >&2; fi
+    exit 1
+}
+
 # Stops every process the run started (by PID) and removes the topology.
 topo_cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -12,10 +12,7 @@ cd "$(dirname "$0")/../.."
 
 MASQ="${1:-target/debug/masq}"
 P="mqc$$"
-topo_session
-fail() { echo "control: FAIL: $*" >&2; [ -f "$WORK/masq.log" ] && sed 's/^/  masq| /' "$WORK/masq.log" >&2; exit 1; }
-passed=0
-ok() { echo "control: ok: $*"; passed=$((passed + 1)); }
+topo_test control
 
 topo_up "$P"
 { masq_config masquerade; echo 'port_max = 32767'; } > "$WORK/masq.toml"

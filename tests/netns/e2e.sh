@@ -10,10 +10,7 @@ cd "$(dirname "$0")/../.."
 
 MASQ="${1:-target/debug/masq}"
 P="mqt$$"
-topo_session
-fail() { echo "e2e: FAIL: $*" >&2; [ -f "$WORK/masq.log" ] && sed 's/^/  masq| /' "$WORK/masq.log" >&2; exit 1; }
-passed=0
-ok() { echo "e2e: ok: $*"; passed=$((passed + 1)); }
+topo_test e2e
 
 topo_up "$P"
 masq_config snat > "$WORK/masq.toml"

@@ -9,8 +9,7 @@ cd "$(dirname "$0")/../.."
 
 MASQ="${1:-target/debug/masq}"
 P="mqw$$"
-topo_session
-fail() { echo "workers: FAIL: $*" >&2; [ -f "$WORK/masq.log" ] && sed 's/^/  masq| /' "$WORK/masq.log" >&2; exit 1; }
+topo_test workers
 
 if [ "$(nproc)" -lt 2 ]; then
     echo "workers: needs 2 cores, this machine has $(nproc)" >&2
@@ -70,14 +69,14 @@ sys.exit(1 if bad else 0)
 PY
 for h in lan1 lan2; do
     out="$(ns "$h" python3 "$WORK/flows.py" 200 3)" || fail "$h: $out"
-    echo "workers: ok: $h: $out"
+    ok "$h: $out"
 done
 
 masq_stop || fail "masq exited with an error"
 handed="$(grep -o 'handed off [0-9]* in [0-9]*' "$WORK/report.txt" | awk '{s += $3 + $5} END {print s + 0}')"
 [ "$handed" -gt 0 ] || fail "no frame crossed between workers: $(grep '^worker' "$WORK/report.txt")"
 grep '^worker' "$WORK/report.txt" | sed 's/^/workers: /'
-echo "workers: ok: $handed frames crossed between the two workers"
+ok "$handed frames crossed between the two workers"
 [ "$(grep -c 'frames unaccounted 0$' "$WORK/report.txt")" -eq 2 ] || fail "UMEM frames unaccounted for"
-echo "workers: ok: every UMEM frame of both workers accounted for at exit"
-echo "workers: 4 passed, 0 failed"
+ok "every UMEM frame of both workers accounted for at exit"
+echo "workers: $passed passed, 0 failed"
