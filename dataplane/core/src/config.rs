@@ -411,33 +411,22 @@ impl Config {
     /// Names the first key that needs a restart.
     pub fn live_change(&self, new: &Config) -> Result<(), ConfigError> {
         new.validate()?;
-        let restart = |key: &'static str| err(key, "changes only on restart");
-        if new.inside != self.inside {
-            return Err(restart("inside"));
-        }
-        if new.shards != self.shards {
-            return Err(restart("workers"));
-        }
-        if new.port_min != self.port_min {
-            return Err(restart("port_min"));
-        }
-        if new.port_max != self.port_max {
-            return Err(restart("port_max"));
-        }
-        if new.block_size != self.block_size {
-            return Err(restart("block_size"));
-        }
-        if new.max_sessions != self.max_sessions {
-            return Err(restart("max_sessions"));
-        }
-        if new.max_subscribers != self.max_subscribers {
-            return Err(restart("max_subscribers"));
-        }
-        if new.event_queue != self.event_queue {
-            return Err(restart("event_queue"));
-        }
-        if new.hash_seed != self.hash_seed {
-            return Err(restart("hash_seed"));
+        let fixed = [
+            ("inside", new.inside == self.inside),
+            ("workers", new.shards == self.shards),
+            ("port_min", new.port_min == self.port_min),
+            ("port_max", new.port_max == self.port_max),
+            ("block_size", new.block_size == self.block_size),
+            ("max_sessions", new.max_sessions == self.max_sessions),
+            (
+                "max_subscribers",
+                new.max_subscribers == self.max_subscribers,
+            ),
+            ("event_queue", new.event_queue == self.event_queue),
+            ("hash_seed", new.hash_seed == self.hash_seed),
+        ];
+        if let Some((key, _)) = fixed.iter().find(|(_, same)| !same) {
+            return Err(err(key, "changes only on restart"));
         }
         if new.pool.len() < self.pool.len() || new.pool[..self.pool.len()] != self.pool[..] {
             return Err(err(
