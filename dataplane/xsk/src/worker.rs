@@ -626,6 +626,10 @@ pub fn run(
     }
     let known = free.len() + lan.outstanding + wan.outstanding + lan.filled + wan.filled;
     c.publish(stats, &shard, total.abs_diff(known));
+    // The sockets close when this returns: their numbers are not ours to
+    // read any more.
+    stats.fds[0].store(-1, Ordering::Relaxed);
+    stats.fds[1].store(-1, Ordering::Relaxed);
     Ok(shard)
 }
 
