@@ -560,6 +560,41 @@ fn page_size() -> u64 {
     kib.map_or(4096, |k| k * 1024)
 }
 
+/// Table slots per snapshot step of a worker (`masq_xsk::command::STEP_SLOTS`).
+const STEP_SLOTS: usize = 16384;
+
+/// The pauses the control thread's requests cost a worker on a full
+/// table: one snapshot step, and removing every session (what an address
+/// change in MASQUERADE mode or `masq flush` does).
+fn control_pauses(shard: &mut Shard) -> Result<(), String> {
+    let live = shard.session_count();
+    let mut buf = Vec::with_capacity(live);
+    let mut steps = Vec::new();
+    let mut at = Some(0);
+    while let Some(from) = at {
+        let t = Instant::now();
+        at = shard.sessions_in(from, STEP_SLOTS, usize::MAX, |_| true, &mut buf);
+        steps.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    if buf.len() != live {
+        return Err(format!("snapshot saw {} of {live} sessions", buf.len()));
+    }
+    eprintln!(
+        "snapshot_step_us: {} steps of {STEP_SLOTS} slots over {live} sessions",
+        steps.len()
+    );
+    emit("snapshot_step_us", "us", steps, 1);
+    let t = Instant::now();
+    let n = shard.flush(Time(0), |_| true);
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    if n != live || shard.session_count() != 0 {
+        return Err(format!("flush removed {n} of {live}"));
+    }
+    eprintln!("remove_all_ms_1m: every session removed in one walk ({n})");
+    emit("remove_all_ms_1m", "ms", vec![ms], 1);
+    Ok(())
+}
+
 fn run(plan: Plan) -> Result<(), String> {
     let started = Instant::now();
     let tpl = template();
@@ -626,6 +661,7 @@ fn run(plan: Plan) -> Result<(), String> {
             large.counters().drops
         ));
     }
+    control_pauses(&mut large)?;
     drop(large);
 
     eprintln!("touch_mpps: template copy, minimal parse, MAC swap");
