@@ -245,3 +245,61 @@ fn snapshots_in_steps_match_the_full_walk() {
     let pool: Prefix = "203.0.113.5/32".parse().unwrap();
     assert!(full.iter().all(|s| pool.contains(s.outside.addr)));
 }
+
+#[test]
+fn flush_all_clears_every_table_and_the_shard_works_on() {
+    let mut cfg = masquerade(2);
+    cfg.pool = vec!["203.0.113.0/29".parse().unwrap()];
+    let mut nat = Nat::new(&cfg);
+    let hosts: Vec<[u8; 4]> = (1..=20).map(|i| [192, 168, 3, i]).collect();
+    let mut first = Vec::new();
+    for h in &hosts {
+        for p in 0..10u16 {
+            let (v, src, port) = out(&mut nat, *h, 2000 + p);
+            assert_eq!(v, Verdict::ToWan);
+            first.push((*h, 2000 + p, src, port));
+        }
+    }
+    // Some blocks released and held, to check the hold goes too.
+    nat.advance(400);
+    assert_eq!(nat.sessions(), 0);
+    for (h, p, ..) in &first[..50] {
+        assert_eq!(out(&mut nat, *h, *p).0, Verdict::ToWan);
+    }
+    let now = nat.now;
+    let removed: usize = nat.shards.iter_mut().map(|s| s.flush_all(now)).sum();
+    assert_eq!(removed, 50);
+    let mut released = 0;
+    for s in &mut nat.shards {
+        assert_eq!(s.session_count(), 0);
+        assert_eq!(s.subscriber_count(), 0);
+        assert_eq!(s.session_count_by_proto(), [0, 0, 0]);
+        assert_eq!(s.subscribers().count(), 0);
+        assert!(s.sessions().next().is_none());
+        assert_eq!(s.next_expiry(), None, "no timer and no hold left");
+        for (_, used, free) in s.block_usage() {
+            assert_eq!(used, 0);
+            assert!(free > 0);
+        }
+        while let Some(e) = s.pop_event() {
+            if matches!(e, masq_core::Event::BlockReleased { .. }) {
+                released += 1;
+            }
+        }
+    }
+    assert!(
+        released >= 5,
+        "a release event per block in use ({released})"
+    );
+    // Every flow can be made again, and replies find it.
+    for (h, p, ..) in &first {
+        let (v, _, port) = out(&mut nat, *h, *p);
+        assert_eq!(v, Verdict::ToWan);
+        let _ = port;
+    }
+    assert_eq!(nat.sessions(), first.len());
+    for s in all_sessions(&nat) {
+        let ext = fmt_addr(s.outside.addr).octets();
+        assert_eq!(reply(&mut nat, ext, s.outside.port), Verdict::ToLan);
+    }
+}

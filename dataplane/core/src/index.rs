@@ -37,7 +37,13 @@ impl Index {
         }
     }
 
-    /// Number of entries.
+    /// Removes every entry (one pass over the cells, no rehash).
+    pub fn clear(&mut self) {
+        self.cells.fill(0);
+        self.len = 0;
+    }
+
+    /// Entries in the index.
     pub fn len(&self) -> usize {
         self.len
     }

@@ -196,37 +196,25 @@ impl Blocks {
         self.hold = hold;
     }
 
-    /// Frees every block of address `a` at once, held ones included: the
-    /// address went away and came back as another, so no port of it can be
-    /// mistaken for an old mapping. The caller has removed every session
-    /// on it first, so no block of it is in use.
-    pub(crate) fn reset_addr(&mut self, a: usize) {
-        debug_assert_eq!(self.in_use[a], 0);
-        // Unlink the address's blocks from the hold queue, keeping the rest
-        // in order.
-        let mut prev = NONE;
-        let mut cur = self.held_head;
-        while cur != NONE {
-            let next = self.recs[cur as usize].next;
-            if self.addr_idx(cur) == a {
-                if prev == NONE {
-                    self.held_head = next;
-                } else {
-                    self.recs[prev as usize].next = next;
-                }
-                if self.held_tail == cur {
-                    self.held_tail = prev;
-                }
-                let r = &mut self.recs[cur as usize];
-                r.state = State::Free;
-                r.next = NONE;
-            } else {
-                prev = cur;
-            }
-            cur = next;
+    /// Frees every block of every address at once, held ones included
+    /// (every session of the shard is being removed with them).
+    pub(crate) fn reset_all(&mut self) {
+        for r in &mut self.recs {
+            r.state = State::Free;
+            r.used = [0; PROTOS];
+            r.next = NONE;
+            r.slot = NONE;
         }
-        let base = a as u32 * self.local_per_addr;
-        self.free[a] = (0..self.local_per_addr).rev().map(|j| base + j).collect();
+        self.held_head = NONE;
+        self.held_tail = NONE;
+        self.bits.fill(0);
+        let slots = self.slots() as u32;
+        self.slot_free = (0..slots).rev().collect();
+        self.in_use.fill(0);
+        for a in 0..self.free.len() {
+            let base = a as u32 * self.local_per_addr;
+            self.free[a] = (0..self.local_per_addr).rev().map(|j| base + j).collect();
+        }
     }
 
     pub(crate) fn map(&self) -> &BlockMap {
@@ -478,22 +466,27 @@ mod tests {
     }
 
     #[test]
-    fn reset_frees_held_blocks_of_one_address_only() {
+    fn reset_all_frees_held_and_used_blocks() {
         let mut b = Blocks::new(map(1, 32256), 0, 2, 10, 120);
         let a0 = b.take(0, NONE).unwrap();
         let a1 = b.take(1, NONE).unwrap();
         let a0b = b.take(0, NONE).unwrap();
+        let p = b.take_port(a0b, 17, 0).unwrap();
         b.release(a0, 10);
         b.release(a1, 11);
-        b.release(a0b, 12);
         assert_eq!(b.free_count(0), 0);
-        b.reset_addr(0);
-        assert_eq!(b.free_count(0), 2, "held blocks of address 0 are free");
-        assert_eq!(b.free_count(1), 1, "address 1 keeps its hold");
-        assert_eq!(b.next_hold_end(), Some(131));
-        b.expire_held(131);
-        assert_eq!(b.free_count(1), 2);
-        assert_eq!(b.next_hold_end(), None);
+        b.reset_all();
+        assert_eq!((b.free_count(0), b.free_count(1)), (2, 2));
+        assert_eq!(b.in_use(), &[0, 0]);
+        assert_eq!(b.next_hold_end(), None, "no hold left");
+        // The bitmap of the block that was in use starts empty again.
+        let l = b.take(0, NONE).unwrap();
+        let l2 = b.take(0, NONE).unwrap();
+        for l in [l, l2] {
+            if b.first_port(l) == b.first_port(a0b) {
+                assert_eq!(b.take_port(l, 17, 0), Some(p));
+            }
+        }
     }
 
     #[test]

@@ -87,6 +87,12 @@ impl Wheel {
         self.occupied[slot / 64] |= 1 << (slot % 64);
     }
 
+    /// Empties every slot; the clock stays.
+    pub(crate) fn clear(&mut self) {
+        self.heads.fill(NONE);
+        self.occupied.fill(0);
+    }
+
     /// Takes session `i` out of its slot.
     pub(crate) fn remove(&mut self, s: &mut [Session], i: u32) {
         let (prev, next, at) = {

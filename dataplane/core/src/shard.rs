@@ -1606,10 +1606,80 @@ impl Shard {
             })
     }
 
-    /// Removes every session `pick` selects; returns how many.
+    /// Removes every session `pick` selects; returns how many. This
+    /// walks the whole table (see [`Shard::flush_all`] for all sessions).
     pub fn flush(&mut self, now: Time, pick: impl FnMut(&SessionInfo) -> bool) -> usize {
         let n = self.remove_where(now.secs(), pick);
         self.counters.sessions_flushed += n as u64;
+        n
+    }
+
+    /// Removes every session, mapping, subscriber and port block at once:
+    /// the tables are cleared in place (a few sequential passes over
+    /// memory instead of one index removal per session). A block release
+    /// event is queued for each block in use; no per-session event.
+    pub fn flush_all(&mut self, now: Time) -> usize {
+        let n = self.clear(now.secs());
+        self.counters.sessions_flushed += n as u64;
+        n
+    }
+
+    fn clear(&mut self, now: u32) -> usize {
+        let n = self.live as usize;
+        for i in 0..self.subs.len() {
+            let s = self.subs[i];
+            if s.sessions == 0 && s.nblocks == 0 {
+                continue;
+            }
+            let mut b = s.blocks;
+            while b != NONE {
+                let e = Event::BlockReleased {
+                    subscriber: s.addr,
+                    external: self.pool_addrs[self.blocks.addr_idx(b)],
+                    first_port: self.blocks.first_port(b),
+                    last_port: self.blocks.last_port(b),
+                    at: now,
+                };
+                self.push_event(e);
+                self.counters.blocks_released += 1;
+                b = self.blocks.next_of(b);
+            }
+        }
+        let cap = self.sessions.len();
+        for (i, s) in self.sessions.iter_mut().enumerate() {
+            *s = Session {
+                wheel_at: NONE,
+                next: if i + 1 < cap { i as u32 + 1 } else { NONE },
+                ..Session::default()
+            };
+        }
+        self.free_head = if cap > 0 { 0 } else { NONE };
+        self.live = 0;
+        self.live_proto = [0; 3];
+        let nsubs = self.subs.len();
+        for (i, s) in self.subs.iter_mut().enumerate() {
+            *s = Subscriber {
+                addr: 0,
+                ext: NONE,
+                sessions: 0,
+                blocks: NONE,
+                nblocks: 0,
+                next_free: if i + 1 < nsubs { i as u32 + 1 } else { NONE },
+            };
+        }
+        self.sub_free = if nsubs > 0 { 0 } else { NONE };
+        self.subs_live = 0;
+        for ix in [
+            &mut self.sess_out,
+            &mut self.sess_in,
+            &mut self.map_out,
+            &mut self.map_in,
+            &mut self.sub_index,
+        ] {
+            ix.clear();
+        }
+        self.wheel.clear();
+        self.blocks.reset_all();
         n
     }
 
@@ -1669,10 +1739,9 @@ impl Shard {
             }
             None => None,
         };
-        let old = p.addr();
-        let n = self.remove_where(now.secs(), |s| s.outside.addr == old);
+        // Every session of the shard is on the old address: all go at once.
+        let n = self.clear(now.secs());
         self.counters.sessions_readdressed += n as u64;
-        self.blocks.reset_addr(0);
         match new {
             Some(p) => {
                 self.cfg.pool = vec![p];
