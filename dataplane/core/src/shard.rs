@@ -89,6 +89,29 @@ pub struct SessionInfo {
     pub expires: u32,
 }
 
+/// Makes every session record free, linked in order into one free list.
+fn free_sessions(sessions: &mut [Session]) {
+    let cap = sessions.len();
+    for (i, s) in sessions.iter_mut().enumerate() {
+        *s = Session {
+            wheel_at: NONE,
+            next: if i + 1 < cap { i as u32 + 1 } else { NONE },
+            ..Session::default()
+        };
+    }
+}
+
+/// Makes every subscriber record free, linked in order into one free list.
+fn free_subscribers(subs: &mut [Subscriber]) {
+    let n = subs.len();
+    for (i, s) in subs.iter_mut().enumerate() {
+        *s = Subscriber {
+            next_free: if i + 1 < n { i as u32 + 1 } else { NONE },
+            ..Subscriber::FREE
+        };
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Subscriber {
     addr: u32,
@@ -99,6 +122,18 @@ struct Subscriber {
     nblocks: u16,
     /// Free-list link while unused.
     next_free: u32,
+}
+
+impl Subscriber {
+    /// An unused record (its free-list link set by the caller).
+    const FREE: Subscriber = Subscriber {
+        addr: 0,
+        ext: NONE,
+        sessions: 0,
+        blocks: NONE,
+        nblocks: 0,
+        next_free: NONE,
+    };
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -289,27 +324,11 @@ impl Shard {
             });
         }
         let cap = cfg.max_sessions as usize;
-        let mut sessions = vec![
-            Session {
-                wheel_at: NONE,
-                ..Session::default()
-            };
-            cap
-        ];
-        for (i, s) in sessions.iter_mut().enumerate() {
-            s.next = if i + 1 < cap { i as u32 + 1 } else { NONE };
-        }
+        let mut sessions = vec![Session::default(); cap];
+        free_sessions(&mut sessions);
         let nsubs = cfg.max_subscribers as usize;
-        let subs = (0..nsubs)
-            .map(|i| Subscriber {
-                addr: 0,
-                ext: NONE,
-                sessions: 0,
-                blocks: NONE,
-                nblocks: 0,
-                next_free: if i + 1 < nsubs { i as u32 + 1 } else { NONE },
-            })
-            .collect();
+        let mut subs = vec![Subscriber::FREE; nsubs];
+        free_subscribers(&mut subs);
         let map = BlockMap {
             shards: cfg.shards,
             port_min: cfg.port_min,
@@ -858,11 +877,7 @@ impl Shard {
         self.sub_free = s.next_free;
         *s = Subscriber {
             addr,
-            ext: NONE,
-            sessions: 0,
-            blocks: NONE,
-            nblocks: 0,
-            next_free: NONE,
+            ..Subscriber::FREE
         };
         self.subs_live += 1;
         Ok(i)
@@ -879,12 +894,8 @@ impl Shard {
             hasher.subscriber(subs[j as usize].addr)
         });
         self.subs[i as usize] = Subscriber {
-            addr: 0,
-            ext: NONE,
-            sessions: 0,
-            blocks: NONE,
-            nblocks: 0,
             next_free: self.sub_free,
+            ..Subscriber::FREE
         };
         self.sub_free = i;
         self.subs_live -= 1;
@@ -1645,29 +1656,12 @@ impl Shard {
                 b = self.blocks.next_of(b);
             }
         }
-        let cap = self.sessions.len();
-        for (i, s) in self.sessions.iter_mut().enumerate() {
-            *s = Session {
-                wheel_at: NONE,
-                next: if i + 1 < cap { i as u32 + 1 } else { NONE },
-                ..Session::default()
-            };
-        }
-        self.free_head = if cap > 0 { 0 } else { NONE };
+        free_sessions(&mut self.sessions);
+        self.free_head = if self.sessions.is_empty() { NONE } else { 0 };
         self.live = 0;
         self.live_proto = [0; 3];
-        let nsubs = self.subs.len();
-        for (i, s) in self.subs.iter_mut().enumerate() {
-            *s = Subscriber {
-                addr: 0,
-                ext: NONE,
-                sessions: 0,
-                blocks: NONE,
-                nblocks: 0,
-                next_free: if i + 1 < nsubs { i as u32 + 1 } else { NONE },
-            };
-        }
-        self.sub_free = if nsubs > 0 { 0 } else { NONE };
+        free_subscribers(&mut self.subs);
+        self.sub_free = if self.subs.is_empty() { NONE } else { 0 };
         self.subs_live = 0;
         for ix in [
             &mut self.sess_out,
