@@ -298,11 +298,7 @@ fn bind_admin(path: &Path) -> Result<UnixListener, String> {
         std::fs::remove_file(path).map_err(key)?;
     }
     // Created with no permission for group and others from the start.
-    // SAFETY: umask(2) only swaps the process's file mode mask.
-    let old = unsafe { libc::umask(0o177) };
-    let l = UnixListener::bind(path);
-    // SAFETY: as above, restoring the previous mask.
-    unsafe { libc::umask(old) };
+    let l = netinfo::with_umask(0o177, || UnixListener::bind(path));
     let l = l.map_err(key)?;
     l.set_nonblocking(true).map_err(key)?;
     Ok(l)
@@ -338,25 +334,11 @@ impl Control {
         let mut last_stats = Instant::now();
         let mut last_check = Instant::now() - Duration::from_secs(10);
         while !stop.load(Ordering::Relaxed) {
-            let mut fds = vec![libc::pollfd {
-                fd: self.watcher.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            fds.push(libc::pollfd {
-                fd: self.admin.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            let mut fds = vec![self.watcher.raw_fd(), self.admin.as_raw_fd()];
             if let Some(h) = &self.http {
-                fds.push(libc::pollfd {
-                    fd: h.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                fds.push(h.as_raw_fd());
             }
-            // SAFETY: `fds` is a valid array of pollfd for the call.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+            netinfo::wait_readable(&fds, 100);
             let mut changes = match self.watcher.drain() {
                 Ok(c) => c,
                 Err(e) => {

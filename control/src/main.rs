@@ -9,6 +9,8 @@
 //! `subscribers`, `stats` and `flush` ask a running masq over its admin
 //! socket.
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod config;
 mod daemon;

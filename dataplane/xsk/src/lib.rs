@@ -10,7 +10,11 @@
 //! * [`worker`]: one poll-mode worker per queue pair: a UMEM shared by its
 //!   LAN and WAN sockets, a [`masq_core::Shard`], and the loop that moves
 //!   frames between them.
-//! * [`netinfo`]: interface addresses and next hops read from the kernel.
+//! * [`netinfo`]: interface addresses and next hops read from the kernel,
+//!   the rtnetlink watcher and the small system calls of the control
+//!   thread (poll, umask), so that the `masq` binary needs no `unsafe`.
+//! * [`command`]: the mailboxes through which the control thread asks the
+//!   workers for snapshots, reloads and address changes.
 
 mod bpf;
 pub mod command;

@@ -343,3 +343,29 @@ mod watch_tests {
         assert_eq!(parse_mac("02:00:00:0a:0b:ff:01"), None);
     }
 }
+
+/// Waits until one of `fds` is readable or `timeout_ms` passes (poll(2));
+/// for the control thread's event loop.
+pub fn wait_readable(fds: &[i32], timeout_ms: i32) {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `p` is a valid array of pollfd of the length passed.
+    unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+}
+
+/// Runs `f` with the process's file mode mask set to `mask` (so that a
+/// file `f` creates never exists with wider permissions), then restores it.
+pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
+    // SAFETY: umask(2) only swaps the process's file mode mask.
+    let old = unsafe { libc::umask(mask as libc::mode_t) };
+    let r = f();
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(old) };
+    r
+}
