@@ -128,6 +128,12 @@ fn frames_not_for_the_nat_pass_to_the_kernel() {
     assert_eq!(nat.sessions(), 0);
 }
 
+/// `f` after `edit`.
+fn edited(mut f: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    edit(&mut f);
+    f
+}
+
 fn gre(from: From, src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     let mut f = frames::udp(from, src, 1, dst, 2, b"");
     f[23] = 47;
@@ -148,83 +154,57 @@ fn bad_frames_are_dropped_with_their_reason() {
         ),
         (
             "IHL 4",
-            {
-                let mut f = good();
-                f[14] = 0x44;
-                f
-            },
+            edited(good(), |f| f[14] = 0x44),
             Side::Lan,
             DropReason::BadIpHeader,
         ),
         (
             "version 6",
-            {
-                let mut f = good();
-                f[14] = 0x65;
-                f
-            },
+            edited(good(), |f| f[14] = 0x65),
             Side::Lan,
             DropReason::BadIpHeader,
         ),
         (
             "total length past the frame",
-            {
-                let mut f = good();
+            edited(good(), |f| {
                 f[17] = 200;
-                frames::refill_ip_checksum(&mut f);
-                f
-            },
+                frames::refill_ip_checksum(f);
+            }),
             Side::Lan,
             DropReason::BadIpHeader,
         ),
         (
             "bad header checksum",
-            {
-                let mut f = good();
-                f[24] ^= 0xff;
-                f
-            },
+            edited(good(), |f| f[24] ^= 0xff),
             Side::Lan,
             DropReason::BadIpChecksum,
         ),
         (
             "UDP length past the datagram",
-            {
-                let mut f = good();
-                f[39] = 200;
-                f
-            },
+            edited(good(), |f| f[39] = 200),
             Side::Lan,
             DropReason::BadL4Header,
         ),
         (
             "UDP checksum wrong",
-            {
-                let mut f = good();
-                f[41] ^= 1;
-                f
-            },
+            edited(good(), |f| f[41] ^= 1),
             Side::Lan,
             DropReason::BadL4Checksum,
         ),
         (
             "TCP data offset too big",
-            {
-                let mut f = frames::tcp(From::Lan, H1, 40000, R, 80, SYN, b"");
-                f[46] = 0xf0;
-                f
-            },
+            edited(frames::tcp(From::Lan, H1, 40000, R, 80, SYN, b""), |f| {
+                f[46] = 0xf0
+            }),
             Side::Lan,
             DropReason::BadL4Header,
         ),
         (
             "fragment",
-            {
-                let mut f = good();
+            edited(good(), |f| {
                 f[20] = 0x20;
-                frames::refill_ip_checksum(&mut f);
-                f
-            },
+                frames::refill_ip_checksum(f);
+            }),
             Side::Lan,
             DropReason::Fragment,
         ),
@@ -248,11 +228,7 @@ fn bad_frames_are_dropped_with_their_reason() {
         ),
         (
             "outbound timestamp request",
-            {
-                let mut f = frames::echo(From::Lan, H1, R, 1, 1, true);
-                f[34] = 13;
-                f
-            },
+            edited(frames::echo(From::Lan, H1, R, 1, 1, true), |f| f[34] = 13),
             Side::Lan,
             DropReason::IcmpUnsupported,
         ),
