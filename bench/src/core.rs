@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use masq_core::wire::Mac;
 use masq_core::{Config, Limits, NextHops, Prefix, Shard, Side, Time, Verdict};
+use masq_tests::check::{fold, sum};
 
 /// Frame length without the FCS: 64 bytes on the wire.
 const FRAME_LEN: usize = 60;
@@ -153,37 +154,29 @@ impl AsMut<[u8]> for Slot {
     }
 }
 
-/// RFC 1071 sum of big-endian 16-bit words (written here, not taken from
-/// the core, so the benchmark's frames are checked independently).
-fn sum16(mut acc: u32, data: &[u8]) -> u32 {
-    let mut words = data.chunks_exact(2);
-    for w in &mut words {
-        acc += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [b] = words.remainder() {
-        acc += u32::from(*b) << 8;
-    }
-    acc
+/// Folded one's-complement sum of the IPv4 header (0xffff when its
+/// checksum is right).
+fn ip_sum(f: &[u8]) -> u16 {
+    fold(sum(0, &f[at::IP..at::UDP]))
 }
 
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
+/// Folded one's-complement sum of the UDP datagram and its pseudo-header
+/// (0xffff when its checksum is right).
+fn udp_sum(f: &[u8]) -> u16 {
+    let udp = &f[at::UDP..FRAME_LEN];
+    fold(sum(
+        sum(0, &f[at::SRC..at::UDP]) + 17 + udp.len() as u64,
+        udp,
+    ))
 }
 
 fn ip_header_ok(f: &[u8]) -> bool {
-    fold(sum16(0, &f[at::IP..at::UDP])) == 0xffff
+    ip_sum(f) == 0xffff
 }
 
 fn udp_ok(f: &[u8]) -> bool {
-    let udp = &f[at::UDP..FRAME_LEN];
-    if udp[6..8] == [0, 0] {
-        return false; // the benchmark's frames always carry a checksum
-    }
-    let acc = sum16(0, &f[at::SRC..at::UDP]) + 17 + udp.len() as u32;
-    fold(sum16(acc, udp)) == 0xffff
+    // The benchmark's frames always carry a UDP checksum.
+    f[at::UDP_CSUM..at::UDP_CSUM + 2] != [0, 0] && udp_sum(f) == 0xffff
 }
 
 /// The template: the remote endpoint, a UDP datagram of 18 payload bytes,
@@ -213,11 +206,10 @@ fn record(tpl: &[u8; FRAME_LEN], src: u32, sport: u16) -> Rec {
     let mut f = *tpl;
     f[at::SRC..at::SRC + 4].copy_from_slice(&src.to_be_bytes());
     f[at::SPORT..at::SPORT + 2].copy_from_slice(&sport.to_be_bytes());
-    let ip = !fold(sum16(0, &f[at::IP..at::UDP]));
+    // The template's checksum fields are zero.
+    let ip = !ip_sum(&f);
     f[at::IP_CSUM..at::IP_CSUM + 2].copy_from_slice(&ip.to_be_bytes());
-    let udp = &f[at::UDP..];
-    let acc = sum16(0, &f[at::SRC..at::UDP]) + 17 + udp.len() as u32;
-    let c = !fold(sum16(acc, udp));
+    let c = !udp_sum(&f);
     let c = if c == 0 { 0xffff } else { c };
     f[at::UDP_CSUM..at::UDP_CSUM + 2].copy_from_slice(&c.to_be_bytes());
     debug_assert!(ip_header_ok(&f) && udp_ok(&f));
@@ -503,6 +495,16 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     (med, v[0], v[n - 1])
 }
 
+/// Emits rates measured in packets per second as Mpps.
+fn emit_mpps(name: &str, per_s: Vec<f64>) {
+    emit(
+        name,
+        "Mpps",
+        per_s.into_iter().map(|x| x / 1e6).collect(),
+        3,
+    );
+}
+
 fn emit(name: &str, unit: &str, runs: Vec<f64>, digits: usize) {
     let n = runs.len();
     let (med, min, max) = stats(runs);
@@ -627,12 +629,7 @@ fn run(plan: Plan) -> Result<(), String> {
     let r = repeat("fastpath 10k", plan, plan.packets, || {
         fastpath(&mut small, &tpl, &small_seq)
     })?;
-    emit(
-        "fastpath_mpps_10k",
-        "Mpps",
-        r.into_iter().map(|x| x / 1e6).collect(),
-        3,
-    );
+    emit_mpps("fastpath_mpps_10k", r);
     drop(small);
 
     eprintln!("fastpath_mpps_1m: {LARGE} sessions");
@@ -640,22 +637,12 @@ fn run(plan: Plan) -> Result<(), String> {
     let r = repeat("fastpath 1m", plan, plan.packets, || {
         fastpath(&mut large, &tpl, &large_seq)
     })?;
-    emit(
-        "fastpath_mpps_1m",
-        "Mpps",
-        r.into_iter().map(|x| x / 1e6).collect(),
-        3,
-    );
+    emit_mpps("fastpath_mpps_1m", r);
     eprintln!("fastpath_single_mpps_1m: {LARGE} sessions, process() frame by frame");
     let r = repeat("fastpath single 1m", plan, plan.packets, || {
         fastpath_single(&mut large, &tpl, &large_seq)
     })?;
-    emit(
-        "fastpath_single_mpps_1m",
-        "Mpps",
-        r.into_iter().map(|x| x / 1e6).collect(),
-        3,
-    );
+    emit_mpps("fastpath_single_mpps_1m", r);
     if large.counters().drops_total() != 0 {
         return Err(format!(
             "drops after the fast path: {:?}",
@@ -668,12 +655,7 @@ fn run(plan: Plan) -> Result<(), String> {
     eprintln!("touch_mpps: template copy, minimal parse, MAC swap");
     touch(&tpl, &large_seq)?; // warm-up
     let r = repeat("touch", plan, plan.packets, || touch(&tpl, &large_seq))?;
-    emit(
-        "touch_mpps",
-        "Mpps",
-        r.into_iter().map(|x| x / 1e6).collect(),
-        3,
-    );
+    emit_mpps("touch_mpps", r);
     drop(large_seq);
     drop(small_seq);
 
