@@ -27,7 +27,7 @@ use masq_core::config::fmt_addr;
 use masq_core::wire::Mac;
 use masq_core::{DropReason, NextHops, Prefix, SessionInfo, Shard};
 use masq_xsk::command::{Command, Reply, Select};
-use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
+use masq_xsk::worker::{self, Io, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, xdp};
 use serde_json::{json, Value};
 
@@ -709,29 +709,16 @@ impl Control {
 
     fn stats_json(&self) -> Value {
         let r = Ordering::Relaxed;
-        let sum = |f: fn(&worker::WorkerStats) -> &std::sync::atomic::AtomicU64| {
-            self.shared.stats.iter().map(|s| f(s).load(r)).sum::<u64>()
-        };
+        let sh = &self.shared;
         let mut drops = serde_json::Map::new();
         for (k, d) in DropReason::ALL.iter().enumerate() {
-            let n: u64 = self.shared.stats.iter().map(|s| s.drops[k].load(r)).sum();
-            drops.insert(d.name().into(), n.into());
+            drops.insert(d.name().into(), sh.total(|s| s.drops[k].load(r)).into());
         }
-        for (name, n) in [
-            ("tx_ring_full", sum(|s| &s.tx_ring_full)),
-            ("handoff_ring_full", sum(|s| &s.handoff_full)),
-            ("no_next_hop", sum(|s| &s.no_gateway)),
-            ("pass_after_redirect", sum(|s| &s.pass_dropped)),
-        ] {
-            drops.insert(name.into(), n.into());
+        for (k, name) in Io::DROPS {
+            drops.insert(name.into(), sh.total(|s| s.io(k)).into());
         }
-        let core = |name: &str| -> u64 {
-            let i = masq_core::Counters::NAMES
-                .iter()
-                .position(|n| *n == name)
-                .unwrap_or(0);
-            self.shared.stats.iter().map(|s| s.core[i].load(r)).sum()
-        };
+        let io = |k: Io| sh.total(|s| s.io(k));
+        let core = |name: &str| sh.total(|s| s.core(name));
         json!({
             "uptime_s": self.started.elapsed().as_secs(),
             "mode": format!("{:?}", self.rc.mode).to_lowercase(),
@@ -744,18 +731,18 @@ impl Control {
             "reloads_ok": self.reloads.0,
             "reloads_failed": self.reloads.1,
             "totals": {
-                "rx_lan_packets": sum(|s| &s.rx_lan),
-                "rx_wan_packets": sum(|s| &s.rx_wan),
-                "tx_lan_packets": sum(|s| &s.tx_lan),
-                "tx_wan_packets": sum(|s| &s.tx_wan),
-                "sessions": sum(|s| &s.sessions),
-                "subscribers": sum(|s| &s.subscribers),
+                "rx_lan_packets": io(Io::RxLan),
+                "rx_wan_packets": io(Io::RxWan),
+                "tx_lan_packets": io(Io::TxLan),
+                "tx_wan_packets": io(Io::TxWan),
+                "sessions": sh.total(|s| s.sessions.load(r)),
+                "subscribers": sh.total(|s| s.subscribers.load(r)),
                 "sessions_created": core("sessions_created"),
                 "sessions_expired": core("sessions_expired"),
                 "sessions_flushed": core("sessions_flushed"),
                 "sessions_readdressed": core("sessions_readdressed"),
-                "handed_off": sum(|s| &s.handed_off),
-                "frames_unaccounted": sum(|s| &s.frames_unaccounted),
+                "handed_off": io(Io::HandedOff),
+                "frames_unaccounted": sh.total(|s| s.frames_unaccounted.load(r)),
             },
             "drops": drops,
         })
@@ -785,23 +772,17 @@ fn describe_change(old: &masq_core::Config, new: &masq_core::Config) -> String {
 
 /// One line of totals for `--stats-interval` and the final report.
 pub fn stats_line(shared: &Shared) -> String {
-    let sum = |f: fn(&worker::WorkerStats) -> &std::sync::atomic::AtomicU64| {
-        shared
-            .stats
-            .iter()
-            .map(|s| f(s).load(Ordering::Relaxed))
-            .sum::<u64>()
-    };
+    let io = |k: Io| shared.total(|s| s.io(k));
     format!(
         "rx lan {} wan {}, tx lan {} wan {}, sessions {}, nat drops {}, tx ring full {}, handoff full {}",
-        sum(|s| &s.rx_lan),
-        sum(|s| &s.rx_wan),
-        sum(|s| &s.tx_lan),
-        sum(|s| &s.tx_wan),
-        sum(|s| &s.sessions),
-        sum(|s| &s.nat_dropped),
-        sum(|s| &s.tx_ring_full),
-        sum(|s| &s.handoff_full),
+        io(Io::RxLan),
+        io(Io::RxWan),
+        io(Io::TxLan),
+        io(Io::TxWan),
+        shared.total(|s| s.sessions.load(Ordering::Relaxed)),
+        io(Io::NatDropped),
+        io(Io::TxRingFull),
+        io(Io::HandoffFull),
     )
 }
 
@@ -816,14 +797,14 @@ fn report(shared: &Shared, shards: &[Shard], xdp: [Option<(u64, u64)>; 2], max_s
     }
     let r = Ordering::Relaxed;
     for (i, s) in shared.stats.iter().enumerate() {
-        let polls = s.polls.load(r).max(1);
+        let polls = s.io(Io::Polls).max(1);
         println!(
             "worker {i}: busy {:.3} of {} polls, handed off {} in {}, pass dropped {}, frames unaccounted {}",
-            s.busy_polls.load(r) as f64 / polls as f64,
+            s.io(Io::BusyPolls) as f64 / polls as f64,
             polls,
-            s.handed_off.load(r),
-            s.handed_in.load(r),
-            s.pass_dropped.load(r),
+            s.io(Io::HandedOff),
+            s.io(Io::HandedIn),
+            s.io(Io::PassDropped),
             s.frames_unaccounted.load(r)
         );
     }

@@ -9,8 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use masq_core::config::fmt_addr;
-use masq_core::{Counters, DropReason};
-use masq_xsk::worker::{Shared, WorkerStats, XSK_STATISTICS};
+use masq_core::DropReason;
+use masq_xsk::worker::{Io, Shared, XSK_STATISTICS};
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// What the control thread knows at scrape time besides the workers'
@@ -278,41 +278,30 @@ impl Metrics {
     pub fn render(&self, shared: &Shared, s: &Scrape) -> Result<String, prometheus::Error> {
         let r = Ordering::Relaxed;
         let get = |a: &AtomicU64| a.load(r);
-        let core_at = |w: &WorkerStats, name: &str| {
-            Counters::NAMES
-                .iter()
-                .position(|n| *n == name)
-                .map_or(0, |i| get(&w.core[i]))
-        };
         for (i, w) in shared.stats.iter().enumerate() {
             let id = i.to_string();
             let id = id.as_str();
             for (dir, side, v) in [
-                ("rx", "lan", get(&w.rx_lan)),
-                ("rx", "wan", get(&w.rx_wan)),
-                ("tx", "lan", get(&w.tx_lan)),
-                ("tx", "wan", get(&w.tx_wan)),
+                ("rx", "lan", w.io(Io::RxLan)),
+                ("rx", "wan", w.io(Io::RxWan)),
+                ("tx", "lan", w.io(Io::TxLan)),
+                ("tx", "wan", w.io(Io::TxWan)),
             ] {
                 self.counter("masq_packets_total", &[id, dir, side], v);
             }
             for (dir, side, v) in [
-                ("rx", "lan", get(&w.rx_lan_bytes)),
-                ("rx", "wan", get(&w.rx_wan_bytes)),
-                ("tx", "lan", core_at(w, "tx_lan_bytes")),
-                ("tx", "wan", core_at(w, "tx_wan_bytes")),
+                ("rx", "lan", w.io(Io::RxLanBytes)),
+                ("rx", "wan", w.io(Io::RxWanBytes)),
+                ("tx", "lan", w.core("tx_lan_bytes")),
+                ("tx", "wan", w.core("tx_wan_bytes")),
             ] {
                 self.counter("masq_bytes_total", &[id, dir, side], v);
             }
             for (k, d) in DropReason::ALL.iter().enumerate() {
                 self.counter("masq_drops_total", &[id, d.name()], get(&w.drops[k]));
             }
-            for (reason, v) in [
-                ("tx_ring_full", get(&w.tx_ring_full)),
-                ("handoff_ring_full", get(&w.handoff_full)),
-                ("no_next_hop", get(&w.no_gateway)),
-                ("pass_after_redirect", get(&w.pass_dropped)),
-            ] {
-                self.counter("masq_drops_total", &[id, reason], v);
+            for (k, reason) in Io::DROPS {
+                self.counter("masq_drops_total", &[id, reason], w.io(k));
             }
             for (name, field) in [
                 ("masq_sessions_created_total", "sessions_created"),
@@ -326,25 +315,21 @@ impl Metrics {
                 ),
                 ("masq_events_dropped_total", "events_dropped"),
             ] {
-                self.counter(name, &[id], core_at(w, field));
+                self.counter(name, &[id], w.core(field));
             }
             for (cause, field) in [
                 ("flush", "sessions_flushed"),
                 ("address_change", "sessions_readdressed"),
             ] {
-                self.counter(
-                    "masq_sessions_removed_total",
-                    &[id, cause],
-                    core_at(w, field),
-                );
+                self.counter("masq_sessions_removed_total", &[id, cause], w.core(field));
             }
             self.counter(
                 "masq_handoff_frames_total",
                 &[id, "out"],
-                get(&w.handed_off),
+                w.io(Io::HandedOff),
             );
-            self.counter("masq_handoff_frames_total", &[id, "in"], get(&w.handed_in));
-            let (polls, busy) = (get(&w.polls), get(&w.busy_polls));
+            self.counter("masq_handoff_frames_total", &[id, "in"], w.io(Io::HandedIn));
+            let (polls, busy) = (w.io(Io::Polls), w.io(Io::BusyPolls));
             self.counter("masq_worker_polls_total", &[id], polls);
             self.counter("masq_worker_busy_polls_total", &[id], busy);
             self.ratio(
@@ -360,7 +345,7 @@ impl Metrics {
             self.counter(
                 "masq_control_replies_dropped_total",
                 &[id],
-                get(&w.replies_dropped),
+                w.io(Io::RepliesDropped),
             );
             for (k, proto) in ["tcp", "udp", "icmp"].iter().enumerate() {
                 self.gauge("masq_sessions", &[id, proto], get(&w.sessions_by_proto[k]));
@@ -453,7 +438,7 @@ mod tests {
     #[test]
     fn renders_worker_numbers() {
         let shared = Shared::new(2, 4);
-        shared.stats[1].rx_lan.store(42, Ordering::Relaxed);
+        shared.stats[1].io[Io::RxLan as usize].store(42, Ordering::Relaxed);
         let k = DropReason::ALL
             .iter()
             .position(|d| *d == DropReason::NoMapping)

@@ -27,7 +27,7 @@ use crossbeam_queue::ArrayQueue;
 use crate::command::{Mailbox, Server};
 use masq_core::counters::{COUNTERS, DROP_REASONS};
 use masq_core::wire::Mac;
-use masq_core::{Config, NextHops, Shard, Side, Time, Verdict};
+use masq_core::{Config, Counters, NextHops, Shard, Side, Time, Verdict};
 use xsk_rs::config::{
     BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
 };
@@ -48,57 +48,78 @@ pub struct Handoff {
     buf: [u8; FRAME_SIZE],
 }
 
+/// A worker's own counters (the shard keeps the NAT's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    /// Frames received from the LAN socket.
+    RxLan,
+    /// Frames received from the WAN socket.
+    RxWan,
+    /// Bytes received from the LAN socket.
+    RxLanBytes,
+    /// Bytes received from the WAN socket.
+    RxWanBytes,
+    /// Frames put on the LAN TX ring.
+    TxLan,
+    /// Frames put on the WAN TX ring.
+    TxWan,
+    /// Frames handed to other workers.
+    HandedOff,
+    /// Frames received from other workers.
+    HandedIn,
+    /// Frames dropped because a TX ring was full.
+    TxRingFull,
+    /// Frames dropped because the owner's hand-off ring was full.
+    HandoffFull,
+    /// Frames for the WAN dropped because the gateway's MAC was not known
+    /// yet.
+    NoGateway,
+    /// Frames the NAT would pass to the kernel but the XDP program had
+    /// already redirected (dropped).
+    PassDropped,
+    /// Frames the NAT dropped (its counters say why).
+    NatDropped,
+    /// All polls.
+    Polls,
+    /// Polls that found work.
+    BusyPolls,
+    /// Answers to the control thread lost because its ring was full.
+    RepliesDropped,
+}
+
+/// Number of [`Io`] counters.
+pub const IO: usize = 16;
+
+impl Io {
+    /// The frames a worker drops outside the NAT, with the drop reason
+    /// names under which they are reported beside the NAT's.
+    pub const DROPS: [(Io, &'static str); 4] = [
+        (Io::TxRingFull, "tx_ring_full"),
+        (Io::HandoffFull, "handoff_ring_full"),
+        (Io::NoGateway, "no_next_hop"),
+        (Io::PassDropped, "pass_after_redirect"),
+    ];
+}
+
 /// Numbers a worker publishes for the control thread (plain stores at
 /// batch boundaries; never a lock or a syscall).
 #[derive(Debug)]
 pub struct WorkerStats {
-    /// Frames received from the LAN socket.
-    pub rx_lan: AtomicU64,
-    /// Frames received from the WAN socket.
-    pub rx_wan: AtomicU64,
-    /// Frames put on the LAN TX ring.
-    pub tx_lan: AtomicU64,
-    /// Frames put on the WAN TX ring.
-    pub tx_wan: AtomicU64,
-    /// Frames dropped because a TX ring was full.
-    pub tx_ring_full: AtomicU64,
-    /// Frames dropped because the owner's hand-off ring was full.
-    pub handoff_full: AtomicU64,
-    /// Frames handed to other workers.
-    pub handed_off: AtomicU64,
-    /// Frames received from other workers.
-    pub handed_in: AtomicU64,
-    /// Frames the NAT would pass to the kernel but the XDP program had
-    /// already redirected (dropped).
-    pub pass_dropped: AtomicU64,
-    /// Frames the NAT dropped (its counters say why).
-    pub nat_dropped: AtomicU64,
-    /// Live sessions of the shard.
-    pub sessions: AtomicU64,
-    /// Polls that found work.
-    pub busy_polls: AtomicU64,
-    /// All polls.
-    pub polls: AtomicU64,
-    /// UMEM frames neither in the pool nor in a ring the worker knows of
-    /// (0 unless a frame leaked).
-    pub frames_unaccounted: AtomicU64,
-    /// Frames for the WAN dropped because the gateway's MAC was not known
-    /// yet.
-    pub no_gateway: AtomicU64,
-    /// Bytes received from the LAN socket.
-    pub rx_lan_bytes: AtomicU64,
-    /// Bytes received from the WAN socket.
-    pub rx_wan_bytes: AtomicU64,
+    /// The worker's own counters, indexed by [`Io`].
+    pub io: [AtomicU64; IO],
     /// The shard's counters, in `Counters::NAMES` order.
     pub core: [AtomicU64; COUNTERS],
     /// The shard's drops, in `DropReason::ALL` order.
     pub drops: [AtomicU64; DROP_REASONS],
+    /// Live sessions of the shard.
+    pub sessions: AtomicU64,
     /// Live sessions of TCP, UDP and ICMP.
     pub sessions_by_proto: [AtomicU64; 3],
     /// Live subscribers.
     pub subscribers: AtomicU64,
-    /// Answers to the control thread lost because its ring was full.
-    pub replies_dropped: AtomicU64,
+    /// UMEM frames neither in the pool nor in a ring the worker knows of
+    /// (0 unless a frame leaked).
+    pub frames_unaccounted: AtomicU64,
     /// File descriptors of the LAN and WAN sockets (-1 until bound), for
     /// the control thread's XDP_STATISTICS reads.
     pub fds: [AtomicI32; 2],
@@ -110,31 +131,32 @@ pub struct WorkerStats {
 impl Default for WorkerStats {
     fn default() -> Self {
         WorkerStats {
-            rx_lan: AtomicU64::new(0),
-            rx_wan: AtomicU64::new(0),
-            tx_lan: AtomicU64::new(0),
-            tx_wan: AtomicU64::new(0),
-            tx_ring_full: AtomicU64::new(0),
-            handoff_full: AtomicU64::new(0),
-            handed_off: AtomicU64::new(0),
-            handed_in: AtomicU64::new(0),
-            pass_dropped: AtomicU64::new(0),
-            nat_dropped: AtomicU64::new(0),
+            io: Default::default(),
+            core: Default::default(),
+            drops: Default::default(),
             sessions: AtomicU64::new(0),
-            busy_polls: AtomicU64::new(0),
-            polls: AtomicU64::new(0),
-            frames_unaccounted: AtomicU64::new(0),
-            no_gateway: AtomicU64::new(0),
-            rx_lan_bytes: AtomicU64::new(0),
-            rx_wan_bytes: AtomicU64::new(0),
-            core: std::array::from_fn(|_| AtomicU64::new(0)),
-            drops: std::array::from_fn(|_| AtomicU64::new(0)),
-            sessions_by_proto: std::array::from_fn(|_| AtomicU64::new(0)),
+            sessions_by_proto: Default::default(),
             subscribers: AtomicU64::new(0),
-            replies_dropped: AtomicU64::new(0),
+            frames_unaccounted: AtomicU64::new(0),
             fds: [AtomicI32::new(-1), AtomicI32::new(-1)],
             heartbeat_ms: AtomicU64::new(0),
         }
+    }
+}
+
+impl WorkerStats {
+    /// One of the worker's own counters.
+    pub fn io(&self, k: Io) -> u64 {
+        self.io[k as usize].load(Ordering::Relaxed)
+    }
+
+    /// One of the shard's counters, by its `Counters::NAMES` name (0 for
+    /// an unknown name).
+    pub fn core(&self, name: &str) -> u64 {
+        Counters::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| self.core[i].load(Ordering::Relaxed))
     }
 }
 
@@ -166,6 +188,11 @@ impl Shared {
             mailboxes: (0..workers).map(|_| Mailbox::default()).collect(),
             epoch: Instant::now(),
         }
+    }
+
+    /// The sum over workers of one published number.
+    pub fn total(&self, f: impl Fn(&WorkerStats) -> u64) -> u64 {
+        self.stats.iter().map(f).sum()
     }
 
     /// Publishes the gateway's MAC.
@@ -422,7 +449,7 @@ pub fn run(
         if server.serve(&mut shard, now, mailbox) {
             // A reload or an address change may move timers.
             next_expiry = None;
-            c.replies_dropped = server.replies_dropped;
+            c[Io::RepliesDropped] = server.replies_dropped;
             work += 1;
         }
 
@@ -433,7 +460,7 @@ pub fn run(
             }
             let Some(h) = inbox.pop() else { break };
             work += 1;
-            c.handed_in += 1;
+            c[Io::HandedIn] += 1;
             let Some(mut d) = free.pop() else { break };
             // SAFETY: `d` came from the free pool: no ring and no other
             // reference holds it.
@@ -473,11 +500,11 @@ pub fn run(
             work += n;
             let bytes: u64 = scratch[..n].iter().map(|d| d.lengths().data() as u64).sum();
             if side == Side::Lan {
-                c.rx_lan += n as u64;
-                c.rx_lan_bytes += bytes;
+                c[Io::RxLan] += n as u64;
+                c[Io::RxLanBytes] += bytes;
             } else {
-                c.rx_wan += n as u64;
-                c.rx_wan_bytes += bytes;
+                c[Io::RxWan] += n as u64;
+                c[Io::RxWanBytes] += bytes;
             }
             {
                 let mut it = scratch[..n].iter_mut();
@@ -507,9 +534,9 @@ pub fn run(
                             None => false,
                         };
                         if pushed {
-                            c.handed_off += 1;
+                            c[Io::HandedOff] += 1;
                         } else {
-                            c.handoff_full += 1;
+                            c[Io::HandoffFull] += 1;
                         }
                     }
                 }
@@ -537,11 +564,11 @@ pub fn run(
                 let sent = unsafe { p.tx.produce(&p.pending[..take]) };
                 p.outstanding += sent;
                 if is_lan {
-                    c.tx_lan += sent as u64;
+                    c[Io::TxLan] += sent as u64;
                 } else {
-                    c.tx_wan += sent as u64;
+                    c[Io::TxWan] += sent as u64;
                 }
-                c.tx_ring_full += (n - sent) as u64;
+                c[Io::TxRingFull] += (n - sent) as u64;
                 free.extend_from_slice(&p.pending[sent..]);
                 p.pending.clear();
             }
@@ -584,9 +611,9 @@ pub fn run(
         }
 
         loops += 1;
-        c.polls += 1;
+        c[Io::Polls] += 1;
         if work > 0 {
-            c.busy_polls += 1;
+            c[Io::BusyPolls] += 1;
             idle = 0;
         } else {
             idle += 1;
@@ -650,7 +677,7 @@ fn route(
             if !gateway_known {
                 // Not sent with an empty destination MAC: dropped and
                 // counted until the control thread knows the next hop.
-                c.no_gateway += 1;
+                c[Io::NoGateway] += 1;
                 free.push(d)
             } else {
                 wan.pending.push(d)
@@ -658,56 +685,41 @@ fn route(
         }
         Verdict::HandOff { .. } => free.push(d),
         Verdict::Pass => {
-            c.pass_dropped += 1;
+            c[Io::PassDropped] += 1;
             free.push(d)
         }
         Verdict::Drop(_) => {
-            c.nat_dropped += 1;
+            c[Io::NatDropped] += 1;
             free.push(d)
         }
     }
 }
 
+/// The worker's [`Io`] counters as plain numbers, published at batch
+/// boundaries.
 #[derive(Default)]
-struct LocalStats {
-    rx_lan: u64,
-    rx_wan: u64,
-    tx_lan: u64,
-    tx_wan: u64,
-    tx_ring_full: u64,
-    handoff_full: u64,
-    handed_off: u64,
-    handed_in: u64,
-    pass_dropped: u64,
-    nat_dropped: u64,
-    busy_polls: u64,
-    polls: u64,
-    no_gateway: u64,
-    rx_lan_bytes: u64,
-    rx_wan_bytes: u64,
-    replies_dropped: u64,
+struct LocalStats([u64; IO]);
+
+impl std::ops::Index<Io> for LocalStats {
+    type Output = u64;
+    fn index(&self, k: Io) -> &u64 {
+        &self.0[k as usize]
+    }
+}
+
+impl std::ops::IndexMut<Io> for LocalStats {
+    fn index_mut(&mut self, k: Io) -> &mut u64 {
+        &mut self.0[k as usize]
+    }
 }
 
 impl LocalStats {
     fn publish(&self, s: &WorkerStats, shard: &Shard, unaccounted: usize) {
         let r = Ordering::Relaxed;
-        s.rx_lan.store(self.rx_lan, r);
-        s.rx_wan.store(self.rx_wan, r);
-        s.tx_lan.store(self.tx_lan, r);
-        s.tx_wan.store(self.tx_wan, r);
-        s.tx_ring_full.store(self.tx_ring_full, r);
-        s.handoff_full.store(self.handoff_full, r);
-        s.handed_off.store(self.handed_off, r);
-        s.handed_in.store(self.handed_in, r);
-        s.pass_dropped.store(self.pass_dropped, r);
-        s.nat_dropped.store(self.nat_dropped, r);
-        s.busy_polls.store(self.busy_polls, r);
-        s.polls.store(self.polls, r);
-        s.no_gateway.store(self.no_gateway, r);
+        for (a, v) in s.io.iter().zip(self.0) {
+            a.store(v, r);
+        }
         s.sessions.store(shard.session_count() as u64, r);
-        s.rx_lan_bytes.store(self.rx_lan_bytes, r);
-        s.rx_wan_bytes.store(self.rx_wan_bytes, r);
-        s.replies_dropped.store(self.replies_dropped, r);
         let counters = shard.counters();
         for (a, v) in s.core.iter().zip(counters.values()) {
             a.store(v, r);
