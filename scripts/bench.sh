@@ -9,6 +9,10 @@
 #                                     delivered Mpps of masq and of iptables
 #                                     MASQUERADE on the namespace topology
 #                                     (bench/e2e.sh; as root)
+#   scripts/bench.sh control [SESSIONS REPS]
+#                                     /metrics scrape and session listing
+#                                     times with many live sessions
+#                                     (bench/control.sh; as root)
 set -euo pipefail
 
 usage() {
@@ -23,6 +27,10 @@ modes:
                    delivered Mpps of masq and iptables MASQUERADE through
                    the namespace topology (bench/e2e.sh, as root; defaults
                    10000 5 3)
+  control [SESSIONS REPS]
+                   seconds per /metrics scrape and per full `masq sessions
+                   --json` with SESSIONS live sessions (bench/control.sh, as
+                   root; defaults 50000 20)
 USAGE
 }
 
@@ -57,6 +65,13 @@ case "$mode" in
         ensure_cargo
         cargo build --release --locked -p masq-xsk -p masq
         exec bench/e2e.sh "$@"
+        ;;
+    control)
+        shift
+        . scripts/lib.sh
+        ensure_cargo
+        cargo build --release --locked -p masq
+        exec bench/control.sh "$@"
         ;;
     *)
         echo "bench.sh: unknown mode '$mode'" >&2
