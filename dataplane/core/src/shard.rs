@@ -292,7 +292,6 @@ pub struct Shard {
     pool_addrs: Vec<u32>,
     sessions: Vec<Session>,
     free_head: u32,
-    live: u32,
     sess_out: Index,
     sess_in: Index,
     map_out: Index,
@@ -351,7 +350,6 @@ impl Shard {
             pool_addrs,
             sessions,
             free_head: 0,
-            live: 0,
             sess_out: Index::with_capacity(cap),
             sess_in: Index::with_capacity(cap),
             map_out: Index::with_capacity(cap),
@@ -387,7 +385,7 @@ impl Shard {
 
     /// Live sessions.
     pub fn session_count(&self) -> usize {
-        self.live as usize
+        self.live_proto.iter().map(|&n| n as usize).sum()
     }
 
     /// Live sessions of TCP, UDP and ICMP.
@@ -1012,7 +1010,7 @@ impl Shard {
         if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
             return Err(DropReason::SessionLimit);
         }
-        if self.live >= self.cfg.max_sessions {
+        if self.session_count() >= self.cfg.max_sessions as usize {
             return Err(DropReason::SessionTableFull);
         }
         let hm = self.hasher.mapping(flow.proto, ip.src, flow.sport);
@@ -1096,7 +1094,7 @@ impl Shard {
         if self.subs[h.sub as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
             return Err(DropReason::SessionLimit);
         }
-        if self.live >= self.cfg.max_sessions {
+        if self.session_count() >= self.cfg.max_sessions as usize {
             return Err(DropReason::SessionTableFull);
         }
         let state = if flow.proto == PROTO_TCP {
@@ -1184,7 +1182,6 @@ impl Shard {
         self.wheel
             .insert(&mut self.sessions, idx, now.saturating_add(t));
         self.subs[x.sub as usize].sessions += 1;
-        self.live += 1;
         self.live_proto[crate::pool::proto_slot(x.proto)] += 1;
         self.counters.sessions_created += 1;
         self.push_event(Event::SessionCreated {
@@ -1263,7 +1260,6 @@ impl Shard {
             ..Session::default()
         };
         self.free_head = idx;
-        self.live -= 1;
         self.live_proto[crate::pool::proto_slot(s.proto)] -= 1;
     }
 
@@ -1636,7 +1632,7 @@ impl Shard {
     }
 
     fn clear(&mut self, now: u32) -> usize {
-        let n = self.live as usize;
+        let n = self.session_count();
         for i in 0..self.subs.len() {
             let s = self.subs[i];
             if s.sessions == 0 && s.nblocks == 0 {
@@ -1658,7 +1654,6 @@ impl Shard {
         }
         free_sessions(&mut self.sessions);
         self.free_head = if self.sessions.is_empty() { NONE } else { 0 };
-        self.live = 0;
         self.live_proto = [0; 3];
         free_subscribers(&mut self.subs);
         self.sub_free = if self.subs.is_empty() { NONE } else { 0 };
