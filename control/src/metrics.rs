@@ -355,7 +355,7 @@ impl Metrics {
             self.ratio(
                 "masq_session_table_occupancy_ratio",
                 &[id],
-                get(&w.sessions) as f64 / s.capacity.max(1) as f64,
+                w.sessions() as f64 / s.capacity.max(1) as f64,
             );
             self.gauge(
                 "masq_umem_frames_unaccounted",

@@ -111,8 +111,6 @@ pub struct WorkerStats {
     pub core: [AtomicU64; COUNTERS],
     /// The shard's drops, in `DropReason::ALL` order.
     pub drops: [AtomicU64; DROP_REASONS],
-    /// Live sessions of the shard.
-    pub sessions: AtomicU64,
     /// Live sessions of TCP, UDP and ICMP.
     pub sessions_by_proto: [AtomicU64; 3],
     /// Live subscribers.
@@ -134,7 +132,6 @@ impl Default for WorkerStats {
             io: Default::default(),
             core: Default::default(),
             drops: Default::default(),
-            sessions: AtomicU64::new(0),
             sessions_by_proto: Default::default(),
             subscribers: AtomicU64::new(0),
             frames_unaccounted: AtomicU64::new(0),
@@ -148,6 +145,14 @@ impl WorkerStats {
     /// One of the worker's own counters.
     pub fn io(&self, k: Io) -> u64 {
         self.io[k as usize].load(Ordering::Relaxed)
+    }
+
+    /// Live sessions of the shard.
+    pub fn sessions(&self) -> u64 {
+        self.sessions_by_proto
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// One of the shard's counters, by its `Counters::NAMES` name (0 for
@@ -719,7 +724,6 @@ impl LocalStats {
         for (a, v) in s.io.iter().zip(self.0) {
             a.store(v, r);
         }
-        s.sessions.store(shard.session_count() as u64, r);
         let counters = shard.counters();
         for (a, v) in s.core.iter().zip(counters.values()) {
             a.store(v, r);
