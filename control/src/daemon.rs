@@ -780,7 +780,7 @@ pub fn stats_line(shared: &Shared) -> String {
         io(Io::TxLan),
         io(Io::TxWan),
         shared.total(|s| s.sessions()),
-        io(Io::NatDropped),
+        shared.total(|s| s.drops.iter().map(|d| d.load(Ordering::Relaxed)).sum()),
         io(Io::TxRingFull),
         io(Io::HandoffFull),
     )

@@ -77,8 +77,6 @@ pub enum Io {
     /// Frames the NAT would pass to the kernel but the XDP program had
     /// already redirected (dropped).
     PassDropped,
-    /// Frames the NAT dropped (its counters say why).
-    NatDropped,
     /// All polls.
     Polls,
     /// Polls that found work.
@@ -88,7 +86,8 @@ pub enum Io {
 }
 
 /// Number of [`Io`] counters.
-pub const IO: usize = 16;
+pub const IO: usize = 15;
+const _: () = assert!(Io::RepliesDropped as usize + 1 == IO, "IO counts the Io variants");
 
 impl Io {
     /// The frames a worker drops outside the NAT, with the drop reason
@@ -693,10 +692,8 @@ fn route(
             c[Io::PassDropped] += 1;
             free.push(d)
         }
-        Verdict::Drop(_) => {
-            c[Io::NatDropped] += 1;
-            free.push(d)
-        }
+        // Counted by the shard, by reason.
+        Verdict::Drop(_) => free.push(d),
     }
 }
 
