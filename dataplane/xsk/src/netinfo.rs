@@ -295,12 +295,6 @@ fn classify(buf: &[u8], c: &mut Changes) {
     }
 }
 
-/// Whether an interface is administratively and operationally up.
-pub fn is_up(ifname: &str) -> io::Result<bool> {
-    let s = std::fs::read_to_string(format!("/sys/class/net/{ifname}/operstate"))?;
-    Ok(matches!(s.trim(), "up" | "unknown"))
-}
-
 #[cfg(test)]
 mod watch_tests {
     use super::*;
