@@ -74,11 +74,6 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[field::PAYLOAD..]
     }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buf
-    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
