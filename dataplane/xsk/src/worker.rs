@@ -87,7 +87,10 @@ pub enum Io {
 
 /// Number of [`Io`] counters.
 pub const IO: usize = 15;
-const _: () = assert!(Io::RepliesDropped as usize + 1 == IO, "IO counts the Io variants");
+const _: () = assert!(
+    Io::RepliesDropped as usize + 1 == IO,
+    "IO counts the Io variants"
+);
 
 impl Io {
     /// The frames a worker drops outside the NAT, with the drop reason
