@@ -102,8 +102,10 @@ pub fn call(socket: &Path, req: &Request) -> Result<Value, String> {
     }
 }
 
-/// Prints an answer as a human-readable table.
-pub fn print_table(req: &Request, v: &Value) {
+/// An answer as a human-readable table.
+pub fn table(req: &Request, v: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let s = |v: &Value| match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
@@ -111,12 +113,14 @@ pub fn print_table(req: &Request, v: &Value) {
     };
     match req {
         Request::Sessions { .. } => {
-            println!(
+            let _ = writeln!(
+                out,
                 "{:<5} {:<21} {:<21} {:<21} {:<12} {:>6} {:>8}",
                 "PROTO", "INSIDE", "OUTSIDE", "REMOTE", "STATE", "IDLE", "EXPIRES"
             );
             for x in v["sessions"].as_array().into_iter().flatten() {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{:<5} {:<21} {:<21} {:<21} {:<12} {:>5}s {:>7}s",
                     s(&x["protocol"]),
                     s(&x["inside"]),
@@ -127,7 +131,8 @@ pub fn print_table(req: &Request, v: &Value) {
                     s(&x["expires_in_s"])
                 );
             }
-            println!(
+            let _ = writeln!(
+                out,
                 "{} session(s){}",
                 s(&v["count"]),
                 if v["truncated"] == true {
@@ -138,7 +143,7 @@ pub fn print_table(req: &Request, v: &Value) {
             );
         }
         Request::Subscribers => {
-            println!("{:<16} {:>8}  BLOCKS", "SUBSCRIBER", "SESSIONS");
+            let _ = writeln!(out, "{:<16} {:>8}  BLOCKS", "SUBSCRIBER", "SESSIONS");
             for x in v["subscribers"].as_array().into_iter().flatten() {
                 let blocks: Vec<String> = x["blocks"]
                     .as_array()
@@ -153,7 +158,8 @@ pub fn print_table(req: &Request, v: &Value) {
                         )
                     })
                     .collect();
-                println!(
+                let _ = writeln!(
+                    out,
                     "{:<16} {:>8}  {}",
                     s(&x["subscriber"]),
                     s(&x["sessions"]),
@@ -164,17 +170,20 @@ pub fn print_table(req: &Request, v: &Value) {
         Request::Stats => {
             if let Some(o) = v["totals"].as_object() {
                 for (k, x) in o {
-                    println!("{k:<28} {}", s(x));
+                    let _ = writeln!(out, "{k:<28} {}", s(x));
                 }
             }
             if let Some(o) = v["drops"].as_object() {
                 for (k, x) in o.iter().filter(|(_, x)| x.as_u64() != Some(0)) {
-                    println!("drop {k:<23} {}", s(x));
+                    let _ = writeln!(out, "drop {k:<23} {}", s(x));
                 }
             }
         }
-        Request::Flush { .. } => println!("flushed {} session(s)", s(&v["flushed"])),
+        Request::Flush { .. } => {
+            let _ = writeln!(out, "flushed {} session(s)", s(&v["flushed"]));
+        }
     }
+    out
 }
 
 #[cfg(test)]

@@ -111,21 +111,29 @@ fn parse_external(s: &str) -> Result<(Ipv4Addr, u16), String> {
 
 fn ask(req: Request, client: Client) -> Result<(), String> {
     let v = admin::call(&client.socket, &req)?;
-    if client.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
-        );
+    let text = if client.json {
+        serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n"
     } else {
-        admin::print_table(&req, &v);
+        admin::table(&req, &v)
+    };
+    write_out(&text)
+}
+
+/// Writes to standard output; a reader that went away early (`| head`,
+/// `| grep -q`) is not an error.
+fn write_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::CheckConfig { file } => config::load(&file).map(|c| print!("{}", c.to_toml())),
+        Cmd::CheckConfig { file } => config::load(&file).and_then(|c| write_out(&c.to_toml())),
         Cmd::Run {
             config,
             stats_interval,

@@ -130,3 +130,29 @@ fn a_missing_file_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/masq.toml"));
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    // `masq check-config FILE | head -1`: the pipe closes before masq
+    // writes; masq still exits 0 instead of failing on the broken pipe.
+    let dir = std::env::temp_dir().join(format!("masq-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("good.toml");
+    std::fs::write(&path, GOOD).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_masq"))
+        .arg("check-config")
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
