@@ -7,6 +7,8 @@
 //! - `fastpath_mpps_10k`, `fastpath_mpps_1m`: 60-byte Ethernet + IPv4 + UDP
 //!   frames (64 bytes on the wire with the FCS) from the LAN side, in random
 //!   order over 10 000 and 1 048 576 live sessions created beforehand.
+//! - `fastpath_mpps_10m`: the same over 10 000 000 sessions (not with
+//!   `--quick`); the table alone is about a gigabyte.
 //! - `fastpath_single_mpps_1m`: the 1M case with `process` called frame by
 //!   frame instead of `process_batch`: what overlapping the table fetches
 //!   of a batch buys.
@@ -59,6 +61,7 @@ const POOL: u32 = 0xcb00_7100;
 
 const SMALL: usize = 10_000;
 const LARGE: usize = 1 << 20;
+const HUGE: usize = 10_000_000;
 
 const LAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const WAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -97,17 +100,21 @@ struct Plan {
     packets: usize,
     /// Flows created per setup repetition.
     setup_flows: usize,
+    /// Whether to measure the 10M-session table too.
+    huge: bool,
 }
 
 const FULL: Plan = Plan {
     runs: 5,
     packets: 1 << 22,
     setup_flows: LARGE,
+    huge: true,
 };
 const QUICK: Plan = Plan {
     runs: 3,
     packets: 1 << 18,
     setup_flows: 1 << 18,
+    huge: false,
 };
 
 // ---- deterministic PRNG ---------------------------------------------------
@@ -651,6 +658,27 @@ fn run(plan: Plan) -> Result<(), String> {
     }
     control_pauses(&mut large)?;
     drop(large);
+
+    if plan.huge {
+        eprintln!("fastpath_mpps_10m: building a shard of {HUGE} sessions");
+        let huge_flows = flows(&tpl, HUGE);
+        let mut huge = new_shard(&config(HUGE)?)?;
+        create(&mut huge, &tpl, &huge_flows)?;
+        verify(&mut huge, &tpl, &huge_flows)?;
+        let seq = access_sequence(&huge_flows, plan.packets, &mut rng);
+        drop(huge_flows);
+        fastpath(&mut huge, &tpl, &seq)?; // warm-up
+        let r = repeat("fastpath 10m", plan, plan.packets, || {
+            fastpath(&mut huge, &tpl, &seq)
+        })?;
+        emit_mpps("fastpath_mpps_10m", r);
+        if huge.counters().drops_total() != 0 {
+            return Err(format!(
+                "drops on the 10M table: {:?}",
+                huge.counters().drops
+            ));
+        }
+    }
 
     eprintln!("touch_mpps: template copy, minimal parse, MAC swap");
     touch(&tpl, &large_seq)?; // warm-up

@@ -52,10 +52,19 @@ pub struct Options {
     pub report_sessions: usize,
     /// Overrides `metrics_listen` of the file.
     pub metrics_listen: Option<String>,
+    /// Benchmark baseline: forward with MACs rewritten, no NAT.
+    pub l2_forward: bool,
 }
 
-fn wan_filter(rc: &RunConfig) -> xdp::Filter {
-    xdp::Filter::Wan(pfx(&rc.core.pool), (rc.core.port_min, rc.core.port_max))
+/// The WAN program's filter: the pool, or the inside prefixes for the
+/// L2 forwarder (which sends replies to inside hosts untranslated).
+fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
+    let to = if l2_forward {
+        &rc.core.inside
+    } else {
+        &rc.core.pool
+    };
+    xdp::Filter::Wan(pfx(to), (rc.core.port_min, rc.core.port_max))
 }
 
 fn pfx(v: &[Prefix]) -> Vec<(u32, u8)> {
@@ -148,7 +157,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     }));
     let lan_prog = xdp::XdpProgram::attach(&rc.lan, &xdp::Filter::Lan(pfx(&rc.core.inside)))
         .map_err(|e| format!("lan {}: {e}", rc.lan))?;
-    let wan_prog = xdp::XdpProgram::attach(&rc.wan, &wan_filter(&rc))
+    let wan_prog = xdp::XdpProgram::attach(&rc.wan, &wan_filter(&rc, opts.l2_forward))
         .map_err(|e| format!("wan {}: {e}", rc.wan))?;
 
     let shared = Arc::new(Shared::new(workers, rc.handoff_ring as usize));
@@ -184,6 +193,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             frames: rc.umem_frames,
             ring: rc.ring_size,
             xsks: (lan_prog.xsks_fd(), wan_prog.xsks_fd()),
+            l2_forward: opts.l2_forward,
         };
         let cfg = rc.core.clone();
         let shared = Arc::clone(&shared);
@@ -218,6 +228,11 @@ pub fn run(opts: Options) -> Result<(), String> {
         mode: XskMode::Copy,
         busy_poll: false,
     });
+    if opts.l2_forward {
+        eprintln!(
+            "masq: --l2-forward: frames are forwarded with their MACs rewritten, not translated"
+        );
+    }
     eprintln!(
         "masq: running: {:?} to {}, LAN {} WAN {}, {} worker(s) in {:?} mode, busy-poll socket options {}, pinned to cores {:?}",
         rc.mode,
@@ -460,7 +475,10 @@ impl Control {
                 }
                 if let Some(a) = now {
                     self.rc.core.pool = vec![Prefix::new(a, 32).unwrap_or(self.rc.core.pool[0])];
-                    if let Err(e) = self.wan_prog.set_filter(&wan_filter(&self.rc)) {
+                    if let Err(e) = self
+                        .wan_prog
+                        .set_filter(&wan_filter(&self.rc, self.opts.l2_forward))
+                    {
                         eprintln!("masq: wan {}: XDP filter: {e}", self.rc.wan);
                     }
                 }
@@ -535,7 +553,7 @@ impl Control {
         self.rc = new;
         if pool_grew {
             self.wan_prog
-                .set_filter(&wan_filter(&self.rc))
+                .set_filter(&wan_filter(&self.rc, self.opts.l2_forward))
                 .map_err(|e| format!("pool applied, but the XDP filter was not: {e}"))?;
         }
         Ok(what)

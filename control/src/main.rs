@@ -48,6 +48,11 @@ enum Cmd {
         /// metrics_listen of the file (default 127.0.0.1:9469).
         #[arg(long)]
         metrics_listen: Option<String>,
+        /// Benchmark baseline, not a NAT: forward LAN frames to the WAN
+        /// gateway and WAN frames to inside addresses with only their MACs
+        /// rewritten (the I/O ceiling `scripts/bench.sh e2e` compares with).
+        #[arg(long)]
+        l2_forward: bool,
     },
     /// Check a configuration file and print the effective configuration.
     CheckConfig {
@@ -139,11 +144,13 @@ fn main() -> ExitCode {
             stats_interval,
             report_sessions,
             metrics_listen,
+            l2_forward,
         } => daemon::run(daemon::Options {
             config,
             stats_interval,
             report_sessions,
             metrics_listen,
+            l2_forward,
         }),
         Cmd::Sessions {
             subscriber,

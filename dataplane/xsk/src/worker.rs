@@ -238,6 +238,36 @@ pub struct WorkerSpec {
     pub ring: u32,
     /// XSKMAP fds of the LAN and WAN programs.
     pub xsks: (i32, i32),
+    /// Forward frames between the sides with their MACs rewritten and
+    /// nothing else (no NAT): the I/O ceiling the benchmark compares with.
+    pub l2_forward: bool,
+}
+
+/// The benchmark's plain L2 forwarder: LAN frames go to the WAN gateway,
+/// WAN frames to the last LAN host seen; only the MACs change.
+#[derive(Clone, Copy, Debug)]
+struct L2Forward {
+    hops: NextHops,
+    lan_peer: [u8; 6],
+}
+
+impl L2Forward {
+    #[inline]
+    fn process(&mut self, frame: &mut [u8], side: Side) -> Verdict {
+        if frame.len() < 14 {
+            return Verdict::Pass;
+        }
+        if side == Side::Lan {
+            self.lan_peer.copy_from_slice(&frame[6..12]);
+            frame[0..6].copy_from_slice(&self.hops.gateway_mac.0);
+            frame[6..12].copy_from_slice(&self.hops.wan_mac.0);
+            Verdict::ToWan
+        } else {
+            frame[0..6].copy_from_slice(&self.lan_peer);
+            frame[6..12].copy_from_slice(&self.hops.lan_mac.0);
+            Verdict::ToLan
+        }
+    }
 }
 
 /// What a worker reports once its sockets are bound.
@@ -388,6 +418,10 @@ pub fn run(
     let mut shard =
         Shard::new(&cfg, spec.id, Time(0)).map_err(|e| io::Error::other(e.to_string()))?;
     shard.set_next_hops(hops);
+    let mut l2 = spec.l2_forward.then_some(L2Forward {
+        hops,
+        lan_peer: [0; 6],
+    });
     let frames = std::num::NonZeroU32::new(spec.frames)
         .ok_or_else(|| io::Error::other("frames must be > 0"))?;
     let q = QueueSize::new(spec.ring)
@@ -522,7 +556,14 @@ pub fn run(
                         unsafe { umem.data_mut(d) }
                     }))
                 });
-                shard.process_batch(&mut batch[..n], side, now, &mut verdicts[..n]);
+                match &mut l2 {
+                    Some(f) => {
+                        for (frame, v) in batch[..n].iter_mut().zip(&mut verdicts[..n]) {
+                            *v = f.process(frame.as_mut(), side);
+                        }
+                    }
+                    None => shard.process_batch(&mut batch[..n], side, now, &mut verdicts[..n]),
+                }
                 for (k, v) in verdicts[..n].iter().enumerate() {
                     if let Verdict::HandOff {
                         shard: owner,
@@ -629,10 +670,14 @@ pub fn run(
             if let Some(g) = shared.gateway() {
                 if gateway != Some(g) {
                     gateway = Some(g);
-                    shard.set_next_hops(NextHops {
+                    let h = NextHops {
                         gateway_mac: g,
                         ..hops
-                    });
+                    };
+                    shard.set_next_hops(h);
+                    if let Some(f) = &mut l2 {
+                        f.hops = h;
+                    }
                 }
             }
         }
