@@ -36,7 +36,8 @@
 #                [--out DIR]
 #
 # Needs root and target/release/{masq,masq-gen,bench-report} (scripts/bench.sh
-# e2e builds them). Writes DIR/runs.jsonl (one line per run), and through
+# e2e builds them; MASQ_BIN_DIR=target/debug uses a debug build, for a smoke
+# run only). Exits 1 when a run gave no result or delivered nothing. Writes DIR/runs.jsonl (one line per run), and through
 # bench-report DIR/summary.jsonl, DIR/table.md and DIR/chart.png. The
 # kernel's conntrack limits are raised for the run and restored after it.
 set -euo pipefail
@@ -72,9 +73,10 @@ done
 for m in $MEASURES; do
     case "$m" in mpps_1flow | mpps_10k | mpps_1m | new_flows | rtt) ;; *) echo "e2e: unknown measure '$m'" >&2; exit 2 ;; esac
 done
-GEN=target/release/masq-gen
-MASQ=target/release/masq
-REPORT=target/release/bench-report
+BIN="${MASQ_BIN_DIR:-target/release}"
+GEN=$BIN/masq-gen
+MASQ=$BIN/masq
+REPORT=$BIN/bench-report
 for b in "$GEN" "$MASQ" "$REPORT"; do
     [ -x "$b" ] || { echo "e2e: $b is missing: run scripts/bench.sh e2e (it builds first)" >&2; exit 2; }
 done
@@ -202,11 +204,19 @@ run_traffic() {
         --flows "$flows" --hosts "$hosts" --dsts "$dsts" --seconds "$(calc "$WARMUP + $SECS + 0.5")" > "$WORK/gen.json"
     wait "$sink"
     local mpps frames secs core offered
+    if [ ! -s "$WORK/sink.json" ]; then
+        echo "e2e: $system $measure: the sink reported nothing" >&2
+        return 1
+    fi
     mpps="$(json_field mpps < "$WORK/sink.json")"
     frames="$(json_field frames < "$WORK/sink.json")"
     secs="$(json_field seconds < "$WORK/sink.json")"
     core="$(json_field core_busy_s < "$WORK/sink.json")"
     offered="$(json_field mpps < "$WORK/gen.json")"
+    if [ "$frames" -eq 0 ]; then
+        echo "e2e: $system $measure: nothing delivered (offered $offered Mpps)" >&2
+        return 1
+    fi
     local extra=",\"offered_mpps\":$offered,\"flows\":$flows"
     if [ "$measure" = new_flows ]; then
         local rate
@@ -225,10 +235,11 @@ run_traffic() {
 # run_rtt SYSTEM REP: round trips from a LAN host to the WAN host's echo.
 run_rtt() {
     local system="$1" rep="$2"
-    ip netns exec "$TOPO_PREFIX-wan" "$GEN" echo --listen 0.0.0.0:7 --seconds 3600 &
+    # The hosts' ends on the generator core: the NAT core is the NAT's.
+    ip netns exec "$TOPO_PREFIX-wan" taskset -c "$GEN_CORE" "$GEN" echo --listen 0.0.0.0:7 --seconds 3600 &
     PIDS+=($!)
     sleep 0.3
-    if ! ns lan1 "$GEN" rtt --to 198.18.0.2:7 --count "$RTT_COUNT" --rate 1000 > "$WORK/rtt.json"; then
+    if ! ns lan1 taskset -c "$GEN_CORE" "$GEN" rtt --to 198.18.0.2:7 --count "$RTT_COUNT" --rate 1000 > "$WORK/rtt.json"; then
         echo "e2e: $system: no round trip answered" >&2
         return 1
     fi
@@ -243,6 +254,7 @@ run_rtt() {
 
 total=$(($(wc -w <<< "$SYSTEMS") * $(wc -w <<< "$MEASURES") * REPS))
 run_no=0
+failed=0
 echo "e2e: $REPS repetition(s) of [$MEASURES] on [$SYSTEMS]; ${WARMUP}s warm-up + ${SECS}s window; NAT core $NAT_CORE, generator core $GEN_CORE" >&2
 # Systems interleave within each repetition, so that drift in the machine
 # spreads over all of them.
@@ -254,12 +266,13 @@ for rep in $(seq "$REPS"); do
             topo_up "mqe$$$RANDOM"
             if start_system "$system"; then
                 if [ "$measure" = rtt ]; then
-                    run_rtt "$system" "$rep" || true
+                    run_rtt "$system" "$rep" || failed=$((failed + 1))
                 else
-                    run_traffic "$system" "$measure" "$rep"
+                    run_traffic "$system" "$measure" "$rep" || failed=$((failed + 1))
                 fi
             else
                 echo "e2e: $system did not start; no result for this run" >&2
+                failed=$((failed + 1))
             fi
             stop_system "$system"
             topo_down "$TOPO_PREFIX"
@@ -269,3 +282,7 @@ for rep in $(seq "$REPS"); do
 done
 "$REPORT" "$RUNS" "$OUT"
 echo "e2e: runs in $RUNS; summary in $OUT/summary.jsonl, $OUT/table.md, $OUT/chart.png" >&2
+if [ "$failed" -gt 0 ]; then
+    echo "e2e: $failed of $total run(s) gave no result (see above)" >&2
+    exit 1
+fi

@@ -5,10 +5,11 @@
 #                                     (target/release/bench-core); its JSON
 #                                     lines are also written to
 #                                     target/bench/core.jsonl
-#   scripts/bench.sh e2e [FLOWS SECONDS REPS]
-#                                     delivered Mpps of masq and of iptables
-#                                     MASQUERADE on the namespace topology
-#                                     (bench/e2e.sh; as root)
+#   scripts/bench.sh e2e [--quick] [--reps N] [--seconds S] ...
+#                                     masq, iptables, nftables and an L2
+#                                     forwarder side by side on the
+#                                     namespace topology (bench/e2e.sh; as
+#                                     root; results in target/bench/e2e/)
 #   scripts/bench.sh control [SESSIONS REPS]
 #                                     /metrics scrape and session listing
 #                                     times with many live sessions
@@ -23,10 +24,15 @@ modes:
   core [--quick]   in-memory benchmark of the NAT core on one thread; prints
                    one JSON object per measurement and writes them to
                    target/bench/core.jsonl (--quick: a short smoke run)
-  e2e [FLOWS SECONDS REPS]
-                   delivered Mpps of masq and iptables MASQUERADE through
-                   the namespace topology (bench/e2e.sh, as root; defaults
-                   10000 5 3)
+  e2e [--quick] [--reps N] [--seconds S] [--warmup S] [--systems LIST]
+      [--measures LIST] [--out DIR]
+                   masq, iptables MASQUERADE, nftables masquerade and a plain
+                   AF_XDP L2 forwarder through the namespace topology, with
+                   the same generator and sink: delivered Mpps at 1, 10k and
+                   1M flows, new flows per second, round trip p50/p99, CPU
+                   per Mpkt (bench/e2e.sh, as root; defaults 3 reps of 5 s;
+                   writes runs.jsonl, summary.jsonl, table.md and chart.png
+                   to target/bench/e2e/; bench/e2e.sh --help for the rest)
   control [SESSIONS REPS]
                    seconds per /metrics scrape and per full `masq sessions
                    --json` with SESSIONS live sessions (bench/control.sh, as
@@ -63,7 +69,9 @@ case "$mode" in
         shift
         . scripts/lib.sh
         ensure_cargo
-        cargo build --release --locked -p masq-xsk -p masq
+        ensure_packages pkg-config clang llvm m4 libelf-dev zlib1g-dev iproute2 ethtool \
+            iptables nftables fonts-dejavu-core
+        cargo build --release --locked -p masq-bench -p masq
         exec bench/e2e.sh "$@"
         ;;
     control)

@@ -14,9 +14,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # Build: clang/llvm/m4/libelf/zlib for xsk-rs and the XDP program, g++ for
 # libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3,
-# and promtool (package prometheus) to check the /metrics output.
+# and promtool (package prometheus) to check the /metrics output. Benchmark
+# smoke runs: iptables and nftables (the kernel NATs compared with), a font
+# for the chart, scapy for the TRex profile check, luac for the pktgen script.
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
-    iproute2 ethtool tcpdump iputils-ping curl python3 prometheus
+    iproute2 ethtool tcpdump iputils-ping curl python3 prometheus \
+    iptables nftables fonts-dejavu-core python3-scapy lua5.4
 
 step() { printf '\n[test] %s\n' "$*"; }
 
@@ -46,6 +49,13 @@ cargo run -q --locked -p masq-tests --example core_demo >/dev/null
 
 step "core benchmark smoke run (figures from a quick run are not results)"
 scripts/bench.sh core --quick
+
+step "end-to-end benchmark smoke run: every system and measurement once, debug build (figures are not results)"
+MASQ_BIN_DIR=target/debug bench/e2e.sh --quick --out target/bench/e2e-smoke
+
+step "bare-metal kit: TRex profiles against stand-ins, pktgen script syntax"
+/usr/bin/python3 bench/trex/check_profiles.py
+luac5.4 -p bench/pktgen/nat44.lua && echo "luac5.4: bench/pktgen/nat44.lua parses"
 
 fuzz_seconds="${MASQ_FUZZ_SECONDS:-20}"
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -274,8 +274,15 @@ fn access_sequence(flows: &[Rec], len: usize, rng: &mut SplitMix64) -> Vec<Rec> 
 /// pool 203.0.113.0/24, ports 1024-65535 in blocks of 512), with the given
 /// session capacity and limits that refuse no flow of the benchmark.
 fn config(max_sessions: usize) -> Result<Config, String> {
+    config_with_pool(max_sessions, Prefix::new(POOL, 24)?)
+}
+
+/// [`config`] with another pool: the 10M table needs more addresses, since
+/// paired pooling puts each subscriber's 5 blocks on one address and a
+/// /24 leaves some addresses with more subscribers than blocks.
+fn config_with_pool(max_sessions: usize, pool: Prefix) -> Result<Config, String> {
     let cfg = Config {
-        pool: vec![Prefix::new(POOL, 24)?],
+        pool: vec![pool],
         max_sessions: max_sessions as u32,
         max_subscribers: 1 << 16,
         limits: Limits {
@@ -357,6 +364,7 @@ fn create(shard: &mut Shard, tpl: &[u8; FRAME_LEN], flows: &[Rec]) -> Result<Dur
 /// a decremented TTL.
 fn verify(shard: &mut Shard, tpl: &[u8; FRAME_LEN], flows: &[Rec]) -> Result<(), String> {
     let live = shard.session_count();
+    let pool = shard.config().pool.clone();
     let mut b = Slot([0; 64]);
     for (i, r) in flows.iter().enumerate() {
         fill(&mut b, tpl, r);
@@ -373,7 +381,7 @@ fn verify(shard: &mut Shard, tpl: &[u8; FRAME_LEN], flows: &[Rec]) -> Result<(),
         let src = u32::from_be_bytes([f[at::SRC], f[at::SRC + 1], f[at::SRC + 2], f[at::SRC + 3]]);
         if !ip_header_ok(f)
             || !udp_ok(f)
-            || src >> 8 != POOL >> 8
+            || !pool.iter().any(|p| p.contains(src))
             || f[at::TTL] != 63
             || f[0..6] != GATEWAY_MAC
         {
@@ -662,7 +670,8 @@ fn run(plan: Plan) -> Result<(), String> {
     if plan.huge {
         eprintln!("fastpath_mpps_10m: building a shard of {HUGE} sessions");
         let huge_flows = flows(&tpl, HUGE);
-        let mut huge = new_shard(&config(HUGE)?)?;
+        // 198.18.0.0/20: 4096 addresses of 126 blocks.
+        let mut huge = new_shard(&config_with_pool(HUGE, Prefix::new(0xc612_0000, 20)?)?)?;
         create(&mut huge, &tpl, &huge_flows)?;
         verify(&mut huge, &tpl, &huge_flows)?;
         let seq = access_sequence(&huge_flows, plan.packets, &mut rng);
