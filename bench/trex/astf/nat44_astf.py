@@ -7,7 +7,9 @@ NAT gave them, so no learning mode is needed.
 """
 import argparse
 
-from trex.astf.api import ASTFIPGen, ASTFIPGenDist, ASTFIPGenGlobal
+from trex.astf.api import (ASTFAssociationRule, ASTFIPGen, ASTFIPGenDist,
+                           ASTFIPGenGlobal, ASTFProfile, ASTFTCPClientTemplate,
+                           ASTFTCPServerTemplate, ASTFTemplate)
 
 
 def ipv4_add(addr, n):
@@ -45,3 +47,14 @@ def ip_gen(a):
         dist_server=ASTFIPGenDist(
             ip_range=[a.server, ipv4_add(a.server, a.servers - 1)], distribution="seq"),
     )
+
+
+def profile(a, client, server):
+    """One template: `client` programs run at `cps` from the subscribers to
+    the servers' `port`, where `server` programs answer."""
+    gen = ip_gen(a)
+    template = ASTFTemplate(
+        client_template=ASTFTCPClientTemplate(program=client, ip_gen=gen, port=a.port, cps=a.cps),
+        server_template=ASTFTCPServerTemplate(program=server, assoc=ASTFAssociationRule(port=a.port)),
+    )
+    return ASTFProfile(default_ip_gen=gen, templates=template)

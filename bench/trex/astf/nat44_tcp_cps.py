@@ -9,12 +9,10 @@ Tunables: subscribers, servers, client, server, port, cps, bytes.
 import os
 import sys
 
-from trex.astf.api import (ASTFAssociationRule, ASTFProfile, ASTFProgram,
-                           ASTFTCPClientTemplate, ASTFTCPServerTemplate,
-                           ASTFTemplate)
+from trex.astf.api import ASTFProgram
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nat44_astf import ip_gen, parse  # noqa: E402
+from nat44_astf import parse, profile  # noqa: E402
 
 
 class Nat44TcpCps:
@@ -26,12 +24,7 @@ class Nat44TcpCps:
         server = ASTFProgram()
         server.recv(a.bytes)
         server.send(b"r" * a.bytes)
-        gen = ip_gen(a)
-        template = ASTFTemplate(
-            client_template=ASTFTCPClientTemplate(program=client, ip_gen=gen, port=a.port, cps=a.cps),
-            server_template=ASTFTCPServerTemplate(program=server, assoc=ASTFAssociationRule(port=a.port)),
-        )
-        return ASTFProfile(default_ip_gen=gen, templates=template)
+        return profile(a, client, server)
 
 
 def register():

@@ -11,12 +11,10 @@ server, port, cps, bytes.
 import os
 import sys
 
-from trex.astf.api import (ASTFAssociationRule, ASTFProfile, ASTFProgram,
-                           ASTFTCPClientTemplate, ASTFTCPServerTemplate,
-                           ASTFTemplate)
+from trex.astf.api import ASTFProgram
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nat44_astf import ip_gen, parse  # noqa: E402
+from nat44_astf import parse, profile  # noqa: E402
 
 
 class Nat44UdpCps:
@@ -29,12 +27,7 @@ class Nat44UdpCps:
         server = ASTFProgram(stream=False)
         server.recv_msg(1)
         server.send_msg(msg)
-        gen = ip_gen(a)
-        template = ASTFTemplate(
-            client_template=ASTFTCPClientTemplate(program=client, ip_gen=gen, port=a.port, cps=a.cps),
-            server_template=ASTFTCPServerTemplate(program=server, assoc=ASTFAssociationRule(port=a.port)),
-        )
-        return ASTFProfile(default_ip_gen=gen, templates=template)
+        return profile(a, client, server)
 
 
 def register():
