@@ -129,7 +129,7 @@ EOF
 # start_system SYSTEM: brings the system up in the box of the current
 # topology.
 start_system() {
-    local system="$1" hz
+    local system="$1"
     ns box ip route add 100.64.0.0/10 dev lan0
     ns wan ip route add "$BENCH_POOL" via 198.18.0.1
     case "$system" in
