@@ -1413,6 +1413,10 @@ impl Driver {
                             "{e:?}"
                         );
                     }
+                    Event::Exhausted { subscriber, at, .. } => {
+                        assert!(at <= now);
+                        assert!(self.cfg.inside.iter().any(|p| p.contains(subscriber)));
+                    }
                 }
             }
             if dropped == 0 {

@@ -70,6 +70,54 @@ pub enum Event {
         /// Time in seconds since the clock's epoch.
         at: u32,
     },
+    /// A new mapping could not be made for lack of a resource (RFC 6888
+    /// REQ-11 c; RFC 8158 natEvent 3, 10 and 11). Rate-limited by the
+    /// shard, so a flood of refused packets makes a few events, not one
+    /// per packet.
+    Exhausted {
+        /// Which resource ran out.
+        what: Exhaustion,
+        /// Inside address of the subscriber whose packet was refused.
+        subscriber: u32,
+        /// The subscriber's paired external address, 0 when it has none.
+        external: u32,
+        /// Time in seconds since the clock's epoch.
+        at: u32,
+    },
+}
+
+/// The resource a refused mapping lacked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exhaustion {
+    /// No external address has a free port block (natEvent 3, NAT
+    /// addresses exhausted).
+    Addresses,
+    /// The subscriber's paired address has no free block, or the
+    /// subscriber holds its most blocks and they are full (natEvent 10,
+    /// NAT ports exhausted).
+    Ports,
+    /// The subscriber holds its most sessions (natEvent 11, quota
+    /// exceeded: maximum entries per user, natQuotaExceededEvent 3).
+    SessionsPerSubscriber,
+    /// The shard's session table is full (natEvent 11, quota exceeded:
+    /// maximum session entries, natQuotaExceededEvent 1).
+    Sessions,
+    /// The shard's subscriber table is full (natEvent 11, quota exceeded:
+    /// maximum active hosts or subscribers, natQuotaExceededEvent 4).
+    Subscribers,
+}
+
+impl Exhaustion {
+    /// The name used in log lines and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exhaustion::Addresses => "addresses",
+            Exhaustion::Ports => "ports",
+            Exhaustion::SessionsPerSubscriber => "sessions-per-subscriber",
+            Exhaustion::Sessions => "sessions",
+            Exhaustion::Subscribers => "subscribers",
+        }
+    }
 }
 
 /// A bounded queue of events that never reallocates.
@@ -135,6 +183,7 @@ impl core::fmt::Display for Event {
             Event::SessionDeleted { .. } => "session-delete",
             Event::BlockAllocated { .. } => "block-allocate",
             Event::BlockReleased { .. } => "block-release",
+            Event::Exhausted { .. } => "exhausted",
         };
         match *self {
             Event::SessionCreated {
@@ -170,6 +219,18 @@ impl core::fmt::Display for Event {
             } => write!(
                 f,
                 "{what} subscriber={} external={} ports={first_port}-{last_port} at={at}",
+                a(subscriber),
+                a(external)
+            ),
+            Event::Exhausted {
+                what,
+                subscriber,
+                external,
+                at,
+            } => write!(
+                f,
+                "exhausted resource={} subscriber={} external={} at={at}",
+                what.name(),
                 a(subscriber),
                 a(external)
             ),

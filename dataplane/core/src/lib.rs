@@ -23,7 +23,7 @@ pub mod wire;
 
 pub use config::{Config, ConfigError, Filtering, Limits, Prefix, Timeouts};
 pub use counters::{Counters, DropReason};
-pub use event::{Endpoint, Event};
+pub use event::{Endpoint, Event, Exhaustion};
 pub use hash::subscriber_owner;
 pub use pool::BlockMap;
 pub use shard::{NextHops, SessionInfo, Shard, Side, SubscriberInfo, Verdict};
