@@ -141,6 +141,7 @@ pub fn config(b: u8) -> Config {
         inbound_refresh: b & 4 != 0,
         event_queue: if b & 0x80 != 0 { 3 } else { 512 },
         hash_seed: 0x5eed_f00d_0bad_cafe,
+        ..Config::default()
     }
 }
 

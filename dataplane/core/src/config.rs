@@ -210,6 +210,11 @@ pub struct Config {
     pub event_queue: u32,
     /// Seed of the table hash, so remote hosts cannot aim collisions.
     pub hash_seed: u64,
+    /// Whether session create/delete events are queued. Block and
+    /// exhaustion events always are; with port block allocation they are
+    /// what a log needs (RFC 7422, RFC 6888 REQ-12), so `masq run` turns
+    /// session events off unless the log asks for them.
+    pub session_events: bool,
 }
 
 impl Default for Config {
@@ -241,6 +246,7 @@ impl Default for Config {
             inbound_refresh: false,
             event_queue: 65536,
             hash_seed: 0x9e37_79b9_7f4a_7c15,
+            session_events: true,
         }
     }
 }

@@ -1184,35 +1184,40 @@ impl Shard {
         self.subs[x.sub as usize].sessions += 1;
         self.live_proto[crate::pool::proto_slot(x.proto)] += 1;
         self.counters.sessions_created += 1;
-        self.push_event(Event::SessionCreated {
-            proto: x.proto,
-            inside: Endpoint {
-                addr: x.in_addr,
-                port: x.in_port,
-            },
-            outside: Endpoint {
-                addr: x.ext_addr,
-                port: x.ext_port,
-            },
-            remote: Endpoint {
-                addr: x.rem_addr,
-                port: x.rem_port,
-            },
-            at: now,
-        });
+        if self.cfg.session_events {
+            let s = self.sessions[idx as usize];
+            self.push_session_event(true, &s, now);
+        }
         idx
+    }
+
+    fn push_session_event(&mut self, created: bool, s: &Session, at: u32) {
+        let (inside, outside, remote) = endpoints(s);
+        let proto = s.proto;
+        self.push_event(if created {
+            Event::SessionCreated {
+                proto,
+                inside,
+                outside,
+                remote,
+                at,
+            }
+        } else {
+            Event::SessionDeleted {
+                proto,
+                inside,
+                outside,
+                remote,
+                at,
+            }
+        });
     }
 
     fn delete_session(&mut self, idx: u32, now: u32) {
         let s = self.sessions[idx as usize];
-        let (inside, outside, remote) = endpoints(&s);
-        self.push_event(Event::SessionDeleted {
-            proto: s.proto,
-            inside,
-            outside,
-            remote,
-            at: now,
-        });
+        if self.cfg.session_events {
+            self.push_session_event(false, &s, now);
+        }
         self.wheel.remove(&mut self.sessions, idx);
         let hasher = self.hasher;
         let sessions = &self.sessions;
