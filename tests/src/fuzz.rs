@@ -1038,7 +1038,10 @@ impl Driver {
         let created_before = self.created();
         self.orig.clear();
         self.orig.extend_from_slice(frame);
-        let pre_ok = all_checksums_ok(frame);
+        // A fragment's transport checksum covers bytes it does not carry.
+        let fragment =
+            frame.len() >= 22 && frame[12..14] == [8, 0] && be16(frame, 20) & 0x3fff != 0;
+        let pre_ok = !fragment && all_checksums_ok(frame);
         let now = self.nat.now;
         let mut shard = first;
         let mut cur = side;
@@ -1107,11 +1110,78 @@ impl Driver {
             self.check_creation(side, created);
         }
         if matches!(v, Verdict::ToLan | Verdict::ToWan) {
-            self.check_forwarded(frame, side, v, pre_ok);
+            if fragment && be16(&self.orig, 20) & 0x1fff != 0 {
+                self.check_later_fragment(frame, v);
+            } else {
+                self.check_forwarded(frame, side, v, pre_ok);
+            }
             let tag = if v == Verdict::ToLan { TO_LAN } else { TO_WAN };
             self.fwd.push(tag, frame);
         }
+        self.check_emitted();
         (v, hops)
+    }
+
+    /// Frames the shards made themselves (ICMP errors, released
+    /// fragments): well-formed IPv4 with a valid header checksum, and a
+    /// generated ICMP error's own checksum valid too.
+    fn check_emitted(&mut self) {
+        let mut buf = vec![0u8; 2048];
+        for sh in &mut self.nat.shards {
+            while let Some((v, n)) = sh.pop_emitted(&mut buf) {
+                let f = &buf[..n];
+                assert!(
+                    ipv4_header_ok(f),
+                    "emitted frame's IPv4 header ({v:?}): {}",
+                    hex(f)
+                );
+                let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+                if f[23] == 1 && be16(f, 20) & 0x3fff == 0 && icmp::kind(f[l4]) == icmp::Kind::Error
+                {
+                    let c = masq_core::wire::checksum::checksum(&f[l4..]);
+                    assert_eq!(c, 0, "generated ICMP error checksum: {}", hex(f));
+                }
+            }
+        }
+    }
+
+    /// A fragment after the first, forwarded: only its addresses, TTL,
+    /// header checksum and MACs changed, to those of a live session.
+    fn check_later_fragment(&self, f: &[u8], v: Verdict) {
+        let o = &self.orig[..];
+        let ctx = || format!("{v:?}\n in: {}\nout: {}", hex(o), hex(f));
+        assert_eq!(f.len(), o.len(), "length changed: {}", ctx());
+        assert!(ipv4_header_ok(f), "header checksum: {}", ctx());
+        assert_eq!(f[22], o[22].wrapping_sub(1), "TTL: {}", ctx());
+        let a = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let to_lan = v == Verdict::ToLan;
+        let proto = o[23];
+        let found = self.nat.shards.iter().flat_map(Shard::sessions).any(|x| {
+            x.proto == proto
+                && if to_lan {
+                    x.outside.addr == a(o, 30)
+                        && x.remote.addr == a(o, 26)
+                        && x.inside.addr == a(f, 30)
+                } else {
+                    x.inside.addr == a(o, 26)
+                        && x.remote.addr == a(o, 30)
+                        && x.outside.addr == a(f, 26)
+                }
+        });
+        assert!(
+            found,
+            "no session explains the fragment's translation: {}",
+            ctx()
+        );
+        for i in 0..f.len() {
+            let allowed = i < 12
+                || i == 22
+                || i == 24
+                || i == 25
+                || (!to_lan && (26..30).contains(&i))
+                || (to_lan && (30..34).contains(&i));
+            assert!(f[i] == o[i] || allowed, "byte {i} changed: {}", ctx());
+        }
     }
 
     /// Sessions created over all shards.

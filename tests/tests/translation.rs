@@ -200,13 +200,13 @@ fn bad_frames_are_dropped_with_their_reason() {
             DropReason::BadL4Header,
         ),
         (
-            "fragment",
-            edited(good(), |f| {
+            "first fragment of an outbound GRE packet",
+            edited(gre(From::Lan, H1, R), |f| {
                 f[20] = 0x20;
                 frames::refill_ip_checksum(f);
             }),
             Side::Lan,
-            DropReason::Fragment,
+            DropReason::BadFragment,
         ),
         (
             "TTL 1",

@@ -177,6 +177,85 @@ impl Default for Limits {
     }
 }
 
+/// A mapping fixed by configuration: a port forward or a one-to-one address.
+///
+/// With `proto` set it maps one inside `IP:PORT` to one outside `IP:PORT`
+/// for that protocol. With `proto` `None` it is a one-to-one mapping of
+/// the whole inside address to the outside address: every TCP/UDP port and
+/// ICMP identifier keeps its number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StaticMapping {
+    /// 6 (TCP) or 17 (UDP); `None` for a one-to-one address mapping.
+    pub proto: Option<u8>,
+    /// Inside address.
+    pub inside: u32,
+    /// Inside port (0 for one-to-one).
+    pub inside_port: u16,
+    /// Outside address.
+    pub outside: u32,
+    /// Outside port (0 for one-to-one).
+    pub outside_port: u16,
+}
+
+impl fmt::Display for StaticMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.proto {
+            Some(p) => write!(
+                f,
+                "{} {}:{} -> {}:{}",
+                if p == 6 { "tcp" } else { "udp" },
+                fmt_addr(self.inside),
+                self.inside_port,
+                fmt_addr(self.outside),
+                self.outside_port
+            ),
+            None => write!(f, "{} -> {}", fmt_addr(self.inside), fmt_addr(self.outside)),
+        }
+    }
+}
+
+/// ICMP errors the NAT sends itself (time exceeded, 3/13, 3/4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpGeneration {
+    /// Most errors per second a shard sends (0: none at all).
+    pub rate: u32,
+    /// Most errors per second to one destination host (hashed into 256
+    /// buckets, so hosts that collide share one).
+    pub rate_per_host: u32,
+}
+
+impl Default for IcmpGeneration {
+    fn default() -> Self {
+        IcmpGeneration {
+            rate: 1000,
+            rate_per_host: 10,
+        }
+    }
+}
+
+/// Virtual reassembly of fragments (RFC 4787 REQ-14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragments {
+    /// Datagrams whose fragments a shard tracks at once.
+    pub max_datagrams: u32,
+    /// Early non-first fragments (arriving before their first) a shard
+    /// holds at once.
+    pub max_held: u32,
+    /// Seconds a datagram's fragments are tracked, and an early fragment
+    /// held, after its last fragment was seen.
+    pub timeout: u32,
+}
+
+impl Default for Fragments {
+    fn default() -> Self {
+        Fragments {
+            max_datagrams: 1024,
+            max_held: 64,
+            timeout: 2,
+        }
+    }
+}
+
 /// Configuration of the NAT core (one copy per shard).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -215,6 +294,29 @@ pub struct Config {
     /// what a log needs (RFC 7422, RFC 6888 REQ-12), so `masq run` turns
     /// session events off unless the log asks for them.
     pub session_events: bool,
+    /// Deterministic NAT (RFC 7422): every inside address has one fixed
+    /// block of `block_size` ports on a fixed external address, computed
+    /// from `inside`, `pool` and the port range alone (see
+    /// [`crate::deterministic`]).
+    pub deterministic: bool,
+    /// Static mappings (port forwards and one-to-one addresses).
+    pub statics: Vec<StaticMapping>,
+    /// Destination prefixes that subscribers reach untranslated (RFC 6888
+    /// REQ-6): the NAT leaves them to the kernel's routing.
+    pub exclude: Vec<Prefix>,
+    /// MSS written into TCP SYNs that carry a larger one, both directions
+    /// (0: off).
+    pub mss_clamp: u16,
+    /// IPv4 MTU of the LAN link: larger inbound packets are refused (ICMP
+    /// 3/4 when DF is set).
+    pub lan_mtu: u16,
+    /// IPv4 MTU of the WAN link: larger outbound packets are refused (ICMP
+    /// 3/4 when DF is set).
+    pub wan_mtu: u16,
+    /// ICMP errors the NAT generates.
+    pub icmp: IcmpGeneration,
+    /// Fragment handling.
+    pub fragments: Fragments,
 }
 
 impl Default for Config {
@@ -247,6 +349,14 @@ impl Default for Config {
             event_queue: 65536,
             hash_seed: 0x9e37_79b9_7f4a_7c15,
             session_events: true,
+            deterministic: false,
+            statics: Vec::new(),
+            exclude: Vec::new(),
+            mss_clamp: 0,
+            lan_mtu: 1500,
+            wan_mtu: 1500,
+            icmp: IcmpGeneration::default(),
+            fragments: Fragments::default(),
         }
     }
 }
@@ -408,6 +518,107 @@ impl Config {
         if self.event_queue == 0 {
             return Err(err("event_queue", "must be at least 1"));
         }
+        if self.mss_clamp != 0 && !(536..=9000).contains(&self.mss_clamp) {
+            return Err(err(
+                "mss_clamp",
+                format!(
+                    "{} is outside 536..=9000 (0 turns clamping off)",
+                    self.mss_clamp
+                ),
+            ));
+        }
+        for (key, mtu) in [("lan_mtu", self.lan_mtu), ("wan_mtu", self.wan_mtu)] {
+            if !(576..=9000).contains(&mtu) {
+                return Err(err(key, format!("{mtu} is outside 576..=9000")));
+            }
+        }
+        let f = &self.fragments;
+        if f.max_datagrams == 0 || f.max_datagrams > 1 << 20 {
+            return Err(err("fragments.max_datagrams", "must be 1..=1048576"));
+        }
+        if f.max_held > 4096 {
+            return Err(err("fragments.max_held", "must be 0..=4096"));
+        }
+        if f.timeout == 0 || f.timeout > 60 {
+            return Err(err("fragments.timeout", "must be 1..=60 seconds"));
+        }
+        if self.deterministic {
+            crate::deterministic::check(self).map_err(|r| err("deterministic", r))?;
+        }
+        self.check_statics()?;
+        Ok(())
+    }
+
+    fn check_statics(&self) -> Result<(), ConfigError> {
+        let map = crate::pool::BlockMap {
+            shards: self.shards,
+            port_min: self.port_min,
+            block_size: self.block_size,
+            blocks_per_addr: self.blocks_per_addr(),
+        };
+        for (i, m) in self.statics.iter().enumerate() {
+            let bad = |r: String| err("static", format!("{m}: {r}"));
+            if !self.inside.iter().any(|p| p.contains(m.inside)) {
+                return Err(bad("the inside address is not in an inside prefix".into()));
+            }
+            if self.inside.iter().any(|p| p.contains(m.outside)) {
+                return Err(bad("the outside address is in an inside prefix".into()));
+            }
+            let in_pool = self.pool.iter().any(|p| p.contains(m.outside));
+            match m.proto {
+                None => {
+                    if in_pool {
+                        return Err(bad(
+                            "a one-to-one outside address must not be a pool address".into(),
+                        ));
+                    }
+                    if self.deterministic {
+                        return Err(bad(
+                            "one-to-one mappings are not offered with deterministic NAT".into(),
+                        ));
+                    }
+                }
+                Some(6 | 17) => {
+                    if m.inside_port == 0 || m.outside_port == 0 {
+                        return Err(bad("port 0 cannot be mapped".into()));
+                    }
+                    if in_pool && self.deterministic && map.block_of(m.outside_port).is_some() {
+                        return Err(bad(format!(
+                            "with deterministic NAT every port in {}-{} belongs to a subscriber",
+                            self.port_min, self.port_max
+                        )));
+                    }
+                    if !in_pool
+                        && !self
+                            .statics
+                            .iter()
+                            .any(|o| o.proto.is_none() && o.outside == m.outside)
+                    {
+                        return Err(bad(
+                            "the outside address must be a pool address (or a one-to-one outside address)"
+                                .into(),
+                        ));
+                    }
+                }
+                Some(p) => return Err(bad(format!("protocol {p} is not tcp or udp"))),
+            }
+            for o in &self.statics[..i] {
+                let clash = match (m.proto, o.proto) {
+                    (None, None) => (m.inside == o.inside)
+                        .then_some("inside")
+                        .or((m.outside == o.outside).then_some("outside")),
+                    (Some(a), Some(b)) if a == b => (m.inside == o.inside
+                        && m.inside_port == o.inside_port)
+                        .then_some("inside")
+                        .or((m.outside == o.outside && m.outside_port == o.outside_port)
+                            .then_some("outside")),
+                    _ => None,
+                };
+                if let Some(side) = clash {
+                    return Err(bad(format!("its {side} endpoint is also mapped by {o}")));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -430,6 +641,10 @@ impl Config {
             ),
             ("event_queue", new.event_queue == self.event_queue),
             ("hash_seed", new.hash_seed == self.hash_seed),
+            ("deterministic", new.deterministic == self.deterministic),
+            ("static", new.statics == self.statics),
+            ("exclude", new.exclude == self.exclude),
+            ("fragments", new.fragments == self.fragments),
         ];
         if let Some((key, _)) = fixed.iter().find(|(_, same)| !same) {
             return Err(err(key, "changes only on restart"));

@@ -35,7 +35,12 @@ drop_reasons! {
     BadL4Header => "bad_l4_header", "TCP data offset, UDP length or ICMP header is wrong.";
     BadL4Checksum => "bad_l4_checksum", "TCP, UDP or ICMP query checksum does not verify (checked when a session is created).";
     BadIcmpChecksum => "bad_icmp_checksum", "ICMP error checksum does not verify.";
-    Fragment => "fragment", "IPv4 fragment: translation of fragments is not built yet.";
+    BadFragment => "bad_fragment", "First fragment too short to hold the transport ports, or a fragment of an ICMP error or of a hairpinned flow.";
+    FragmentsFull => "fragment_table_full", "No room to track another fragmented datagram, or to hold another early fragment.";
+    FragmentTimeout => "fragment_timeout", "Early fragment whose first fragment did not come before the timeout.";
+    FragmentOfDropped => "fragment_of_dropped", "Fragment of a datagram whose first fragment was dropped.";
+    MtuExceeded => "mtu_exceeded", "Packet larger than the egress link's MTU (ICMP 3/4 sent when DF is set; fragmenting is not built).";
+    NoNeighbor => "no_neighbor", "Inbound packet for a static mapping whose inside host's MAC address is not known yet.";
     TtlExpired => "ttl_expired", "TTL would reach zero when forwarded.";
     UnsupportedProtocol => "unsupported_protocol", "Outbound IP protocol other than TCP, UDP or ICMP.";
     IcmpUnsupported => "icmp_unsupported", "Outbound ICMP type that is neither a query nor an error.";
@@ -96,6 +101,18 @@ pub struct Counters {
     pub blocks_released: u64,
     /// Events lost because the event queue was full.
     pub events_dropped: u64,
+    /// ICMP errors the NAT generated (time exceeded, 3/13, 3/4).
+    pub icmp_generated: u64,
+    /// ICMP errors not generated because a rate limit held them back.
+    pub icmp_rate_limited: u64,
+    /// Generated or released frames lost because the emit queue was full.
+    pub emit_dropped: u64,
+    /// Non-first fragments translated.
+    pub fragments_translated: u64,
+    /// Early fragments held until their first fragment came.
+    pub fragments_held: u64,
+    /// TCP SYNs whose MSS option was lowered.
+    pub mss_clamped: u64,
     /// Drops, indexed by `DropReason as usize`.
     pub drops: [u64; DROP_REASONS],
 }
@@ -133,6 +150,12 @@ impl Counters {
             self.blocks_allocated,
             self.blocks_released,
             self.events_dropped,
+            self.icmp_generated,
+            self.icmp_rate_limited,
+            self.emit_dropped,
+            self.fragments_translated,
+            self.fragments_held,
+            self.mss_clamped,
         ]
     }
 
@@ -156,11 +179,17 @@ impl Counters {
         "blocks_allocated",
         "blocks_released",
         "events_dropped",
+        "icmp_generated",
+        "icmp_rate_limited",
+        "emit_dropped",
+        "fragments_translated",
+        "fragments_held",
+        "mss_clamped",
     ];
 }
 
 /// Number of counters in [`Counters::values`].
-pub const COUNTERS: usize = 18;
+pub const COUNTERS: usize = 24;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,10 @@
 
 pub mod config;
 pub mod counters;
+pub mod deterministic;
+mod emit;
 pub mod event;
+mod frag;
 pub mod hash;
 pub mod index;
 pub mod pool;
@@ -21,7 +24,10 @@ pub mod shard;
 pub mod tcp;
 pub mod wire;
 
-pub use config::{Config, ConfigError, Filtering, Limits, Prefix, Timeouts};
+pub use config::{
+    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, Prefix, StaticMapping,
+    Timeouts,
+};
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
 pub use hash::subscriber_owner;

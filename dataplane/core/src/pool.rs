@@ -28,6 +28,8 @@ enum State {
     Free,
     Owned,
     Held,
+    /// Holds a static mapping's port: never given to a subscriber.
+    Reserved,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +98,8 @@ pub(crate) struct Blocks {
     /// Most blocks in use at once (subscribers × blocks each): bounds the
     /// bitmap arena.
     max_in_use: usize,
+    /// Blocks kept for static mappings.
+    reserved: Vec<u32>,
 }
 
 impl Blocks {
@@ -143,7 +147,65 @@ impl Blocks {
             hold,
             in_use: vec![0; naddr],
             max_in_use,
+            reserved: Vec::new(),
         }
+    }
+
+    /// Keeps the block holding (address index, port) from dynamic use, if
+    /// this shard owns it.
+    pub(crate) fn reserve(&mut self, addr_idx: usize, port: u16) {
+        let Some(local) = self.local(addr_idx, port) else {
+            return;
+        };
+        if self.recs[local as usize].state == State::Reserved {
+            return;
+        }
+        self.unfree(local);
+        self.recs[local as usize].state = State::Reserved;
+        self.reserved.push(local);
+    }
+
+    /// Removes a block from its address's free list.
+    fn unfree(&mut self, local: u32) {
+        let a = self.addr_idx(local);
+        if let Some(i) = self.free[a].iter().position(|&b| b == local) {
+            self.free[a].swap_remove(i);
+        }
+    }
+
+    /// Takes one particular free block (deterministic NAT: the block is
+    /// the subscriber's by arithmetic), linking it in front of `head`.
+    pub(crate) fn take_specific(&mut self, local: u32, head: u32) -> Option<u32> {
+        if self.recs.get(local as usize)?.state != State::Free {
+            return None;
+        }
+        let slot = self.slot_free.pop()?;
+        self.unfree(local);
+        self.recs[local as usize] = Block {
+            state: State::Owned,
+            used: [0; PROTOS],
+            cursor: 0,
+            next: head,
+            hold_until: 0,
+            slot,
+        };
+        let a = self.addr_idx(local);
+        self.in_use[a] += 1;
+        Some(local)
+    }
+
+    /// Frees an unused block at once, without the hold (deterministic
+    /// NAT: no other subscriber can ever have it).
+    pub(crate) fn release_now(&mut self, local: u32) {
+        let a = self.addr_idx(local);
+        let r = &mut self.recs[local as usize];
+        let slot = r.slot;
+        r.state = State::Free;
+        r.next = NONE;
+        r.slot = NONE;
+        self.slot_free.push(slot);
+        self.in_use[a] -= 1;
+        self.free[a].push(local);
     }
 
     /// Bitmap slots in the arena.
@@ -214,6 +276,11 @@ impl Blocks {
         for a in 0..self.free.len() {
             let base = a as u32 * self.local_per_addr;
             self.free[a] = (0..self.local_per_addr).rev().map(|j| base + j).collect();
+        }
+        for i in 0..self.reserved.len() {
+            let local = self.reserved[i];
+            self.unfree(local);
+            self.recs[local as usize].state = State::Reserved;
         }
     }
 
@@ -508,6 +575,32 @@ mod tests {
         assert_eq!(b.take(0, NONE), None);
         b.set_max_in_use(2);
         assert!(b.take(0, NONE).is_some());
+    }
+
+    #[test]
+    fn reserved_and_specific_blocks() {
+        let m = map(1, 512);
+        let mut b = Blocks::new(m, 0, 1, 200, 120);
+        b.reserve(0, 1024 + 3 * 512 + 7);
+        let l3 = b.local(0, 1024 + 3 * 512).unwrap();
+        let mut got = Vec::new();
+        while let Some(l) = b.take(0, NONE) {
+            got.push(l);
+        }
+        assert_eq!(got.len() as u32, m.blocks_per_addr - 1);
+        assert!(!got.contains(&l3), "a reserved block is never handed out");
+        b.reset_all();
+        assert!((0..200).filter_map(|_| b.take(0, NONE)).all(|l| l != l3));
+        // Deterministic: one particular block, freed without a hold.
+        let mut b = Blocks::new(m, 0, 1, 200, 120);
+        let l5 = b.local(0, 1024 + 5 * 512).unwrap();
+        assert_eq!(b.take_specific(l5, NONE), Some(l5));
+        assert_eq!(b.take_specific(l5, NONE), None, "already owned");
+        let p = b.take_port(l5, 17, 0).unwrap();
+        assert!(b.free_port(l5, 17, p));
+        b.release_now(l5);
+        assert_eq!(b.next_hold_end(), None);
+        assert_eq!(b.take_specific(l5, NONE), Some(l5));
     }
 
     #[test]

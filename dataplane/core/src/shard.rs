@@ -6,9 +6,11 @@
 //! ownership, look the flow up (fast path: apply the rewrite stored in the
 //! session), or create it (slow path: limits, port allocation, filtering).
 
-use crate::config::{Config, Filtering, Prefix};
+use crate::config::{Config, Filtering, Prefix, StaticMapping};
 use crate::counters::{Counters, DropReason};
-use crate::event::{Endpoint, Event, EventQueue};
+use crate::emit::{self, EmitQueue, IcmpError, RateLimiter};
+use crate::event::{Endpoint, Event, EventQueue, Exhaustion};
+use crate::frag::{self, Action};
 use crate::hash::{subscriber_owner, Hasher};
 use crate::index::Index;
 use crate::pool::{BlockMap, Blocks};
@@ -17,7 +19,7 @@ use crate::tcp::{Dir, TcpState, TcpTimer};
 use crate::wire::checksum::{self, Delta};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::{
-    be16, icmp, put16, put32, tcp, Ipv4Packet, Mac, TcpPacket, UdpPacket, WireError,
+    be16, be32, icmp, put16, put32, tcp, Ipv4Packet, Mac, TcpPacket, UdpPacket, WireError,
 };
 use crate::Time;
 
@@ -55,6 +57,10 @@ pub enum Verdict {
     },
     /// Not for the NAT: give it to the kernel's stack, unchanged.
     Pass,
+    /// Kept by the core (a fragment that came before its first fragment):
+    /// the caller may reuse the buffer. The fragment comes back through
+    /// [`Shard::pop_emitted`], or is dropped as `fragment_timeout`.
+    Held,
     /// Drop it, for this reason (already counted).
     Drop(DropReason),
 }
@@ -144,7 +150,12 @@ struct Ip {
     src: u32,
     dst: u32,
     ttl: u8,
+    /// A fragment, first or later.
     frag: bool,
+    /// A later fragment (offset > 0): no transport header.
+    later: bool,
+    df: bool,
+    id: u16,
 }
 
 /// Transport identity of a frame. For ICMP queries the identifier stands
@@ -188,13 +199,30 @@ fn parse_ip(frame: &[u8]) -> Result<Option<Ip>, DropReason> {
         dst: ip.dst(),
         ttl: ip.ttl(),
         frag: ip.is_fragment(),
+        later: ip.frag_offset() != 0,
+        df: ip.dont_frag(),
+        id: ip.ident(),
     }))
 }
 
-/// Parses TCP or UDP ports.
+/// Parses TCP or UDP ports. A first fragment carries only the start of
+/// the segment: the ports (and TCP flags) must be in it, the rest of the
+/// lengths cannot be checked.
 #[inline]
 fn parse_ports(frame: &[u8], ip: &Ip) -> Result<Flow, DropReason> {
     let seg = &frame[ip.l4..ip.end];
+    if ip.frag {
+        let need = if ip.proto == PROTO_TCP { 14 } else { 8 };
+        if seg.len() < need {
+            return Err(DropReason::BadFragment);
+        }
+        return Ok(Flow {
+            proto: ip.proto,
+            sport: be16(seg, 0),
+            dport: be16(seg, 2),
+            flags: if ip.proto == PROTO_TCP { seg[13] } else { 0 },
+        });
+    }
     if ip.proto == PROTO_TCP {
         let t = TcpPacket::new_checked(seg).map_err(wire_drop)?;
         Ok(Flow {
@@ -282,6 +310,72 @@ fn l4_checksum_ok(frame: &[u8], ip: &Ip) -> bool {
     }
 }
 
+/// Translates a later fragment as its datagram's record says.
+fn apply_fragment(frame: &mut [u8], a: Action, side: Side, hops: &NextHops) -> Verdict {
+    match a {
+        Action::Rewrite {
+            addr,
+            ip_delta,
+            mac,
+        } => {
+            let out = side == Side::Lan;
+            put32(frame, L3 + if out { 12 } else { 16 }, addr);
+            frame[L3 + 8] = frame[L3 + 8].saturating_sub(1);
+            let c = be16(frame, L3 + 10);
+            put16(frame, L3 + 10, checksum::apply(c, Delta(ip_delta)));
+            frame[0..6].copy_from_slice(&mac);
+            if out {
+                frame[6..12].copy_from_slice(&hops.wan_mac.0);
+                Verdict::ToWan
+            } else {
+                frame[6..12].copy_from_slice(&hops.lan_mac.0);
+                Verdict::ToLan
+            }
+        }
+        Action::HandOff(shard) => Verdict::HandOff {
+            shard,
+            side: Side::Wan,
+        },
+        Action::Drop => Verdict::Drop(DropReason::FragmentOfDropped),
+    }
+}
+
+/// Lowers the MSS option of the TCP SYN whose header starts at `l4` to
+/// `clamp`, fixing the checksum; true when it changed. Options are read
+/// up to the data offset and the packet's end, whichever is first.
+fn clamp_mss(frame: &mut [u8], l4: usize, end: usize, clamp: u16) -> bool {
+    let doff = usize::from(frame[l4 + 12] >> 4) * 4;
+    let stop = (l4 + doff).min(end);
+    let mut i = l4 + 20;
+    while i < stop {
+        match frame[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                if i + 1 >= stop {
+                    break;
+                }
+                let len = usize::from(frame[i + 1]);
+                if len < 2 || i + len > stop {
+                    break;
+                }
+                if kind == 2 && len == 4 {
+                    let mss = be16(frame, i + 2);
+                    if mss <= clamp {
+                        return false;
+                    }
+                    put16(frame, i + 2, clamp);
+                    let c = be16(frame, l4 + 16);
+                    put16(frame, l4 + 16, checksum::apply(c, Delta::u16(mss, clamp)));
+                    return true;
+                }
+                i += len;
+            }
+        }
+    }
+    false
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub struct Shard {
@@ -309,6 +403,41 @@ pub struct Shard {
     live_proto: [u32; 3],
     /// MASQUERADE with no WAN address: no new mapping can be made.
     ext_down: bool,
+    /// Frames the shard sends besides the one it was given.
+    emit: EmitQueue,
+    /// Limits on generated ICMP errors.
+    icmp_limit: RateLimiter,
+    /// Limits on exhaustion events.
+    event_limit: RateLimiter,
+    frags: frag::Table,
+    held: frag::Held,
+    /// The caller's clock at the frame being processed, in milliseconds.
+    now_ms: u64,
+    /// Source of ICMP errors sent to subscribers (the LAN interface's
+    /// address); 0 until set, when the first pool address stands in.
+    lan_addr: u32,
+    /// Static mappings with the inside host's MAC, once known.
+    statics: Vec<Static>,
+    /// Bit per (pool address, block): set for blocks that hold a static
+    /// mapping's port. Empty when no static mapping is on a pool address.
+    reserved: Vec<u64>,
+}
+
+/// A static mapping and what the shard knows of its inside host.
+#[derive(Clone, Copy, Debug)]
+struct Static {
+    m: StaticMapping,
+    /// The inside host's MAC; all zero until learnt.
+    mac: [u8; 6],
+}
+
+/// Where an inbound frame's destination address leads.
+#[derive(Clone, Copy, Debug)]
+enum Ext {
+    /// A pool address, by index.
+    Pool(usize),
+    /// A one-to-one outside address, by index in the static list.
+    OneToOne(usize),
 }
 
 impl Shard {
@@ -336,17 +465,47 @@ impl Shard {
         };
         let pool_addrs = cfg.pool_addrs();
         let max_in_use = nsubs.saturating_mul(usize::from(cfg.limits.blocks_per_subscriber));
+        let mut blocks = Blocks::new(
+            map,
+            id,
+            pool_addrs.len(),
+            max_in_use,
+            cfg.timeouts.block_hold,
+        );
+        let mut reserved = Vec::new();
+        let index_of = |a: u32| pool_addrs.iter().position(|&p| p == a);
+        for m in &cfg.statics {
+            let (Some(a), Some(b)) = (index_of(m.outside), map.block_of(m.outside_port)) else {
+                continue;
+            };
+            blocks.reserve(a, m.outside_port);
+            let bit = a * map.blocks_per_addr as usize + b as usize;
+            if reserved.is_empty() {
+                reserved =
+                    vec![0u64; (pool_addrs.len() * map.blocks_per_addr as usize).div_ceil(64)];
+            }
+            reserved[bit / 64] |= 1 << (bit % 64);
+        }
+        let slot = usize::from(cfg.lan_mtu.max(cfg.wan_mtu)) + 18;
+        let f = cfg.fragments;
         Ok(Shard {
             id,
             shards: cfg.shards,
             hasher: Hasher::new(cfg.hash_seed),
-            blocks: Blocks::new(
-                map,
-                id,
-                pool_addrs.len(),
-                max_in_use,
-                cfg.timeouts.block_hold,
-            ),
+            blocks,
+            emit: EmitQueue::new(f.max_held as usize + 64, slot),
+            icmp_limit: RateLimiter::new(),
+            event_limit: RateLimiter::new(),
+            frags: frag::Table::new(f.max_datagrams),
+            held: frag::Held::new(f.max_held, slot),
+            now_ms: now.0,
+            lan_addr: 0,
+            statics: cfg
+                .statics
+                .iter()
+                .map(|&m| Static { m, mac: [0; 6] })
+                .collect(),
+            reserved,
             pool_addrs,
             sessions,
             free_head: 0,
@@ -426,6 +585,51 @@ impl Shard {
         self.events.pop()
     }
 
+    /// Takes the oldest frame the shard wants sent besides those it was
+    /// given (a generated ICMP error, a released early fragment): copies it
+    /// into `out` (at least MTU + 18 bytes) and says where it goes and how
+    /// long it is. Call after each batch until `None`.
+    pub fn pop_emitted(&mut self, out: &mut [u8]) -> Option<(Verdict, usize)> {
+        self.emit.pop(out)
+    }
+
+    /// Early fragments held now, waiting for their first fragment.
+    pub fn held_fragments(&self) -> usize {
+        self.held.live()
+    }
+
+    /// True when [`Shard::pop_emitted`] has a frame.
+    pub fn has_emitted(&self) -> bool {
+        !self.emit.is_empty()
+    }
+
+    /// Sets the source address of ICMP errors sent to subscribers (the LAN
+    /// interface's own address).
+    pub fn set_lan_address(&mut self, a: u32) {
+        self.lan_addr = a;
+    }
+
+    /// Tells the shard the MAC of inside host `addr` (a static mapping's
+    /// server, which inbound traffic may reach before it sent anything).
+    pub fn set_neighbor(&mut self, addr: u32, mac: Mac) {
+        for st in self.statics.iter_mut().filter(|st| st.m.inside == addr) {
+            st.mac = mac.0;
+        }
+    }
+
+    /// Inside addresses of static mappings whose MAC is not known yet.
+    pub fn unresolved_neighbors(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .statics
+            .iter()
+            .filter(|st| st.mac == [0; 6])
+            .map(|st| st.m.inside)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Bytes held by every table of the shard (all fixed at creation).
     pub fn memory_bytes(&self) -> usize {
         self.sessions.capacity() * core::mem::size_of::<Session>()
@@ -439,6 +643,10 @@ impl Shard {
             + self.wheel.memory_bytes()
             + self.events.memory_bytes()
             + self.pool_addrs.capacity() * 4
+            + self.emit.memory_bytes()
+            + self.frags.memory_bytes()
+            + self.held.memory_bytes()
+            + self.reserved.capacity() * 8
     }
 
     #[inline]
@@ -462,6 +670,7 @@ impl Shard {
     /// Processes one frame that arrived on `side` at `now`, rewriting it in
     /// place when it is forwarded.
     pub fn process(&mut self, frame: &mut [u8], side: Side, now: Time) -> Verdict {
+        self.now_ms = now.0;
         let now = now.secs();
         let v = match side {
             Side::Lan => {
@@ -489,6 +698,7 @@ impl Shard {
             }
             Verdict::HandOff { .. } => c.handed_off += 1,
             Verdict::Pass => c.passed += 1,
+            Verdict::Held => c.fragments_held += 1,
             Verdict::Drop(r) => c.drops[r as usize] += 1,
         }
         v
@@ -584,6 +794,113 @@ impl Shard {
         })
     }
 
+    /// The shard that owns subscriber `a`.
+    #[inline]
+    fn owner_of(&self, a: u32) -> u16 {
+        if self.cfg.deterministic {
+            if let Some(o) = crate::deterministic::owner(&self.cfg, a) {
+                return o;
+            }
+        }
+        subscriber_owner(a, self.shards)
+    }
+
+    /// The one-to-one mapping whose outside address is `a`.
+    fn one_to_one_outside(&self, a: u32) -> Option<usize> {
+        if self.statics.is_empty() {
+            return None;
+        }
+        self.statics
+            .iter()
+            .position(|st| st.m.proto.is_none() && st.m.outside == a)
+    }
+
+    /// What an outbound flow from inside `a:port` is statically mapped
+    /// to: a port forward's outside endpoint, or the one-to-one outside
+    /// address with the port kept.
+    fn static_for_inside(&self, proto: u8, a: u32, port: u16) -> Option<(u32, u16)> {
+        let fwd = self
+            .statics
+            .iter()
+            .find(|st| st.m.proto == Some(proto) && st.m.inside == a && st.m.inside_port == port);
+        if let Some(st) = fwd {
+            return Some((st.m.outside, st.m.outside_port));
+        }
+        self.statics
+            .iter()
+            .find(|st| st.m.proto.is_none() && st.m.inside == a)
+            .map(|st| (st.m.outside, port))
+    }
+
+    /// The inside endpoint a static mapping gives outside `a:port`, with
+    /// the mapping's index.
+    fn static_for_outside(&self, proto: u8, a: u32, port: u16) -> Option<(u32, u16, usize)> {
+        let fwd = self.statics.iter().position(|st| {
+            st.m.proto == Some(proto) && st.m.outside == a && st.m.outside_port == port
+        });
+        if let Some(k) = fwd {
+            let m = self.statics[k].m;
+            return Some((m.inside, m.inside_port, k));
+        }
+        self.one_to_one_outside(a)
+            .map(|k| (self.statics[k].m.inside, port, k))
+    }
+
+    /// True when `port` of pool address `addr_idx` lies in a block kept
+    /// for static mappings.
+    #[inline]
+    fn is_reserved(&self, addr_idx: usize, port: u16) -> bool {
+        if self.reserved.is_empty() {
+            return false;
+        }
+        let map = self.blocks.map();
+        let Some(b) = map.block_of(port) else {
+            return false;
+        };
+        let bit = addr_idx * map.blocks_per_addr as usize + b as usize;
+        self.reserved
+            .get(bit / 64)
+            .is_some_and(|w| w >> (bit % 64) & 1 != 0)
+    }
+
+    /// The shard that translates inbound traffic to `addr:port`: the
+    /// block's owner, or for a static mapping the inside host's owner.
+    /// `Ok(None)`: no NAT port (for the box itself).
+    #[inline]
+    fn owner_in(
+        &self,
+        ext: Ext,
+        addr: u32,
+        proto: u8,
+        port: u16,
+    ) -> Result<Option<u16>, DropReason> {
+        match ext {
+            Ext::OneToOne(k) => Ok(Some(self.owner_of(self.statics[k].m.inside))),
+            Ext::Pool(i) => {
+                let map = self.blocks.map();
+                let reserved = self.is_reserved(i, port);
+                if reserved || (map.block_of(port).is_none() && !self.statics.is_empty()) {
+                    if let Some((inside, _, _)) = self.static_for_outside(proto, addr, port) {
+                        return Ok(Some(self.owner_of(inside)));
+                    }
+                    if reserved {
+                        return Err(DropReason::NoMapping);
+                    }
+                }
+                Ok(map.owner(port))
+            }
+        }
+    }
+
+    /// Where an inbound destination address leads, if anywhere.
+    #[inline]
+    fn ext_of(&self, a: u32) -> Option<Ext> {
+        match self.pool_index(a) {
+            Some(i) => Some(Ext::Pool(i)),
+            None => self.one_to_one_outside(a).map(Ext::OneToOne),
+        }
+    }
+
     fn outbound(&mut self, frame: &mut [u8], now: u32) -> Verdict {
         let ip = match parse_ip(frame) {
             Ok(Some(ip)) => ip,
@@ -593,55 +910,88 @@ impl Shard {
         if !self.is_inside(ip.src) || self.is_inside(ip.dst) {
             return Verdict::Pass;
         }
-        let owner = subscriber_owner(ip.src, self.shards);
+        if !self.cfg.exclude.is_empty() && self.cfg.exclude.iter().any(|p| p.contains(ip.dst)) {
+            return Verdict::Pass;
+        }
+        let owner = self.owner_of(ip.src);
         if owner != self.id {
             return Verdict::HandOff {
                 shard: owner,
                 side: Side::Lan,
             };
         }
-        if ip.frag {
-            return Verdict::Drop(DropReason::Fragment);
-        }
         if ip.ttl <= 1 {
+            self.icmp_error(frame, &ip, Side::Lan, icmp::TIME_EXCEEDED, 0, 0);
             return Verdict::Drop(DropReason::TtlExpired);
         }
+        let mtu = self.cfg.wan_mtu;
+        if ip.end - L3 > usize::from(mtu) {
+            if ip.df {
+                self.icmp_error(frame, &ip, Side::Lan, icmp::DEST_UNREACHABLE, 4, mtu);
+            }
+            return Verdict::Drop(DropReason::MtuExceeded);
+        }
+        if ip.later {
+            return self.later_fragment(frame, &ip, Side::Lan);
+        }
+        let v = self.outbound_first(frame, &ip, now);
+        if ip.frag {
+            self.first_fragment_done(frame, &ip, Side::Lan, v);
+        }
+        v
+    }
+
+    /// An outbound packet, or the first fragment of one.
+    fn outbound_first(&mut self, frame: &mut [u8], ip: &Ip, now: u32) -> Verdict {
+        let ip = *ip;
         let flow = match classify(frame, &ip, Side::Lan) {
             Ok(L4::Flow(f)) => f,
+            Ok(_) if ip.frag => return Verdict::Drop(DropReason::BadFragment),
             Ok(L4::IcmpError) => return self.icmp_error_out(frame, &ip),
-            Ok(L4::IcmpOther) => return Verdict::Drop(DropReason::IcmpUnsupported),
+            Ok(L4::IcmpOther) => return self.one_to_one_icmp(frame, &ip, Side::Lan),
             Ok(L4::Other) => return Verdict::Drop(DropReason::UnsupportedProtocol),
             Err(r) => return Verdict::Drop(r),
         };
-        let hairpin = self.pool_index(ip.dst).is_some();
-        if hairpin && (flow.proto == PROTO_ICMP || self.blocks.map().owner(flow.dport).is_none()) {
-            // Addressed to a pool address but not to a NAT port: the box
-            // itself (e.g. a ping to the masquerade address).
-            return Verdict::Pass;
+        let hairpin = match self.ext_of(ip.dst) {
+            None => None,
+            Some(_) if flow.proto == PROTO_ICMP => return Verdict::Pass,
+            Some(ext) => match self.owner_in(ext, ip.dst, flow.proto, flow.dport) {
+                // Addressed to a pool address but not to a NAT port: the
+                // box itself (e.g. a ping to the masquerade address).
+                Ok(None) => return Verdict::Pass,
+                Ok(Some(o)) => Some(o),
+                Err(r) => return Verdict::Drop(r),
+            },
+        };
+        if hairpin.is_some() && ip.frag {
+            return Verdict::Drop(DropReason::BadFragment);
         }
         let found = self.find_out(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
         let idx = match found {
             Some(i) => i,
             None => match self.create_out(frame, &ip, &flow, now) {
                 Ok(i) => i,
-                Err(r) => return Verdict::Drop(r),
+                Err(r) => {
+                    self.refused(frame, &ip, r);
+                    return Verdict::Drop(r);
+                }
             },
         };
         self.rewrite_out(frame, &ip, &flow, idx, now);
-        if hairpin {
-            self.counters.hairpinned += 1;
-            match self.blocks.map().owner(flow.dport) {
-                Some(o) if o == self.id => return self.inbound(frame, now, true),
-                Some(o) => {
-                    return Verdict::HandOff {
+        match hairpin {
+            None => Verdict::ToWan,
+            Some(o) => {
+                self.counters.hairpinned += 1;
+                if o == self.id {
+                    self.inbound(frame, now, true)
+                } else {
+                    Verdict::HandOff {
                         shard: o,
                         side: Side::Hairpin,
                     }
                 }
-                None => return Verdict::Drop(DropReason::NoMapping),
             }
         }
-        Verdict::ToWan
     }
 
     fn inbound(&mut self, frame: &mut [u8], now: u32, hairpin: bool) -> Verdict {
@@ -650,41 +1000,306 @@ impl Shard {
             Ok(None) => return Verdict::Pass,
             Err(r) => return Verdict::Drop(r),
         };
-        let Some(ext_idx) = self.pool_index(ip.dst) else {
+        let Some(ext) = self.ext_of(ip.dst) else {
             return Verdict::Pass;
         };
         if !hairpin && (self.is_inside(ip.src) || self.pool_index(ip.src).is_some()) {
             return Verdict::Drop(DropReason::MartianSource);
         }
-        if ip.frag {
-            return Verdict::Drop(DropReason::Fragment);
+        if ip.frag && hairpin {
+            return Verdict::Drop(DropReason::BadFragment);
         }
+        if ip.later {
+            if ip.ttl <= 1 {
+                return Verdict::Drop(DropReason::TtlExpired);
+            }
+            if ip.end - L3 > usize::from(self.cfg.lan_mtu) {
+                return Verdict::Drop(DropReason::MtuExceeded);
+            }
+            return self.later_fragment(frame, &ip, Side::Wan);
+        }
+        let v = self.inbound_first(frame, &ip, ext, now, hairpin);
+        if ip.frag {
+            self.first_fragment_done(frame, &ip, Side::Wan, v);
+        }
+        v
+    }
+
+    /// An inbound packet, or the first fragment of one.
+    fn inbound_first(
+        &mut self,
+        frame: &mut [u8],
+        ip: &Ip,
+        ext: Ext,
+        now: u32,
+        hairpin: bool,
+    ) -> Verdict {
+        let ip = *ip;
         let flow = match classify(frame, &ip, Side::Wan) {
             Ok(L4::Flow(f)) => f,
+            Ok(_) if ip.frag => return Verdict::Drop(DropReason::BadFragment),
             Ok(L4::IcmpError) => return self.icmp_error_in(frame, &ip, hairpin),
+            Ok(L4::IcmpOther) if !hairpin => return self.one_to_one_icmp(frame, &ip, Side::Wan),
             Ok(L4::IcmpOther | L4::Other) => return Verdict::Pass,
             Err(r) => return Verdict::Drop(r),
         };
-        let Some(owner) = self.blocks.map().owner(flow.dport) else {
-            return Verdict::Pass;
+        let owner = match self.owner_in(ext, ip.dst, flow.proto, flow.dport) {
+            Ok(Some(o)) => o,
+            Ok(None) => return Verdict::Pass,
+            Err(r) => return Verdict::Drop(r),
         };
         if owner != self.id {
             let side = if hairpin { Side::Hairpin } else { Side::Wan };
             return Verdict::HandOff { shard: owner, side };
         }
-        if !hairpin && ip.ttl <= 1 {
-            return Verdict::Drop(DropReason::TtlExpired);
+        if !hairpin {
+            if ip.ttl <= 1 {
+                self.icmp_error(frame, &ip, Side::Wan, icmp::TIME_EXCEEDED, 0, 0);
+                return Verdict::Drop(DropReason::TtlExpired);
+            }
+            let mtu = self.cfg.lan_mtu;
+            if ip.end - L3 > usize::from(mtu) {
+                if ip.df {
+                    self.icmp_error(frame, &ip, Side::Wan, icmp::DEST_UNREACHABLE, 4, mtu);
+                }
+                return Verdict::Drop(DropReason::MtuExceeded);
+            }
         }
         let found = self.find_in(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);
         let idx = match found {
             Some(i) => i,
-            None => match self.create_in(frame, &ip, &flow, ext_idx, now) {
+            None => match self.create_in(frame, &ip, &flow, now) {
                 Ok(i) => i,
                 Err(r) => return Verdict::Drop(r),
             },
         };
         self.rewrite_in(frame, &ip, &flow, idx, now, hairpin);
         Verdict::ToLan
+    }
+
+    /// ICMP that is neither a query of its direction nor an error: echo
+    /// requests to a one-to-one address and the inside host's replies are
+    /// translated without state; anything else is refused (outbound) or
+    /// left to the kernel (inbound).
+    fn one_to_one_icmp(&mut self, frame: &mut [u8], ip: &Ip, side: Side) -> Verdict {
+        let ty = frame[ip.l4];
+        let (k, from, to) = if side == Side::Lan {
+            let k = (ty == icmp::ECHO_REPLY)
+                .then(|| {
+                    self.statics
+                        .iter()
+                        .position(|st| st.m.proto.is_none() && st.m.inside == ip.src)
+                })
+                .flatten();
+            let Some(k) = k else {
+                return Verdict::Drop(DropReason::IcmpUnsupported);
+            };
+            (k, self.statics[k].m.inside, self.statics[k].m.outside)
+        } else {
+            let k = (ty == icmp::ECHO_REQUEST)
+                .then(|| self.one_to_one_outside(ip.dst))
+                .flatten();
+            let Some(k) = k else {
+                return Verdict::Pass;
+            };
+            (k, self.statics[k].m.outside, self.statics[k].m.inside)
+        };
+        let (at, dst_mac, src_mac, v) = if side == Side::Lan {
+            self.statics[k].mac.copy_from_slice(&frame[6..12]);
+            (
+                L3 + 12,
+                self.hops.gateway_mac.0,
+                self.hops.wan_mac.0,
+                Verdict::ToWan,
+            )
+        } else {
+            let mac = self.statics[k].mac;
+            if mac == [0; 6] {
+                return Verdict::Drop(DropReason::NoNeighbor);
+            }
+            (L3 + 16, mac, self.hops.lan_mac.0, Verdict::ToLan)
+        };
+        put32(frame, at, to);
+        frame[L3 + 8] = ip.ttl - 1;
+        let d = Delta::u32(from, to).plus(Delta::TTL_DECREMENT);
+        let c = be16(frame, L3 + 10);
+        put16(frame, L3 + 10, checksum::apply(c, d));
+        frame[0..6].copy_from_slice(&dst_mac);
+        frame[6..12].copy_from_slice(&src_mac);
+        v
+    }
+
+    // ---- generated ICMP (RFC 5508 REQ-8, RFC 6888 REQ-11) ----------------
+
+    /// Queues an ICMP error about the packet in `frame` back to its
+    /// source, through the side it came from, if the rate limits allow.
+    /// Never about an ICMP error, a later fragment, or a packet from or to
+    /// an address that cannot be answered (RFC 1812 4.3.2.7).
+    fn icmp_error(&mut self, frame: &[u8], ip: &Ip, to: Side, ty: u8, code: u8, mtu: u16) {
+        if ip.later || !emit::may_answer(ip.src, ip.dst) {
+            return;
+        }
+        if ip.proto == PROTO_ICMP
+            && frame
+                .get(ip.l4)
+                .is_none_or(|&t| icmp::kind(t) != icmp::Kind::Query)
+        {
+            return;
+        }
+        let (src, mac, v) = match to {
+            Side::Lan => {
+                let a = if self.lan_addr != 0 {
+                    self.lan_addr
+                } else {
+                    self.pool_addrs.first().copied().unwrap_or(0)
+                };
+                (a, self.hops.lan_mac.0, Verdict::ToLan)
+            }
+            _ => (ip.dst, self.hops.wan_mac.0, Verdict::ToWan),
+        };
+        let c = self.cfg.icmp;
+        let h = self.hasher.subscriber(ip.src);
+        if !self
+            .icmp_limit
+            .allow(h, c.rate, c.rate_per_host, self.now_ms)
+        {
+            self.counters.icmp_rate_limited += 1;
+            return;
+        }
+        let Some(slot) = self.emit.reserve() else {
+            self.counters.emit_dropped += 1;
+            return;
+        };
+        let e = IcmpError { ty, code, mtu };
+        let n = emit::build_icmp_error(slot, frame, ip.end - L3, src, mac, e);
+        self.emit.commit(v, n);
+        self.counters.icmp_generated += 1;
+    }
+
+    /// A new outbound mapping was refused: tell the subscriber (3/13) and
+    /// the log (an exhaustion event, at most one per subscriber per second
+    /// and 100 per second in all).
+    fn refused(&mut self, frame: &[u8], ip: &Ip, r: DropReason) {
+        let what = match r {
+            DropReason::PortsExhausted => Some(Exhaustion::Ports),
+            DropReason::PoolExhausted => Some(Exhaustion::Addresses),
+            DropReason::SessionLimit => Some(Exhaustion::SessionsPerSubscriber),
+            DropReason::SessionTableFull => Some(Exhaustion::Sessions),
+            DropReason::SubscriberTableFull => Some(Exhaustion::Subscribers),
+            DropReason::NoExternalAddress => None,
+            _ => return,
+        };
+        self.icmp_error(frame, ip, Side::Lan, icmp::DEST_UNREACHABLE, 13, 0);
+        let Some(mut what) = what else { return };
+        let h = self.hasher.subscriber(ip.src);
+        if !self.event_limit.allow(h, 100, 1, self.now_ms) {
+            return;
+        }
+        let ext = self
+            .find_sub(ip.src)
+            .map(|i| self.subs[i as usize].ext)
+            .filter(|&e| e != NONE)
+            .map_or(0, |e| self.pool_addrs[e as usize]);
+        if what == Exhaustion::Addresses && ext != 0 {
+            // Its paired address is full, not every address.
+            what = Exhaustion::Ports;
+        }
+        self.push_event(Event::Exhausted {
+            what,
+            subscriber: ip.src,
+            external: ext,
+            at: (self.now_ms / 1000).min(u64::from(u32::MAX)) as u32,
+        });
+    }
+
+    // ---- fragments (RFC 4787 REQ-14) ---------------------------------------
+
+    fn frag_key(ip: &Ip, side: Side) -> frag::Key {
+        frag::Key {
+            src: ip.src,
+            dst: ip.dst,
+            id: ip.id,
+            proto: ip.proto,
+            wan: u8::from(side != Side::Lan),
+        }
+    }
+
+    /// A fragment after the first: translated as its first fragment was,
+    /// or held until that comes.
+    fn later_fragment(&mut self, frame: &mut [u8], ip: &Ip, side: Side) -> Verdict {
+        let key = Self::frag_key(ip, side);
+        let t = u64::from(self.cfg.fragments.timeout) * 1000;
+        if let Some(a) = self.frags.get(&key, self.now_ms) {
+            self.frags.touch(&key, self.now_ms, t);
+            let v = apply_fragment(frame, a, side, &self.hops);
+            if matches!(v, Verdict::ToLan | Verdict::ToWan) {
+                self.counters.fragments_translated += 1;
+            }
+            return v;
+        }
+        if self.held.hold(key, side, frame, self.now_ms + t) {
+            Verdict::Held
+        } else {
+            Verdict::Drop(DropReason::FragmentsFull)
+        }
+    }
+
+    /// Records what the first fragment's verdict means for the rest of its
+    /// datagram, and releases the fragments that came before it.
+    fn first_fragment_done(&mut self, frame: &[u8], ip: &Ip, side: Side, v: Verdict) {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&frame[0..6]);
+        let rewrite = |at: usize, old: u32| {
+            let new = be32(frame, L3 + at);
+            Action::Rewrite {
+                addr: new,
+                ip_delta: Delta::u32(old, new).plus(Delta::TTL_DECREMENT).0,
+                mac,
+            }
+        };
+        let action = match v {
+            Verdict::ToWan => rewrite(12, ip.src),
+            Verdict::ToLan => rewrite(16, ip.dst),
+            Verdict::HandOff { shard, .. } => Action::HandOff(shard),
+            Verdict::Drop(_) => Action::Drop,
+            Verdict::Pass | Verdict::Held => return,
+        };
+        let key = Self::frag_key(ip, side);
+        let t = u64::from(self.cfg.fragments.timeout) * 1000;
+        // With no room for the record, later fragments are held and time
+        // out (counted then).
+        self.frags.put(key, action, self.now_ms, t);
+        while self.held.has(&key) {
+            let Some(slot) = self.emit.reserve() else {
+                self.counters.emit_dropped += 1;
+                break;
+            };
+            let Some((side, len)) = self.held.take(&key, slot) else {
+                break;
+            };
+            let v = apply_fragment(&mut slot[..len], action, side, &self.hops);
+            match v {
+                Verdict::Drop(r) => self.counters.drops[r as usize] += 1,
+                _ => {
+                    self.emit.commit(v, len);
+                    let c = &mut self.counters;
+                    match v {
+                        Verdict::ToLan => {
+                            c.tx_lan += 1;
+                            c.tx_lan_bytes += len as u64;
+                        }
+                        Verdict::ToWan => {
+                            c.tx_wan += 1;
+                            c.tx_wan_bytes += len as u64;
+                        }
+                        _ => c.handed_off += 1,
+                    }
+                    if matches!(v, Verdict::ToLan | Verdict::ToWan) {
+                        c.fragments_translated += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// The session of an outbound flow.
@@ -785,6 +1400,10 @@ impl Shard {
                 put16(frame, l4, s.ext_port);
                 let c = be16(frame, l4 + 16);
                 put16(frame, l4 + 16, checksum::apply(c, Delta(s.l4_out)));
+                if flow.flags & tcp::SYN != 0 && self.cfg.mss_clamp != 0 && !ip.frag {
+                    self.counters.mss_clamped +=
+                        u64::from(clamp_mss(frame, l4, ip.end, self.cfg.mss_clamp));
+                }
                 self.tcp_step(idx, Dir::Out, flow.flags, now);
             }
             PROTO_UDP => {
@@ -834,6 +1453,10 @@ impl Shard {
                 put16(frame, l4 + 2, s.in_port);
                 let c = be16(frame, l4 + 16);
                 put16(frame, l4 + 16, checksum::apply(c, Delta(s.l4_in)));
+                if flow.flags & tcp::SYN != 0 && self.cfg.mss_clamp != 0 && !ip.frag {
+                    self.counters.mss_clamped +=
+                        u64::from(clamp_mss(frame, l4, ip.end, self.cfg.mss_clamp));
+                }
                 self.tcp_step(idx, Dir::In, flow.flags, now);
             }
             PROTO_UDP => {
@@ -918,6 +1541,9 @@ impl Shard {
         if self.ext_down {
             return Err(DropReason::NoExternalAddress);
         }
+        if self.cfg.deterministic {
+            return self.alloc_port_deterministic(si, proto, in_port, now);
+        }
         let parity = if proto == PROTO_ICMP {
             2
         } else {
@@ -978,6 +1604,50 @@ impl Shard {
         }
     }
 
+    /// Deterministic NAT: a port of the subscriber's one fixed block.
+    fn alloc_port_deterministic(
+        &mut self,
+        si: u32,
+        proto: u8,
+        in_port: u16,
+        now: u32,
+    ) -> Result<(u32, u16), DropReason> {
+        let sub = self.subs[si as usize];
+        let place = crate::deterministic::inside_to_outside(&self.cfg, sub.addr)
+            .ok_or(DropReason::PoolExhausted)?;
+        let local = self
+            .blocks
+            .local(place.addr_idx, place.first_port)
+            .ok_or(DropReason::PoolExhausted)?;
+        if sub.nblocks == 0 {
+            self.blocks
+                .take_specific(local, NONE)
+                .ok_or(DropReason::PoolExhausted)?;
+            let s = &mut self.subs[si as usize];
+            s.blocks = local;
+            s.nblocks = 1;
+            s.ext = place.addr_idx as u32;
+            self.counters.blocks_allocated += 1;
+            self.push_event(Event::BlockAllocated {
+                subscriber: sub.addr,
+                external: place.external,
+                first_port: place.first_port,
+                last_port: place.last_port,
+                at: now,
+            });
+        }
+        let parity = if proto == PROTO_ICMP {
+            2
+        } else {
+            (in_port & 1) as u8
+        };
+        [parity, 2]
+            .into_iter()
+            .find_map(|p| self.blocks.take_port(local, proto, p))
+            .map(|port| (place.external, port))
+            .ok_or(DropReason::PortsExhausted)
+    }
+
     fn create_out(
         &mut self,
         frame: &[u8],
@@ -988,8 +1658,12 @@ impl Shard {
         if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::RST) != tcp::SYN {
             return Err(DropReason::TcpNotSyn);
         }
-        if !l4_checksum_ok(frame, ip) {
+        // A first fragment's checksum covers bytes it does not carry.
+        if !ip.frag && !l4_checksum_ok(frame, ip) {
             return Err(DropReason::BadL4Checksum);
+        }
+        for st in self.statics.iter_mut().filter(|st| st.m.inside == ip.src) {
+            st.mac.copy_from_slice(&frame[6..12]);
         }
         let si = self.sub_for(ip.src)?;
         let r = self.create_out_for(si, frame, ip, flow, now);
@@ -1024,7 +1698,10 @@ impl Shard {
                 self.sessions[h as usize].ext_addr,
                 self.sessions[h as usize].ext_port,
             ),
-            None => self.alloc_port(si, flow.proto, flow.sport, now)?,
+            None => match self.static_for_inside(flow.proto, ip.src, flow.sport) {
+                Some(x) => x,
+                None => self.alloc_port(si, flow.proto, flow.sport, now)?,
+            },
         };
         let mut mac = [0u8; 6];
         mac.copy_from_slice(&frame[6..12]);
@@ -1053,15 +1730,20 @@ impl Shard {
         frame: &[u8],
         ip: &Ip,
         flow: &Flow,
-        _ext_idx: usize,
         now: u32,
     ) -> Result<u32, DropReason> {
         let hm = self.hasher.mapping(flow.proto, ip.dst, flow.dport);
         let sessions = &self.sessions;
-        let Some(head) = self.map_in.find(hm, |i| {
+        let head = self.map_in.find(hm, |i| {
             let s = &sessions[i as usize];
             s.ext_addr == ip.dst && s.ext_port == flow.dport && s.proto == flow.proto
-        }) else {
+        });
+        if !self.statics.is_empty() && flow.proto != PROTO_ICMP {
+            if let Some(st) = self.static_for_outside(flow.proto, ip.dst, flow.dport) {
+                return self.create_in_static(frame, ip, flow, head, st, now);
+            }
+        }
+        let Some(head) = head else {
             return Err(DropReason::NoMapping);
         };
         if flow.proto == PROTO_ICMP {
@@ -1087,7 +1769,7 @@ impl Shard {
         if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::ACK | tcp::RST) != tcp::SYN {
             return Err(DropReason::TcpNotSyn);
         }
-        if !l4_checksum_ok(frame, ip) {
+        if !ip.frag && !l4_checksum_ok(frame, ip) {
             return Err(DropReason::BadL4Checksum);
         }
         let h = self.sessions[head as usize];
@@ -1115,6 +1797,60 @@ impl Shard {
             sub: h.sub,
         };
         Ok(self.insert_session(spec, Some(head), now))
+    }
+
+    /// An inbound flow to a static mapping: admitted from any remote
+    /// endpoint (a port forward is reachable by design), whatever the
+    /// filtering.
+    fn create_in_static(
+        &mut self,
+        frame: &[u8],
+        ip: &Ip,
+        flow: &Flow,
+        head: Option<u32>,
+        (in_addr, in_port, k): (u32, u16, usize),
+        now: u32,
+    ) -> Result<u32, DropReason> {
+        if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::ACK | tcp::RST) != tcp::SYN {
+            return Err(DropReason::TcpNotSyn);
+        }
+        if !ip.frag && !l4_checksum_ok(frame, ip) {
+            return Err(DropReason::BadL4Checksum);
+        }
+        let mac = self.statics[k].mac;
+        if mac == [0; 6] {
+            return Err(DropReason::NoNeighbor);
+        }
+        let si = self.sub_for(in_addr)?;
+        let full = if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
+            Some(DropReason::SessionLimit)
+        } else if self.session_count() >= self.cfg.max_sessions as usize {
+            Some(DropReason::SessionTableFull)
+        } else {
+            None
+        };
+        if let Some(r) = full {
+            self.maybe_free_sub(si);
+            return Err(r);
+        }
+        let state = if flow.proto == PROTO_TCP {
+            TcpState::SynIn as u8
+        } else {
+            0
+        };
+        let spec = Spec {
+            proto: flow.proto,
+            in_addr,
+            in_port,
+            ext_addr: ip.dst,
+            ext_port: flow.dport,
+            rem_addr: ip.src,
+            rem_port: flow.sport,
+            mac,
+            state,
+            sub: si,
+        };
+        Ok(self.insert_session(spec, head, now))
     }
 
     fn insert_session(&mut self, x: Spec, head: Option<u32>, now: u32) -> u32 {
@@ -1272,6 +2008,9 @@ impl Shard {
         let Some(a) = self.pool_index(s.ext_addr) else {
             return;
         };
+        if self.is_reserved(a, s.ext_port) {
+            return;
+        }
         let Some(local) = self.blocks.local(a, s.ext_port) else {
             return;
         };
@@ -1302,7 +2041,11 @@ impl Shard {
             last_port: self.blocks.last_port(local),
             at: now,
         };
-        self.blocks.release(local, now);
+        if self.cfg.deterministic {
+            self.blocks.release_now(local);
+        } else {
+            self.blocks.release(local, now);
+        }
         self.counters.blocks_released += 1;
         self.push_event(e);
     }
@@ -1406,8 +2149,13 @@ impl Shard {
         if src != ip.dst {
             return Verdict::Drop(DropReason::IcmpErrorMalformed);
         }
-        let Some(owner) = self.blocks.map().owner(sport) else {
+        let Some(ext) = self.ext_of(src) else {
             return Verdict::Pass;
+        };
+        let owner = match self.owner_in(ext, src, proto, sport) {
+            Ok(Some(o)) => o,
+            Ok(None) => return Verdict::Pass,
+            Err(r) => return Verdict::Drop(r),
         };
         if owner != self.id {
             return Verdict::HandOff {
@@ -1500,6 +2248,9 @@ impl Shard {
     /// whose hold is over. At most `budget` sessions are removed per call so
     /// a worker's pause stays bounded; returns how many were.
     pub fn expire(&mut self, now: Time, budget: usize) -> usize {
+        self.now_ms = now.0;
+        let timed_out = self.held.expire(now.0);
+        self.counters.drops[DropReason::FragmentTimeout as usize] += timed_out as u64;
         let now = now.secs();
         self.blocks.expire_held(now);
         let wheel = crate::session::WHEEL;
@@ -1537,10 +2288,14 @@ impl Shard {
         let a = self.wheel.next_occupied();
         let b = self.blocks.next_hold_end();
         let t = match (a, b) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
-        Some(Time::from_secs(u64::from(t)))
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|t| Time::from_secs(u64::from(t)));
+        match (t, self.held.next_expiry().map(Time::from_millis)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ---- inspection and operator actions -----------------------------------
@@ -1674,6 +2429,8 @@ impl Shard {
         }
         self.wheel.clear();
         self.blocks.reset_all();
+        self.frags.clear();
+        self.held.clear();
         n
     }
 

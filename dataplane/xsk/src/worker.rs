@@ -14,20 +14,25 @@
 //! given to fill rings and not yet received, frames sent and not yet
 //! completed) add up to the UMEM exactly; any difference is published as
 //! `frames_unaccounted`.
+//!
+//! NAT events: each loop, a worker moves at most [`EVENTS_PER_LOOP`] of its
+//! shard's events into `Shared::events` for the logger thread (a push that
+//! finds the queue full drops the event and counts `Io::EventsDropped`), or
+//! discards them when nothing logs.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_queue::ArrayQueue;
 
 use crate::command::{Mailbox, Server};
 use masq_core::counters::{COUNTERS, DROP_REASONS};
 use masq_core::wire::Mac;
-use masq_core::{Config, Counters, NextHops, Shard, Side, Time, Verdict};
+use masq_core::{Config, Counters, Event, NextHops, Shard, Side, Time, Verdict};
 use xsk_rs::config::{
     BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
 };
@@ -39,6 +44,10 @@ pub const BATCH: usize = 64;
 pub const FRAME_SIZE: usize = 2048;
 /// Empty polls before a worker sleeps in poll(2) for at most 1 ms.
 const SPIN_BEFORE_SLEEP: u32 = 20_000;
+/// Most events a worker moves from its shard to `Shared::events` per loop
+/// (more than a loop's frames can make; the rest wait in the shard's own
+/// queue for the next loop).
+pub const EVENTS_PER_LOOP: usize = 8 * BATCH;
 
 /// A frame copied to the worker that owns its flow.
 #[derive(Clone, Debug)]
@@ -83,14 +92,17 @@ pub enum Io {
     BusyPolls,
     /// Answers to the control thread lost because its ring was full.
     RepliesDropped,
+    /// NAT events lost because `Shared::events` (the event log's queue)
+    /// was full.
+    EventsDropped,
+    /// Frames the shard made itself (generated ICMP errors, released
+    /// fragments) that the worker took to send.
+    Emitted,
 }
 
 /// Number of [`Io`] counters.
-pub const IO: usize = 15;
-const _: () = assert!(
-    Io::RepliesDropped as usize + 1 == IO,
-    "IO counts the Io variants"
-);
+pub const IO: usize = 17;
+const _: () = assert!(Io::Emitted as usize + 1 == IO, "IO counts the Io variants");
 
 impl Io {
     /// The frames a worker drops outside the NAT, with the drop reason
@@ -182,10 +194,17 @@ pub struct Shared {
     pub mailboxes: Vec<Mailbox>,
     /// The clock all workers read.
     pub epoch: Instant,
+    /// The wall clock read together with `epoch`, so that times on the
+    /// workers' clock (event times) can be told as wall-clock times.
+    pub epoch_wall: SystemTime,
+    /// NAT events of every worker for the event logger; `None` when
+    /// nothing logs (the workers then discard their shards' events).
+    pub events: Option<ArrayQueue<Event>>,
 }
 
 impl Shared {
-    /// Shared state for `workers` workers with hand-off rings of `ring`.
+    /// Shared state for `workers` workers with hand-off rings of `ring`
+    /// and no event queue.
     pub fn new(workers: usize, ring: usize) -> Shared {
         Shared {
             stop: AtomicBool::new(false),
@@ -194,7 +213,16 @@ impl Shared {
             handoff: (0..workers).map(|_| ArrayQueue::new(ring.max(1))).collect(),
             mailboxes: (0..workers).map(|_| Mailbox::default()).collect(),
             epoch: Instant::now(),
+            epoch_wall: SystemTime::now(),
+            events: None,
         }
+    }
+
+    /// The same with an event queue of `capacity` events (at least 1)
+    /// that the workers fill for the event logger.
+    pub fn with_events(mut self, capacity: usize) -> Shared {
+        self.events = Some(ArrayQueue::new(capacity.max(1)));
+        self
     }
 
     /// The sum over workers of one published number.
@@ -473,6 +501,7 @@ pub fn run(
     let mut server = Server::default();
     let mut scratch = vec![FrameDesc::default(); BATCH];
     let mut verdicts = [Verdict::Pass; BATCH];
+    let mut emit_buf = vec![0u8; FRAME_SIZE];
     let mut idle = 0u32;
     let mut loops = 0u64;
     let mut c = LocalStats::default();
@@ -602,6 +631,55 @@ pub fn run(
             }
         }
 
+        // Frames the shard made itself: ICMP errors it generated and early
+        // fragments it held and now releases.
+        while shard.has_emitted() {
+            let Some(mut d) = free.pop() else { break };
+            let Some((v, len)) = shard.pop_emitted(&mut emit_buf) else {
+                free.push(d);
+                break;
+            };
+            work += 1;
+            c[Io::Emitted] += 1;
+            if let Verdict::HandOff { shard: owner, side } = v {
+                let mut h = Handoff {
+                    side,
+                    len: len as u16,
+                    buf: [0; FRAME_SIZE],
+                };
+                h.buf[..len].copy_from_slice(&emit_buf[..len]);
+                let pushed = match shared.handoff.get(usize::from(owner)) {
+                    Some(q) => q.push(h).is_ok(),
+                    None => false,
+                };
+                if pushed {
+                    c[Io::HandedOff] += 1;
+                } else {
+                    c[Io::HandoffFull] += 1;
+                }
+                free.push(d);
+                continue;
+            }
+            // SAFETY: `d` came from the free pool: no ring and no other
+            // reference holds it.
+            let mut data = unsafe { umem.data_mut(&mut d) };
+            let mut cur = data.cursor();
+            cur.set_pos(0);
+            if cur.write_all(&emit_buf[..len]).is_err() {
+                free.push(d);
+                continue;
+            }
+            route(
+                v,
+                d,
+                &mut lan,
+                &mut wan,
+                &mut free,
+                &mut c,
+                gateway.is_some(),
+            );
+        }
+
         for (p, is_lan) in [(&mut lan, true), (&mut wan, false)] {
             let n = p.pending.len();
             if n > 0 {
@@ -654,9 +732,9 @@ pub fn run(
 
         if next_expiry.is_none_or(|t| t <= now) {
             shard.expire(now, 4096);
-            while shard.pop_event().is_some() {}
             next_expiry = shard.next_expiry();
         }
+        move_events(&mut shard, shared.events.as_ref(), &mut c, EVENTS_PER_LOOP);
 
         loops += 1;
         c[Io::Polls] += 1;
@@ -703,6 +781,9 @@ pub fn run(
             unsafe { libc::poll(fds.as_mut_ptr(), 2, 1) };
         }
     }
+    // What the last loops made goes to the logger too, before it is told
+    // to stop.
+    move_events(&mut shard, shared.events.as_ref(), &mut c, usize::MAX);
     let known = free.len() + lan.outstanding + wan.outstanding + lan.filled + wan.filled;
     c.publish(stats, &shard, total.abs_diff(known));
     // The sockets close when this returns: their numbers are not ours to
@@ -710,6 +791,21 @@ pub fn run(
     stats.fds[0].store(-1, Ordering::Relaxed);
     stats.fds[1].store(-1, Ordering::Relaxed);
     Ok(shard)
+}
+
+/// Moves at most `max` of the shard's queued events to the logger's queue
+/// (or discards them when nothing logs); a full queue drops the event and
+/// counts it. Never waits: each step is one lock-free push.
+#[inline]
+fn move_events(shard: &mut Shard, to: Option<&ArrayQueue<Event>>, c: &mut LocalStats, max: usize) {
+    for _ in 0..max {
+        let Some(e) = shard.pop_event() else { break };
+        if let Some(q) = to {
+            if q.push(e).is_err() {
+                c[Io::EventsDropped] += 1;
+            }
+        }
+    }
 }
 
 /// Sends a processed frame's descriptor to its one next place.
@@ -735,7 +831,7 @@ fn route(
                 wan.pending.push(d)
             }
         }
-        Verdict::HandOff { .. } => free.push(d),
+        Verdict::HandOff { .. } | Verdict::Held => free.push(d),
         Verdict::Pass => {
             c[Io::PassDropped] += 1;
             free.push(d)
