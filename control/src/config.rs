@@ -3,8 +3,12 @@
 
 use std::path::Path;
 
-use masq_core::{Config, Filtering, Prefix};
+use std::net::Ipv4Addr;
+
+use masq_core::{Config, Filtering, Prefix, StaticMapping};
 use serde::Deserialize;
+
+use crate::eventlog::{self, LogConfig};
 
 /// How the external address is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -63,6 +67,96 @@ struct File {
     limits: LimitsFile,
     #[serde(default)]
     timeouts: TimeoutsFile,
+    #[serde(default)]
+    log: eventlog::LogFile,
+    #[serde(default)]
+    exclude: Vec<String>,
+    mss_clamp: Option<u16>,
+    lan_mtu: Option<u16>,
+    wan_mtu: Option<u16>,
+    #[serde(default, rename = "static")]
+    statics: Vec<StaticFile>,
+    #[serde(default)]
+    icmp: IcmpFile,
+    #[serde(default)]
+    fragments: FragmentsFile,
+    deterministic: Option<DeterministicFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaticFile {
+    proto: Option<String>,
+    inside: String,
+    outside: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IcmpFile {
+    rate: Option<u32>,
+    rate_per_subscriber: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FragmentsFile {
+    max_datagrams: Option<u32>,
+    max_held: Option<u32>,
+    timeout: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeterministicFile {
+    ports_per_subscriber: u16,
+}
+
+/// Largest MTU: a frame must fit one 2048-byte AF_XDP frame.
+const MAX_MTU: u16 = 2048 - 18;
+
+/// Parses one `[[static]]` entry.
+fn static_mapping(f: &StaticFile) -> Result<StaticMapping, String> {
+    let e = |why: String| err("static", format!("{} -> {}: {why}", f.inside, f.outside));
+    let addr = |s: &str| {
+        s.parse::<Ipv4Addr>()
+            .map(u32::from)
+            .map_err(|_| e(format!("{s:?} is not an IPv4 address")))
+    };
+    let endpoint = |s: &str| -> Result<(u32, u16), String> {
+        let (a, p) = s
+            .rsplit_once(':')
+            .ok_or_else(|| e(format!("{s:?} is not IP:PORT")))?;
+        let p = p
+            .parse::<u16>()
+            .map_err(|_| e(format!("bad port in {s:?}")))?;
+        Ok((addr(a)?, p))
+    };
+    match f.proto.as_deref() {
+        None => Ok(StaticMapping {
+            proto: None,
+            inside: addr(&f.inside)?,
+            inside_port: 0,
+            outside: addr(&f.outside)?,
+            outside_port: 0,
+        }),
+        Some(p) => {
+            let proto = match p {
+                "tcp" => 6,
+                "udp" => 17,
+                _ => return Err(e(format!("proto {p:?} is not \"tcp\" or \"udp\""))),
+            };
+            let (inside, inside_port) = endpoint(&f.inside)?;
+            let (outside, outside_port) = endpoint(&f.outside)?;
+            Ok(StaticMapping {
+                proto: Some(proto),
+                inside,
+                inside_port,
+                outside,
+                outside_port,
+            })
+        }
+    }
 }
 
 /// Everything `masq run` needs.
@@ -88,6 +182,8 @@ pub struct RunConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Path of the admin socket.
     pub admin_socket: std::path::PathBuf,
+    /// NAT event logging (`[log]`).
+    pub log: LogConfig,
 }
 
 /// Default address of the Prometheus endpoint: local only.
@@ -110,6 +206,7 @@ impl RunConfig {
             ("handoff_ring", self.handoff_ring != new.handoff_ring),
             ("metrics_listen", self.metrics_listen != new.metrics_listen),
             ("admin_socket", self.admin_socket != new.admin_socket),
+            ("log", self.log != new.log),
         ]
         .into_iter()
         .find_map(|(k, changed)| changed.then_some(k))
@@ -146,7 +243,7 @@ impl RunConfig {
             "workers = {}\ncores = {:?}\nfiltering = \"{filtering}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
-             metrics_listen = \"{}\"\nadmin_socket = \"{}\"\n\n",
+             metrics_listen = \"{}\"\nadmin_socket = \"{}\"\n",
             c.shards,
             self.cores,
             c.inbound_refresh,
@@ -163,6 +260,13 @@ impl RunConfig {
                 .unwrap_or_else(|| "off".into()),
             self.admin_socket.display(),
         );
+        s += &format!(
+            "exclude = [{}]\nmss_clamp = {}\nlan_mtu = {}\nwan_mtu = {}\n\n",
+            list(&c.exclude),
+            c.mss_clamp,
+            c.lan_mtu,
+            c.wan_mtu
+        );
         let (l, t) = (&c.limits, &c.timeouts);
         s += &format!(
             "[limits]\nsessions_per_subscriber = {}\nblocks_per_subscriber = {}\n\n\
@@ -177,6 +281,41 @@ impl RunConfig {
             t.icmp,
             t.block_hold
         );
+        s += &format!(
+            "\n[icmp]\nrate = {}\nrate_per_subscriber = {}\n\n\
+             [fragments]\nmax_datagrams = {}\nmax_held = {}\ntimeout = {}\n",
+            c.icmp.rate,
+            c.icmp.rate_per_host,
+            c.fragments.max_datagrams,
+            c.fragments.max_held,
+            c.fragments.timeout
+        );
+        if c.deterministic {
+            s += &format!(
+                "\n[deterministic]\nports_per_subscriber = {}\n",
+                c.block_size
+            );
+        }
+        for m in &c.statics {
+            let a = masq_core::config::fmt_addr;
+            s += &match m.proto {
+                Some(p) => format!(
+                    "\n[[static]]\nproto = \"{}\"\ninside = \"{}:{}\"\noutside = \"{}:{}\"\n",
+                    if p == 6 { "tcp" } else { "udp" },
+                    a(m.inside),
+                    m.inside_port,
+                    a(m.outside),
+                    m.outside_port
+                ),
+                None => format!(
+                    "\n[[static]]\ninside = \"{}\"\noutside = \"{}\"\n",
+                    a(m.inside),
+                    a(m.outside)
+                ),
+            };
+        }
+        s += "\n";
+        s += &self.log.to_toml();
         s
     }
 }
@@ -203,6 +342,7 @@ pub fn load(path: &Path) -> Result<RunConfig, String> {
 /// Checks configuration text.
 pub fn parse(text: &str) -> Result<RunConfig, String> {
     let f: File = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    let log = eventlog::from_file(f.log)?;
     let d = Config::default();
     let mut core = Config {
         inside: prefixes("inside", &f.inside)?,
@@ -213,6 +353,8 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         block_size: f.block_size.unwrap_or(d.block_size),
         max_sessions: f.max_sessions.unwrap_or(d.max_sessions),
         max_subscribers: f.max_subscribers.unwrap_or(d.max_subscribers),
+        // The core queues session events only when the log reads them.
+        session_events: log.session_events(),
         ..d
     };
     if let Some(s) = &f.filtering {
@@ -236,6 +378,84 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     ct.tcp_incoming_syn = t.tcp_incoming_syn.unwrap_or(ct.tcp_incoming_syn);
     ct.icmp = t.icmp.unwrap_or(ct.icmp);
     ct.block_hold = t.block_hold.unwrap_or(ct.block_hold);
+    core.exclude = prefixes("exclude", &f.exclude)?;
+    core.mss_clamp = f.mss_clamp.unwrap_or(core.mss_clamp);
+    for (key, v, slot) in [
+        ("lan_mtu", f.lan_mtu, &mut core.lan_mtu),
+        ("wan_mtu", f.wan_mtu, &mut core.wan_mtu),
+    ] {
+        if let Some(m) = v {
+            if m > MAX_MTU {
+                return Err(err(
+                    key,
+                    format!("{m} is over {MAX_MTU} (one 2048-byte AF_XDP frame)"),
+                ));
+            }
+            *slot = m;
+        }
+    }
+    core.statics = f
+        .statics
+        .iter()
+        .map(static_mapping)
+        .collect::<Result<_, _>>()?;
+    core.icmp.rate = f.icmp.rate.unwrap_or(core.icmp.rate);
+    core.icmp.rate_per_host = f
+        .icmp
+        .rate_per_subscriber
+        .unwrap_or(core.icmp.rate_per_host);
+    let fr = &mut core.fragments;
+    fr.max_datagrams = f.fragments.max_datagrams.unwrap_or(fr.max_datagrams);
+    fr.max_held = f.fragments.max_held.unwrap_or(fr.max_held);
+    fr.timeout = f.fragments.timeout.unwrap_or(fr.timeout);
+    if let Some(d) = &f.deterministic {
+        if f.block_size.is_some_and(|b| b != d.ports_per_subscriber) {
+            return Err(err(
+                "block_size",
+                "set by deterministic.ports_per_subscriber in deterministic mode; leave it out",
+            ));
+        }
+        if l.blocks_per_subscriber.is_some_and(|b| b != 1) {
+            return Err(err(
+                "limits.blocks_per_subscriber",
+                "each subscriber has exactly one block in deterministic mode; leave it out",
+            ));
+        }
+        core.deterministic = true;
+        core.block_size = d.ports_per_subscriber;
+        core.limits.blocks_per_subscriber = 1;
+        if d.ports_per_subscriber < 2 || d.ports_per_subscriber % 2 != 0 {
+            return Err(err(
+                "deterministic.ports_per_subscriber",
+                format!("{} must be even and at least 2", d.ports_per_subscriber),
+            ));
+        }
+    }
+    let max = masq_xsk::xdp::MAX_PREFIXES;
+    let one_to_one = core.statics.iter().filter(|m| m.proto.is_none()).count();
+    if one_to_one > max {
+        return Err(err(
+            "static",
+            format!("{one_to_one} one-to-one mappings; the XDP program holds at most {max}"),
+        ));
+    }
+    let mut low: Vec<u16> = core
+        .statics
+        .iter()
+        .filter(|m| m.proto.is_some() && !(core.port_min..=core.port_max).contains(&m.outside_port))
+        .map(|m| m.outside_port)
+        .collect();
+    low.sort_unstable();
+    low.dedup();
+    if low.len() > max {
+        return Err(err(
+            "static",
+            format!(
+                "{} distinct outside ports outside port_min..=port_max; the XDP program holds at most {max}",
+                low.len()
+            ),
+        ));
+    }
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -297,7 +517,11 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
             format!("{workers}: at most 64 (the XDP program's socket map)"),
         ));
     }
-    for (key, n) in [("inside", core.inside.len()), ("pool", core.pool.len())] {
+    for (key, n) in [
+        ("inside", core.inside.len()),
+        ("pool", core.pool.len()),
+        ("exclude", core.exclude.len()),
+    ] {
         if n > masq_xsk::xdp::MAX_PREFIXES {
             return Err(err(
                 key,
@@ -360,6 +584,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         handoff_ring,
         metrics_listen,
         admin_socket,
+        log,
     })
 }
 

@@ -9,6 +9,10 @@
 //! * applies a SIGHUP reload;
 //! * prints a statistics line when asked to.
 //!
+//! Beside it, when `[log]` names an output, the event logger thread
+//! (`eventlog`) drains the workers' event queue; it is stopped after the
+//! workers, so that it sends their last events.
+//!
 //! It reaches the workers only through their mailboxes
 //! (`masq_xsk::command`) and reads their published atomics; it never
 //! blocks a worker.
@@ -33,6 +37,7 @@ use serde_json::{json, Value};
 
 use crate::admin::{self, Request};
 use crate::config::{self, Mode, RunConfig};
+use crate::eventlog::{self, LogState, Logger};
 use crate::metrics::{Metrics, Scrape};
 
 /// How long the control thread waits for the workers to answer.
@@ -56,15 +61,47 @@ pub struct Options {
     pub l2_forward: bool,
 }
 
-/// The WAN program's filter: the pool, or the inside prefixes for the
-/// L2 forwarder (which sends replies to inside hosts untranslated).
+/// The WAN program's filter: the pool (with the static mappings), or the
+/// inside prefixes for the L2 forwarder (which sends replies to inside
+/// hosts untranslated).
 fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
-    let to = if l2_forward {
-        &rc.core.inside
-    } else {
-        &rc.core.pool
-    };
-    xdp::Filter::Wan(pfx(to), (rc.core.port_min, rc.core.port_max))
+    let c = &rc.core;
+    let ports = (c.port_min, c.port_max);
+    if l2_forward {
+        return xdp::Filter::Wan {
+            pool: pfx(&c.inside),
+            ports,
+            one_to_one: Vec::new(),
+            static_ports: Vec::new(),
+        };
+    }
+    let mut static_ports: Vec<u16> = c
+        .statics
+        .iter()
+        .filter(|m| m.proto.is_some() && !(c.port_min..=c.port_max).contains(&m.outside_port))
+        .map(|m| m.outside_port)
+        .collect();
+    static_ports.sort_unstable();
+    static_ports.dedup();
+    xdp::Filter::Wan {
+        pool: pfx(&c.pool),
+        ports,
+        one_to_one: c
+            .statics
+            .iter()
+            .filter(|m| m.proto.is_none())
+            .map(|m| m.outside)
+            .collect(),
+        static_ports,
+    }
+}
+
+/// The LAN program's filter: subscribers, less the excluded destinations.
+fn lan_filter(rc: &RunConfig) -> xdp::Filter {
+    xdp::Filter::Lan {
+        inside: pfx(&rc.core.inside),
+        exclude: pfx(&rc.core.exclude),
+    }
 }
 
 fn pfx(v: &[Prefix]) -> Vec<(u32, u8)> {
@@ -138,6 +175,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         None => None,
     };
     let admin = bind_admin(&rc.admin_socket)?;
+    let log_outputs = eventlog::Outputs::open(&rc.log)?;
     let watcher = netinfo::Watcher::new().map_err(|e| format!("rtnetlink: {e}"))?;
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
 
@@ -155,12 +193,24 @@ pub fn run(opts: Options) -> Result<(), String> {
         let _ = xdp::detach_stale(&wan_name);
         default_hook(info);
     }));
-    let lan_prog = xdp::XdpProgram::attach(&rc.lan, &xdp::Filter::Lan(pfx(&rc.core.inside)))
+    let lan_prog = xdp::XdpProgram::attach(&rc.lan, &lan_filter(&rc))
         .map_err(|e| format!("lan {}: {e}", rc.lan))?;
     let wan_prog = xdp::XdpProgram::attach(&rc.wan, &wan_filter(&rc, opts.l2_forward))
         .map_err(|e| format!("wan {}: {e}", rc.wan))?;
 
-    let shared = Arc::new(Shared::new(workers, rc.handoff_ring as usize));
+    let mut shared = Shared::new(workers, rc.handoff_ring as usize);
+    if log_outputs.is_some() {
+        shared = shared.with_events(rc.log.queue as usize);
+    }
+    let shared = Arc::new(shared);
+    let logger = match log_outputs {
+        Some(o) => Some(Logger::start(
+            o,
+            Arc::clone(&shared),
+            eventlog::Quotas::of(&rc.core),
+        )?),
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -173,6 +223,16 @@ pub fn run(opts: Options) -> Result<(), String> {
         // Queued before the workers start: they refuse mappings at once.
         for mb in &shared.mailboxes {
             let _ = mb.commands.push((0, Command::SetAddress(None)));
+        }
+    }
+    // ICMP errors to subscribers come from the LAN interface's address.
+    if let Some(&a) = netinfo::ipv4_of(&rc.lan)
+        .ok()
+        .and_then(|v| v.first().copied())
+        .as_ref()
+    {
+        for mb in &shared.mailboxes {
+            let _ = mb.commands.push((0, Command::SetLanAddress(a)));
         }
     }
 
@@ -220,6 +280,9 @@ pub fn run(opts: Options) -> Result<(), String> {
                     .filter_map(|h| h.join().ok().and_then(|r| r.err()).map(|e| e.to_string()))
                     .collect();
                 let _ = std::fs::remove_file(&rc.admin_socket);
+                if let Some(l) = logger {
+                    l.stop();
+                }
                 return Err(format!("workers did not start: {}", errs.join("; ")));
             }
         }
@@ -252,6 +315,22 @@ pub fn run(opts: Options) -> Result<(), String> {
         None => eprintln!("masq: metrics off"),
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
+    if rc.log.enabled() {
+        let show = |a: Option<String>| a.unwrap_or_else(|| "off".into());
+        eprintln!(
+            "masq: event log: ipfix {}, syslog {}, session events {}",
+            show(rc.log.ipfix.map(|a| a.to_string())),
+            show(rc.log.syslog.map(|s| match s {
+                eventlog::SyslogTo::Udp(a) => a.to_string(),
+                eventlog::SyslogTo::Stderr => "stderr".into(),
+            })),
+            match (rc.log.sessions, rc.log.destinations) {
+                (false, _) => "off (port blocks and exhaustion only)",
+                (true, false) => "on, without destinations",
+                (true, true) => "on, with destinations",
+            }
+        );
+    }
 
     let mut ctl = Control {
         opts,
@@ -270,6 +349,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         gateway: None,
         gateway_mac: None,
         started: Instant::now(),
+        eventlog: logger.as_ref().map(|l| Arc::clone(&l.state)),
+        neighbours: std::collections::HashMap::new(),
     };
     let result = ctl.run(&stop, &hup, &handles);
     shared.stop.store(true, Ordering::Relaxed);
@@ -281,6 +362,10 @@ pub fn run(opts: Options) -> Result<(), String> {
             Ok(Err(e)) => errors.push(e.to_string()),
             Err(_) => errors.push("a worker panicked".into()),
         }
+    }
+    // After the workers: their last events are in the queue.
+    if let Some(l) = logger {
+        l.stop();
     }
     let xdp_stats = [ctl.lan_prog.stats().ok(), ctl.wan_prog.stats().ok()];
     let _ = std::fs::remove_file(&ctl.rc.admin_socket);
@@ -337,6 +422,10 @@ struct Control {
     gateway: Option<u32>,
     gateway_mac: Option<Mac>,
     started: Instant,
+    /// The event logger's counters (None: nothing logged).
+    eventlog: Option<Arc<LogState>>,
+    /// MACs of static mappings' inside hosts, as last given to the workers.
+    neighbours: std::collections::HashMap<u32, Mac>,
 }
 
 impl Control {
@@ -364,6 +453,7 @@ impl Control {
             // A slow safety net besides the notifications.
             if last_check.elapsed() >= Duration::from_secs(1) {
                 last_check = Instant::now();
+                self.follow_static_neighbours();
                 changes.addr = true;
                 changes.route = true;
                 changes.neigh = true;
@@ -496,6 +586,32 @@ impl Control {
         }
     }
 
+    /// Keeps the workers told the MAC of every static mapping's inside
+    /// host, from the kernel's neighbour table (asking the kernel to
+    /// resolve the ones it does not know).
+    fn follow_static_neighbours(&mut self) {
+        let mut hosts: Vec<u32> = self.rc.core.statics.iter().map(|m| m.inside).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        for a in hosts {
+            match netinfo::neighbour(a) {
+                Ok(Some(mac)) if self.neighbours.get(&a) != Some(&mac) => {
+                    match self.ask(|_| Command::SetNeighbor(a, mac)) {
+                        Ok(_) => {
+                            eprintln!("masq: static mapping host {} is {mac}", fmt_addr(a));
+                            self.neighbours.insert(a, mac);
+                        }
+                        Err(e) => eprintln!("masq: static mapping host {}: {e}", fmt_addr(a)),
+                    }
+                }
+                Ok(Some(_)) => {}
+                _ => {
+                    let _ = netinfo::solicit(a);
+                }
+            }
+        }
+    }
+
     /// Keeps the workers' WAN next-hop MAC current.
     fn follow_next_hop(&mut self, routes: bool) {
         if routes || self.gateway.is_none() {
@@ -551,6 +667,9 @@ impl Control {
         }
         let what = describe_change(&self.rc.core, &new.core);
         self.rc = new;
+        if let Some(l) = &self.eventlog {
+            l.set_quotas(eventlog::Quotas::of(&self.rc.core));
+        }
         if pool_grew {
             self.wan_prog
                 .set_filter(&wan_filter(&self.rc, self.opts.l2_forward))
@@ -599,6 +718,11 @@ impl Control {
             address_changes: self.address_changes,
             reloads: self.reloads,
             now_ms: self.shared.epoch.elapsed().as_millis() as u64,
+            eventlog: self
+                .eventlog
+                .as_ref()
+                .map(|l| l.snapshot(&self.rc.log))
+                .unwrap_or_default(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! `masq run --config FILE` attaches masq's XDP program to the LAN and WAN
 //! interfaces, starts one pinned poll-mode worker per queue pair and runs
 //! the control thread (address following, `/metrics`, the admin socket,
-//! SIGHUP reload) until SIGINT or SIGTERM, when it stops the workers,
+//! SIGHUP reload) and, when `[log]` asks for it, the NAT event logger
+//! (IPFIX, syslog) until SIGINT or SIGTERM, when it stops the workers,
 //! detaches the programs and prints a report. `masq check-config FILE`
 //! prints the effective configuration or the first error. `masq sessions`,
 //! `subscribers`, `stats` and `flush` ask a running masq over its admin
@@ -14,6 +15,8 @@
 mod admin;
 mod config;
 mod daemon;
+mod eventlog;
+mod lookup;
 mod metrics;
 
 use std::net::Ipv4Addr;
@@ -83,6 +86,21 @@ enum Cmd {
         #[command(flatten)]
         client: Client,
     },
+    /// Who holds an external IP:PORT, or where an inside address is
+    /// translated to, from the configuration alone (deterministic NAT and
+    /// static mappings; no running masq needed).
+    Lookup {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// External address and port to find the subscriber of.
+        #[arg(long, value_parser = parse_endpoint, conflicts_with = "inside", required_unless_present = "inside")]
+        external: Option<(Ipv4Addr, u16)>,
+        /// Inside (subscriber) address to find the external address and
+        /// ports of.
+        #[arg(long)]
+        inside: Option<Ipv4Addr>,
+    },
     /// Remove sessions of a running masq (all, or one subscriber's).
     Flush {
         /// Only sessions of this inside (subscriber) address.
@@ -111,6 +129,13 @@ fn parse_external(s: &str) -> Result<(Ipv4Addr, u16), String> {
             p.parse().map_err(|e| format!("port {p:?}: {e}"))?,
         )),
         None => Ok((s.parse().map_err(|e| format!("{s:?}: {e}"))?, 0)),
+    }
+}
+
+fn parse_endpoint(s: &str) -> Result<(Ipv4Addr, u16), String> {
+    match parse_external(s)? {
+        (_, 0) => Err(format!("{s:?}: give IP:PORT")),
+        e => Ok(e),
     }
 }
 
@@ -166,6 +191,18 @@ fn main() -> ExitCode {
             client,
         ),
         Cmd::Subscribers { client } => ask(Request::Subscribers, client),
+        Cmd::Lookup {
+            config,
+            external,
+            inside,
+        } => config::load(&config).and_then(|rc| {
+            let q = match (external, inside) {
+                (Some((a, p)), _) => lookup::Query::External(a, p),
+                (None, Some(a)) => lookup::Query::Inside(a),
+                (None, None) => return Err("give --external IP:PORT or --inside IP".into()),
+            };
+            write_out(&lookup::lookup(&rc, q)?)
+        }),
         Cmd::Stats { client } => ask(Request::Stats, client),
         Cmd::Flush { subscriber, client } => ask(Request::Flush { subscriber }, client),
     };

@@ -37,6 +37,9 @@ pub struct Scrape {
     pub reloads: (u64, u64),
     /// Milliseconds on the workers' clock now.
     pub now_ms: u64,
+    /// Per configured event log output ("ipfix", "syslog"): records,
+    /// messages and failed sends.
+    pub eventlog: Vec<(&'static str, [u64; 3])>,
 }
 
 /// The registry and its metric families.
@@ -107,6 +110,26 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
         "masq_events_dropped_total",
         "NAT events lost because the worker's event queue was full.",
         &["worker"],
+    ),
+    (
+        "masq_eventlog_dropped_total",
+        "NAT events lost because the queue from the workers to the event logger was full.",
+        &["worker"],
+    ),
+    (
+        "masq_eventlog_records_total",
+        "NAT events exported, per output (IPFIX data records, syslog lines).",
+        &["output"],
+    ),
+    (
+        "masq_eventlog_messages_total",
+        "Messages sent, per output (IPFIX messages with templates, syslog lines).",
+        &["output"],
+    ),
+    (
+        "masq_eventlog_send_errors_total",
+        "Event log messages that could not be sent (their events are lost).",
+        &["output"],
     ),
     (
         "masq_worker_polls_total",
@@ -347,6 +370,11 @@ impl Metrics {
                 &[id],
                 w.io(Io::RepliesDropped),
             );
+            self.counter(
+                "masq_eventlog_dropped_total",
+                &[id],
+                w.io(Io::EventsDropped),
+            );
             for (k, proto) in ["tcp", "udp", "icmp"].iter().enumerate() {
                 self.gauge("masq_sessions", &[id, proto], get(&w.sessions_by_proto[k]));
             }
@@ -395,6 +423,11 @@ impl Metrics {
             &[],
             s.address_changes,
         );
+        for (output, [records, messages, errors]) in &s.eventlog {
+            self.counter("masq_eventlog_records_total", &[output], *records);
+            self.counter("masq_eventlog_messages_total", &[output], *messages);
+            self.counter("masq_eventlog_send_errors_total", &[output], *errors);
+        }
         self.counter("masq_config_reloads_total", &["ok"], s.reloads.0);
         self.counter("masq_config_reloads_total", &["failed"], s.reloads.1);
         let up = s.external.is_none_or(|a| a.is_some());
@@ -452,8 +485,10 @@ mod tests {
             capacity: 1000,
             external: Some(Some(0xcb00_7105)),
             address_changes: 1,
+            eventlog: vec![("ipfix", [5, 2, 1])],
             ..Scrape::default()
         };
+        shared.stats[0].io[Io::EventsDropped as usize].store(9, Ordering::Relaxed);
         let text = m.render(&shared, &s).unwrap();
         for want in [
             "masq_packets_total{direction=\"rx\",side=\"lan\",worker=\"1\"} 42",
@@ -462,6 +497,9 @@ mod tests {
             "masq_port_blocks{address=\"203.0.113.5\",state=\"held\"} 24",
             "masq_external_address_info{address=\"203.0.113.5\"} 1",
             "masq_external_address_changes_total 1",
+            "masq_eventlog_dropped_total{worker=\"0\"} 9",
+            "masq_eventlog_records_total{output=\"ipfix\"} 5",
+            "masq_eventlog_send_errors_total{output=\"ipfix\"} 1",
             "# TYPE masq_drops_total counter",
             "# TYPE masq_sessions gauge",
         ] {

@@ -645,6 +645,8 @@ impl Config {
             ("static", new.statics == self.statics),
             ("exclude", new.exclude == self.exclude),
             ("fragments", new.fragments == self.fragments),
+            ("lan_mtu", new.lan_mtu == self.lan_mtu),
+            ("wan_mtu", new.wan_mtu == self.wan_mtu),
         ];
         if let Some((key, _)) = fixed.iter().find(|(_, same)| !same) {
             return Err(err(key, "changes only on restart"));

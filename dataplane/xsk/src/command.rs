@@ -60,6 +60,10 @@ pub enum Command {
     Subscribers,
     /// Port blocks per external address: (address, in use, free now).
     Blocks,
+    /// The MAC of a static mapping's inside host ([`Shard::set_neighbor`]).
+    SetNeighbor(u32, masq_core::wire::Mac),
+    /// The source of ICMP errors to subscribers ([`Shard::set_lan_address`]).
+    SetLanAddress(u32),
 }
 
 /// A worker's answer.
@@ -166,6 +170,14 @@ impl Server {
             }
             Command::Subscribers => Reply::Subscribers(shard.subscribers().collect()),
             Command::Blocks => Reply::Blocks(shard.block_usage()),
+            Command::SetNeighbor(a, mac) => {
+                shard.set_neighbor(a, mac);
+                Reply::Applied(Ok(0))
+            }
+            Command::SetLanAddress(a) => {
+                shard.set_lan_address(a);
+                Reply::Applied(Ok(0))
+            }
         };
         self.reply(mb, seq, reply);
         true

@@ -22,12 +22,28 @@ pub const MAX_PREFIXES: usize = 16;
 /// Which traffic an interface's program redirects to the NAT.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filter {
-    /// LAN: IPv4 from one of these (address, prefix length) to anywhere
-    /// outside them.
-    Lan(Vec<(u32, u8)>),
-    /// WAN: IPv4 to one of these pool prefixes: fragments, TCP/UDP to a
-    /// port in `ports`, ICMP echo replies and errors.
-    Wan(Vec<(u32, u8)>, (u16, u16)),
+    /// LAN: IPv4 from one of the `inside` (address, prefix length) to
+    /// anywhere outside them and outside `exclude` (destinations left to
+    /// the kernel's routing, untranslated).
+    Lan {
+        /// Subscriber prefixes.
+        inside: Vec<(u32, u8)>,
+        /// Destinations not translated.
+        exclude: Vec<(u32, u8)>,
+    },
+    /// WAN: IPv4 to one of the pool prefixes (fragments, TCP/UDP to a port
+    /// in `ports` or in `static_ports`, ICMP echo replies and errors), and
+    /// everything to a one-to-one outside address.
+    Wan {
+        /// Pool prefixes.
+        pool: Vec<(u32, u8)>,
+        /// The dynamic port range.
+        ports: (u16, u16),
+        /// Outside addresses of one-to-one mappings.
+        one_to_one: Vec<u32>,
+        /// Outside ports of port forwards that lie outside `ports`.
+        static_ports: Vec<u16>,
+    },
 }
 
 /// Must match `struct masq_cfg` in masq.c.
@@ -40,35 +56,91 @@ struct RawConfig {
     mask: [u32; MAX_PREFIXES],
     port_min: u32,
     port_max: u32,
+    excl_count: u32,
+    excl_addr: [u32; MAX_PREFIXES],
+    excl_mask: [u32; MAX_PREFIXES],
+    o2o_count: u32,
+    o2o_addr: [u32; MAX_PREFIXES],
+    sport_count: u32,
+    sport: [u32; MAX_PREFIXES],
 }
 
-fn raw(filter: &Filter) -> io::Result<RawConfig> {
-    let (side, prefixes, ports) = match filter {
-        Filter::Lan(p) => (0, p, (0, 0)),
-        Filter::Wan(p, ports) => (1, p, *ports),
-    };
+/// Writes `prefixes` as network-order (address, mask) pairs.
+fn put_prefixes(
+    what: &str,
+    prefixes: &[(u32, u8)],
+    addr: &mut [u32; MAX_PREFIXES],
+    mask: &mut [u32; MAX_PREFIXES],
+) -> io::Result<u32> {
     if prefixes.len() > MAX_PREFIXES {
         return Err(io::Error::other(format!(
-            "{} prefixes; the XDP program holds at most {MAX_PREFIXES}",
+            "{} {what}; the XDP program holds at most {MAX_PREFIXES}",
             prefixes.len()
         )));
     }
-    let mut c = RawConfig {
-        side,
-        count: prefixes.len() as u32,
-        addr: [0; MAX_PREFIXES],
-        mask: [0; MAX_PREFIXES],
-        port_min: u32::from(ports.0),
-        port_max: u32::from(ports.1),
-    };
     for (i, &(a, len)) in prefixes.iter().enumerate() {
         let m = if len == 0 {
             0
         } else {
             u32::MAX << (32 - u32::from(len))
         };
-        c.addr[i] = (a & m).to_be();
-        c.mask[i] = m.to_be();
+        addr[i] = (a & m).to_be();
+        mask[i] = m.to_be();
+    }
+    Ok(prefixes.len() as u32)
+}
+
+fn raw(filter: &Filter) -> io::Result<RawConfig> {
+    let mut c = RawConfig {
+        side: 0,
+        count: 0,
+        addr: [0; MAX_PREFIXES],
+        mask: [0; MAX_PREFIXES],
+        port_min: 0,
+        port_max: 0,
+        excl_count: 0,
+        excl_addr: [0; MAX_PREFIXES],
+        excl_mask: [0; MAX_PREFIXES],
+        o2o_count: 0,
+        o2o_addr: [0; MAX_PREFIXES],
+        sport_count: 0,
+        sport: [0; MAX_PREFIXES],
+    };
+    match filter {
+        Filter::Lan { inside, exclude } => {
+            c.count = put_prefixes("prefixes", inside, &mut c.addr, &mut c.mask)?;
+            c.excl_count = put_prefixes(
+                "excluded prefixes",
+                exclude,
+                &mut c.excl_addr,
+                &mut c.excl_mask,
+            )?;
+        }
+        Filter::Wan {
+            pool,
+            ports,
+            one_to_one,
+            static_ports,
+        } => {
+            c.side = 1;
+            c.count = put_prefixes("prefixes", pool, &mut c.addr, &mut c.mask)?;
+            c.port_min = u32::from(ports.0);
+            c.port_max = u32::from(ports.1);
+            if one_to_one.len() > MAX_PREFIXES || static_ports.len() > MAX_PREFIXES {
+                return Err(io::Error::other(format!(
+                    "the XDP program holds at most {MAX_PREFIXES} one-to-one addresses and \
+                     {MAX_PREFIXES} static ports outside the dynamic range"
+                )));
+            }
+            for (i, a) in one_to_one.iter().enumerate() {
+                c.o2o_addr[i] = a.to_be();
+            }
+            c.o2o_count = one_to_one.len() as u32;
+            for (i, &p) in static_ports.iter().enumerate() {
+                c.sport[i] = u32::from(p);
+            }
+            c.sport_count = static_ports.len() as u32;
+        }
     }
     Ok(c)
 }
@@ -183,17 +255,42 @@ mod tests {
 
     #[test]
     fn config_layout() {
-        let c = raw(&Filter::Wan(vec![(0xcb00_7100, 24)], (1024, 65535))).unwrap();
+        let c = raw(&Filter::Wan {
+            pool: vec![(0xcb00_7100, 24)],
+            ports: (1024, 65535),
+            one_to_one: vec![0xcb00_7180],
+            static_ports: vec![80, 443],
+        })
+        .unwrap();
         assert_eq!(c.side, 1);
         assert_eq!(c.count, 1);
         assert_eq!(c.addr[0], 0xcb00_7100u32.to_be());
         assert_eq!(c.mask[0], 0xffff_ff00u32.to_be());
         assert_eq!((c.port_min, c.port_max), (1024, 65535));
+        assert_eq!((c.o2o_count, c.o2o_addr[0]), (1, 0xcb00_7180u32.to_be()));
+        assert_eq!((c.sport_count, c.sport[1]), (2, 443));
         assert_eq!(
             core::mem::size_of::<RawConfig>(),
-            8 + 2 * 4 * MAX_PREFIXES + 8
+            8 + 2 * 4 * MAX_PREFIXES
+                + 8
+                + 4
+                + 2 * 4 * MAX_PREFIXES
+                + 4
+                + 4 * MAX_PREFIXES
+                + 4
+                + 4 * MAX_PREFIXES
         );
-        let too_many = Filter::Lan(vec![(0, 8); MAX_PREFIXES + 1]);
+        let c = raw(&Filter::Lan {
+            inside: vec![(0xc0a8_0000, 16)],
+            exclude: vec![(0xc633_6400, 24)],
+        })
+        .unwrap();
+        assert_eq!((c.side, c.count, c.excl_count), (0, 1, 1));
+        assert_eq!(c.excl_mask[0], 0xffff_ff00u32.to_be());
+        let too_many = Filter::Lan {
+            inside: vec![(0, 8); MAX_PREFIXES + 1],
+            exclude: vec![],
+        };
         assert!(raw(&too_many).is_err());
     }
 }

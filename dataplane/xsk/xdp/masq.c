@@ -4,8 +4,10 @@
 // from the box itself) to the kernel.
 //
 // LAN side: IPv4 whose source is in an inside prefix and whose destination
-// is not.  WAN side: IPv4 to a pool address that is a fragment, TCP or UDP
-// to a port in the NAT range, an ICMP echo reply, or an ICMP error.
+// is in neither an inside nor an excluded prefix.  WAN side: IPv4 to a pool
+// address that is a fragment, TCP or UDP to a port in the NAT range or to a
+// static mapping's port, an ICMP echo reply, or an ICMP error; and every
+// IPv4 packet to a one-to-one mapping's outside address.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -26,6 +28,13 @@ struct masq_cfg {
     __u32 mask[MAX_PREFIXES];
     __u32 port_min;
     __u32 port_max;
+    __u32 excl_count;
+    __u32 excl_addr[MAX_PREFIXES];
+    __u32 excl_mask[MAX_PREFIXES];
+    __u32 o2o_count;
+    __u32 o2o_addr[MAX_PREFIXES];
+    __u32 sport_count;
+    __u32 sport[MAX_PREFIXES];
 };
 
 struct {
@@ -68,6 +77,36 @@ static __always_inline int in_prefixes(const struct masq_cfg *c, __u32 a)
     return 0;
 }
 
+static __always_inline int excluded(const struct masq_cfg *c, __u32 a)
+{
+#pragma unroll
+    for (int i = 0; i < MAX_PREFIXES; i++) {
+        if (i < c->excl_count && (a & c->excl_mask[i]) == c->excl_addr[i])
+            return 1;
+    }
+    return 0;
+}
+
+static __always_inline int one_to_one(const struct masq_cfg *c, __u32 a)
+{
+#pragma unroll
+    for (int i = 0; i < MAX_PREFIXES; i++) {
+        if (i < c->o2o_count && a == c->o2o_addr[i])
+            return 1;
+    }
+    return 0;
+}
+
+static __always_inline int static_port(const struct masq_cfg *c, __u32 p)
+{
+#pragma unroll
+    for (int i = 0; i < MAX_PREFIXES; i++) {
+        if (i < c->sport_count && p == c->sport[i])
+            return 1;
+    }
+    return 0;
+}
+
 SEC("xdp")
 int masq_xdp(struct xdp_md *ctx)
 {
@@ -88,11 +127,14 @@ int masq_xdp(struct xdp_md *ctx)
         return count(1, XDP_PASS);
 
     if (c->side == SIDE_LAN) {
-        if (!in_prefixes(c, ip->saddr) || in_prefixes(c, ip->daddr))
+        if (!in_prefixes(c, ip->saddr) || in_prefixes(c, ip->daddr) ||
+            excluded(c, ip->daddr))
             return count(1, XDP_PASS);
         goto redirect;
     }
 
+    if (one_to_one(c, ip->daddr))
+        goto redirect;
     if (!in_prefixes(c, ip->daddr))
         return count(1, XDP_PASS);
     if (ip->frag_off & bpf_htons(0x3fff))
@@ -103,7 +145,7 @@ int masq_xdp(struct xdp_md *ctx)
         if ((void *)(l4 + 4) > data_end)
             return count(1, XDP_PASS);
         port = ((__u16)l4[2] << 8) | l4[3];
-        if (port < c->port_min || port > c->port_max)
+        if ((port < c->port_min || port > c->port_max) && !static_port(c, port))
             return count(1, XDP_PASS);
         goto redirect;
     }
