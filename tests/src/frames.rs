@@ -257,3 +257,61 @@ pub fn refill_checksums(f: &mut [u8]) {
         _ => {}
     }
 }
+
+/// Cuts the IPv4 packet of `frame` into fragments of at most `size` payload
+/// bytes (a multiple of 8), with IP id `id`, in order.
+pub fn fragments(frame: &[u8], size: usize, id: u16) -> Vec<Vec<u8>> {
+    assert!(size % 8 == 0 && size > 0);
+    let hl = usize::from(frame[14] & 0x0f) * 4;
+    let end = 14 + usize::from(be16(frame, 16));
+    let payload = &frame[14 + hl..end];
+    let chunks: Vec<&[u8]> = payload.chunks(size).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut f = frame[..14 + hl].to_vec();
+            f.extend_from_slice(c);
+            let total = (hl + c.len()) as u16;
+            f[16..18].copy_from_slice(&total.to_be_bytes());
+            f[18..20].copy_from_slice(&id.to_be_bytes());
+            let more = if i + 1 < chunks.len() { 0x2000 } else { 0 };
+            let off = ((i * size / 8) as u16) | more;
+            f[20..22].copy_from_slice(&off.to_be_bytes());
+            refill_ip_checksum(&mut f);
+            f
+        })
+        .collect()
+}
+
+/// Puts fragments (any order) back together into one frame: the first
+/// fragment's Ethernet and IPv4 headers with the whole payload. `None`
+/// when they disagree on addresses or leave a gap.
+pub fn reassemble(frags: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let mut parts: Vec<(usize, &[u8])> = Vec::new();
+    let first = frags.iter().find(|f| be16(f, 20) & 0x1fff == 0)?;
+    let hl = usize::from(first[14] & 0x0f) * 4;
+    for f in frags {
+        if f[26..34] != first[26..34] || f[18..20] != first[18..20] {
+            return None;
+        }
+        let fhl = usize::from(f[14] & 0x0f) * 4;
+        let end = 14 + usize::from(be16(f, 16));
+        parts.push((usize::from(be16(f, 20) & 0x1fff) * 8, &f[14 + fhl..end]));
+    }
+    parts.sort_by_key(|p| p.0);
+    let mut payload = Vec::new();
+    for (off, data) in parts {
+        if off != payload.len() {
+            return None;
+        }
+        payload.extend_from_slice(data);
+    }
+    let mut out = first[..14 + hl].to_vec();
+    out.extend_from_slice(&payload);
+    let total = (hl + payload.len()) as u16;
+    out[16..18].copy_from_slice(&total.to_be_bytes());
+    out[20..22].copy_from_slice(&[0, 0]);
+    refill_ip_checksum(&mut out);
+    Some(out)
+}

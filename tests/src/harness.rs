@@ -74,6 +74,19 @@ impl Nat {
         self.shards.iter().map(Shard::session_count).sum()
     }
 
+    /// Takes every frame the shards made themselves (generated ICMP errors,
+    /// released fragments), shard by shard, with where each goes.
+    pub fn emitted(&mut self) -> Vec<(Verdict, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 2048];
+        for s in &mut self.shards {
+            while let Some((v, n)) = s.pop_emitted(&mut buf) {
+                out.push((v, buf[..n].to_vec()));
+            }
+        }
+        out
+    }
+
     /// Sum of one drop counter over all shards.
     pub fn drops(&self, r: masq_core::DropReason) -> u64 {
         self.shards.iter().map(|s| s.counters().drop_count(r)).sum()
