@@ -762,6 +762,73 @@ mod tests {
     }
 
     #[test]
+    fn static_mappings_are_checked() {
+        let fwd = |inside: &str, ip: u16, outside: &str, op: u16| StaticMapping {
+            proto: Some(6),
+            inside: u32::from(inside.parse::<core::net::Ipv4Addr>().unwrap()),
+            inside_port: ip,
+            outside: u32::from(outside.parse::<core::net::Ipv4Addr>().unwrap()),
+            outside_port: op,
+        };
+        let one = |inside: &str, outside: &str| StaticMapping {
+            proto: None,
+            inside_port: 0,
+            outside_port: 0,
+            ..fwd(inside, 0, outside, 0)
+        };
+        let good = vec![
+            fwd("192.168.1.80", 80, "203.0.113.1", 8080),
+            one("192.168.1.90", "198.51.100.9"),
+            fwd("192.168.1.90", 22, "198.51.100.9", 2222),
+        ];
+        let mut c = Config {
+            statics: good.clone(),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        let bad: &[(StaticMapping, &str)] = &[
+            (
+                fwd("10.0.0.1", 80, "203.0.113.1", 80),
+                "not in an inside prefix",
+            ),
+            (
+                fwd("192.168.1.81", 80, "198.51.100.200", 80),
+                "must be a pool address",
+            ),
+            (fwd("192.168.1.81", 0, "203.0.113.1", 80), "port 0"),
+            (fwd("192.168.1.81", 80, "203.0.113.1", 8080), "also mapped"),
+            (one("192.168.1.91", "203.0.113.2"), "not be a pool address"),
+            (one("192.168.1.90", "198.51.100.10"), "also mapped"),
+        ];
+        for (m, why) in bad {
+            c.statics = good.clone();
+            c.statics.push(*m);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, "static");
+            assert!(e.reason.contains(why), "{m}: {e}");
+        }
+        c.statics = good;
+        c.deterministic = true;
+        c.limits.blocks_per_subscriber = 1;
+        c.block_size = 2;
+        c.pool = vec!["203.0.113.0/24".parse().unwrap()];
+        c.inside = vec!["192.168.0.0/24".parse().unwrap()];
+        assert_eq!(c.validate().unwrap_err().key, "static");
+        for (key, edit) in [
+            (
+                "mss_clamp",
+                (|c: &mut Config| c.mss_clamp = 100) as fn(&mut Config),
+            ),
+            ("wan_mtu", |c| c.wan_mtu = 100),
+            ("fragments.timeout", |c| c.fragments.timeout = 0),
+        ] {
+            let mut c = Config::default();
+            edit(&mut c);
+            assert_eq!(c.validate().unwrap_err().key, key);
+        }
+    }
+
+    #[test]
     fn filtering_names() {
         assert_eq!(
             "endpoint-independent".parse(),
