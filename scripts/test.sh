@@ -14,11 +14,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # Build: clang/llvm/m4/libelf/zlib for xsk-rs and the XDP program, g++ for
 # libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3,
-# and promtool (package prometheus) to check the /metrics output. Benchmark
+# promtool (package prometheus) to check the /metrics output, traceroute and
+# scapy (the CGN features: TTL expiry, fragments). Benchmark
 # smoke runs: iptables and nftables (the kernel NATs compared with), a font
 # for the chart, scapy for the TRex profile check, luac for the pktgen script.
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
-    iproute2 ethtool tcpdump iputils-ping curl python3 prometheus \
+    iproute2 ethtool tcpdump iputils-ping curl python3 prometheus traceroute \
     iptables nftables fonts-dejavu-core python3-scapy lua5.4
 
 step() { printf '\n[test] %s\n' "$*"; }
@@ -43,6 +44,8 @@ step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"
 tests/netns/control.sh target/debug/masq
+step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"
+tests/netns/cgn.sh target/debug/masq
 
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null
