@@ -44,6 +44,8 @@ step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"
 tests/netns/control.sh target/debug/masq
+step "NAT event logging: IPFIX to a collector, syslog, metrics (tests/netns/eventlog.sh)"
+tests/netns/eventlog.sh target/debug/masq
 step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"
 tests/netns/cgn.sh target/debug/masq
 

@@ -249,7 +249,7 @@ pub mod nat_event {
     pub const PORT_BLOCK_DEALLOCATION: u8 = 17;
 }
 
-/// natQuotaExceededEvent values (RFC 8158 §4.4, IANA "NAT Quota
+/// natQuotaExceededEvent values (RFC 8158, IANA "NAT Quota
 /// Exceeded Event Type").
 pub mod quota_event {
     /// Maximum session entries.
@@ -875,19 +875,27 @@ impl LogState {
 #[derive(Debug)]
 pub struct Outputs {
     log: LogConfig,
-    ipfix: Option<UdpSocket>,
-    syslog: Option<Option<UdpSocket>>,
+    ipfix: Option<Udp>,
+    syslog: Option<Option<Udp>>,
 }
 
-fn udp_to(key: &str, to: SocketAddr) -> Result<UdpSocket, String> {
+/// A UDP socket and where its datagrams go. It is not connected: a
+/// connected socket would fail its next send after an ICMP port
+/// unreachable (a collector restarting), losing that message too.
+#[derive(Debug)]
+struct Udp {
+    sock: UdpSocket,
+    to: SocketAddr,
+}
+
+fn udp_to(key: &str, to: SocketAddr) -> Result<Udp, String> {
     let any: SocketAddr = if to.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let s = UdpSocket::bind(any).map_err(|e| format!("{key} {to}: {e}"))?;
-    s.connect(to).map_err(|e| format!("{key} {to}: {e}"))?;
-    Ok(s)
+    let sock = UdpSocket::bind(any).map_err(|e| format!("{key} {to}: {e}"))?;
+    Ok(Udp { sock, to })
 }
 
 impl Outputs {
@@ -957,9 +965,9 @@ fn export_secs() -> u32 {
 }
 
 /// Sends one datagram and counts it.
-fn send(sock: &UdpSocket, msg: &[u8], c: &Counts, records: u64) {
+fn send(u: &Udp, msg: &[u8], c: &Counts, records: u64) {
     let r = Ordering::Relaxed;
-    match sock.send(msg) {
+    match u.sock.send_to(msg, u.to) {
         Ok(_) => {
             c.messages.fetch_add(1, r);
             c.records.fetch_add(records, r);
@@ -999,7 +1007,7 @@ fn run(mut out: Outputs, shared: &Shared, stop: &AtomicBool, state: &LogState) {
     let interval = Duration::from_secs(u64::from(log.template_interval));
     let mut templates_due = Instant::now();
     let mut oldest: Option<Instant> = None;
-    let send_ipfix = |sock: &UdpSocket, m: &[u8]| send(sock, m, &state.ipfix, data_records(m));
+    let send_ipfix = |u: &Udp, m: &[u8]| send(u, m, &state.ipfix, data_records(m));
     loop {
         // Read before draining: events queued before the flag was set are
         // all taken by the final drain below.
