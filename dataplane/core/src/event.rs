@@ -71,7 +71,7 @@ pub enum Event {
         at: u32,
     },
     /// A new mapping could not be made for lack of a resource (RFC 6888
-    /// REQ-11 c; RFC 8158 natEvent 3, 10 and 11). Rate-limited by the
+    /// REQ-11 c; RFC 8158 natEvent 3, 12 and 13). Rate-limited by the
     /// shard, so a flood of refused packets makes a few events, not one
     /// per packet.
     Exhausted {
@@ -93,16 +93,16 @@ pub enum Exhaustion {
     /// addresses exhausted).
     Addresses,
     /// The subscriber's paired address has no free block, or the
-    /// subscriber holds its most blocks and they are full (natEvent 10,
+    /// subscriber holds its most blocks and they are full (natEvent 12,
     /// NAT ports exhausted).
     Ports,
-    /// The subscriber holds its most sessions (natEvent 11, quota
+    /// The subscriber holds its most sessions (natEvent 13, quota
     /// exceeded: maximum entries per user, natQuotaExceededEvent 3).
     SessionsPerSubscriber,
-    /// The shard's session table is full (natEvent 11, quota exceeded:
+    /// The shard's session table is full (natEvent 13, quota exceeded:
     /// maximum session entries, natQuotaExceededEvent 1).
     Sessions,
-    /// The shard's subscriber table is full (natEvent 11, quota exceeded:
+    /// The shard's subscriber table is full (natEvent 13, quota exceeded:
     /// maximum active hosts or subscribers, natQuotaExceededEvent 4).
     Subscribers,
 }
