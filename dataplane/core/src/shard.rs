@@ -920,16 +920,8 @@ impl Shard {
                 side: Side::Lan,
             };
         }
-        if ip.ttl <= 1 {
-            self.icmp_error(frame, &ip, Side::Lan, icmp::TIME_EXCEEDED, 0, 0);
-            return Verdict::Drop(DropReason::TtlExpired);
-        }
-        let mtu = self.cfg.wan_mtu;
-        if ip.end - L3 > usize::from(mtu) {
-            if ip.df {
-                self.icmp_error(frame, &ip, Side::Lan, icmp::DEST_UNREACHABLE, 4, mtu);
-            }
-            return Verdict::Drop(DropReason::MtuExceeded);
+        if let Some(v) = self.ttl_and_mtu(frame, &ip, Side::Lan) {
+            return v;
         }
         if ip.later {
             return self.later_fragment(frame, &ip, Side::Lan);
@@ -939,6 +931,29 @@ impl Shard {
             self.first_fragment_done(frame, &ip, Side::Lan, v);
         }
         v
+    }
+
+    /// Refuses a packet from `from` whose TTL runs out here (time
+    /// exceeded back to its source) or that is larger than the other
+    /// side's MTU (3/4 back when DF is set).
+    #[inline]
+    fn ttl_and_mtu(&mut self, frame: &[u8], ip: &Ip, from: Side) -> Option<Verdict> {
+        if ip.ttl <= 1 {
+            self.icmp_error(frame, ip, from, icmp::TIME_EXCEEDED, 0, 0);
+            return Some(Verdict::Drop(DropReason::TtlExpired));
+        }
+        let mtu = if from == Side::Lan {
+            self.cfg.wan_mtu
+        } else {
+            self.cfg.lan_mtu
+        };
+        if ip.end - L3 > usize::from(mtu) {
+            if ip.df {
+                self.icmp_error(frame, ip, from, icmp::DEST_UNREACHABLE, 4, mtu);
+            }
+            return Some(Verdict::Drop(DropReason::MtuExceeded));
+        }
+        None
     }
 
     /// An outbound packet, or the first fragment of one.
@@ -1053,16 +1068,8 @@ impl Shard {
             return Verdict::HandOff { shard: owner, side };
         }
         if !hairpin {
-            if ip.ttl <= 1 {
-                self.icmp_error(frame, &ip, Side::Wan, icmp::TIME_EXCEEDED, 0, 0);
-                return Verdict::Drop(DropReason::TtlExpired);
-            }
-            let mtu = self.cfg.lan_mtu;
-            if ip.end - L3 > usize::from(mtu) {
-                if ip.df {
-                    self.icmp_error(frame, &ip, Side::Wan, icmp::DEST_UNREACHABLE, 4, mtu);
-                }
-                return Verdict::Drop(DropReason::MtuExceeded);
+            if let Some(v) = self.ttl_and_mtu(frame, &ip, Side::Wan) {
+                return v;
             }
         }
         let found = self.find_in(flow.proto, ip.dst, flow.dport, ip.src, flow.sport);

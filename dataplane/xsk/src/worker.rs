@@ -599,22 +599,7 @@ pub fn run(
                         side: s,
                     } = *v
                     {
-                        let bytes = batch[k].as_mut();
-                        let mut h = Handoff {
-                            side: s,
-                            len: bytes.len() as u16,
-                            buf: [0; FRAME_SIZE],
-                        };
-                        h.buf[..bytes.len()].copy_from_slice(bytes);
-                        let pushed = match shared.handoff.get(usize::from(owner)) {
-                            Some(q) => q.push(h).is_ok(),
-                            None => false,
-                        };
-                        if pushed {
-                            c[Io::HandedOff] += 1;
-                        } else {
-                            c[Io::HandoffFull] += 1;
-                        }
+                        hand_off(&shared, owner, s, batch[k].as_mut(), &mut c);
                     }
                 }
             }
@@ -642,21 +627,7 @@ pub fn run(
             work += 1;
             c[Io::Emitted] += 1;
             if let Verdict::HandOff { shard: owner, side } = v {
-                let mut h = Handoff {
-                    side,
-                    len: len as u16,
-                    buf: [0; FRAME_SIZE],
-                };
-                h.buf[..len].copy_from_slice(&emit_buf[..len]);
-                let pushed = match shared.handoff.get(usize::from(owner)) {
-                    Some(q) => q.push(h).is_ok(),
-                    None => false,
-                };
-                if pushed {
-                    c[Io::HandedOff] += 1;
-                } else {
-                    c[Io::HandoffFull] += 1;
-                }
+                hand_off(&shared, owner, side, &emit_buf[..len], &mut c);
                 free.push(d);
                 continue;
             }
@@ -805,6 +776,27 @@ fn move_events(shard: &mut Shard, to: Option<&ArrayQueue<Event>>, c: &mut LocalS
                 c[Io::EventsDropped] += 1;
             }
         }
+    }
+}
+
+/// Copies a frame into the hand-off ring of worker `owner`; a full ring
+/// drops it and counts it.
+fn hand_off(shared: &Shared, owner: u16, side: Side, bytes: &[u8], c: &mut LocalStats) {
+    let len = bytes.len().min(FRAME_SIZE);
+    let mut h = Handoff {
+        side,
+        len: len as u16,
+        buf: [0; FRAME_SIZE],
+    };
+    h.buf[..len].copy_from_slice(&bytes[..len]);
+    let pushed = match shared.handoff.get(usize::from(owner)) {
+        Some(q) => q.push(h).is_ok(),
+        None => false,
+    };
+    if pushed {
+        c[Io::HandedOff] += 1;
+    } else {
+        c[Io::HandoffFull] += 1;
     }
 }
 
