@@ -84,32 +84,30 @@ impl Table {
         }
     }
 
+    /// The slot of `k`'s record, if it is live at `now_ms`.
+    fn slot_of(&self, k: &Key, now_ms: u64) -> Option<usize> {
+        let h = k.hash() as usize;
+        (0..PROBE).map(|i| (h + i) & self.mask).find(|&at| {
+            let e = &self.entries[at];
+            e.expires_ms > now_ms && e.key == *k
+        })
+    }
+
     /// The action recorded for `k`, if it is live at `now_ms`.
     pub(crate) fn get(&self, k: &Key, now_ms: u64) -> Option<Action> {
-        let h = k.hash() as usize;
-        (0..PROBE)
-            .map(|i| &self.entries[(h + i) & self.mask])
-            .find(|e| e.expires_ms > now_ms && e.key == *k)
-            .map(|e| e.action)
+        self.slot_of(k, now_ms).map(|at| self.entries[at].action)
     }
 
     /// Records (or renews) `k`; false when every slot it may use is live
     /// with another datagram.
     pub(crate) fn put(&mut self, k: Key, action: Action, now_ms: u64, timeout_ms: u64) -> bool {
         let h = k.hash() as usize;
-        let mut free = None;
-        for i in 0..PROBE {
-            let at = (h + i) & self.mask;
-            let e = &self.entries[at];
-            if e.expires_ms > now_ms && e.key == k {
-                free = Some(at);
-                break;
-            }
-            if e.expires_ms <= now_ms && free.is_none() {
-                free = Some(at);
-            }
-        }
-        let Some(at) = free else { return false };
+        let at = self.slot_of(&k, now_ms).or_else(|| {
+            (0..PROBE)
+                .map(|i| (h + i) & self.mask)
+                .find(|&at| self.entries[at].expires_ms <= now_ms)
+        });
+        let Some(at) = at else { return false };
         self.entries[at] = Entry {
             key: k,
             expires_ms: now_ms + timeout_ms,
@@ -120,13 +118,8 @@ impl Table {
 
     /// Keeps `k`'s record alive for another timeout.
     pub(crate) fn touch(&mut self, k: &Key, now_ms: u64, timeout_ms: u64) {
-        let h = k.hash() as usize;
-        for i in 0..PROBE {
-            let e = &mut self.entries[(h + i) & self.mask];
-            if e.expires_ms > now_ms && e.key == *k {
-                e.expires_ms = now_ms + timeout_ms;
-                return;
-            }
+        if let Some(at) = self.slot_of(k, now_ms) {
+            self.entries[at].expires_ms = now_ms + timeout_ms;
         }
     }
 

@@ -310,6 +310,38 @@ fn l4_checksum_ok(frame: &[u8], ip: &Ip) -> bool {
     }
 }
 
+/// What an inbound frame must be to open a session: for TCP a bare SYN;
+/// a whole datagram's transport checksum must verify (a first fragment's
+/// cannot be checked).
+fn inbound_opening_ok(frame: &[u8], ip: &Ip, flow: &Flow) -> Result<(), DropReason> {
+    if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::ACK | tcp::RST) != tcp::SYN {
+        return Err(DropReason::TcpNotSyn);
+    }
+    if !ip.frag && !l4_checksum_ok(frame, ip) {
+        return Err(DropReason::BadL4Checksum);
+    }
+    Ok(())
+}
+
+/// Counts a frame that leaves the shard with verdict `v`.
+#[inline]
+fn count_verdict(c: &mut Counters, v: Verdict, len: usize) {
+    match v {
+        Verdict::ToLan => {
+            c.tx_lan += 1;
+            c.tx_lan_bytes += len as u64;
+        }
+        Verdict::ToWan => {
+            c.tx_wan += 1;
+            c.tx_wan_bytes += len as u64;
+        }
+        Verdict::HandOff { .. } => c.handed_off += 1,
+        Verdict::Pass => c.passed += 1,
+        Verdict::Held => c.fragments_held += 1,
+        Verdict::Drop(r) => c.drops[r as usize] += 1,
+    }
+}
+
 /// Translates a later fragment as its datagram's record says.
 fn apply_fragment(frame: &mut [u8], a: Action, side: Side, hops: &NextHops) -> Verdict {
     match a {
@@ -617,19 +649,6 @@ impl Shard {
         }
     }
 
-    /// Inside addresses of static mappings whose MAC is not known yet.
-    pub fn unresolved_neighbors(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self
-            .statics
-            .iter()
-            .filter(|st| st.mac == [0; 6])
-            .map(|st| st.m.inside)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
     /// Bytes held by every table of the shard (all fixed at creation).
     pub fn memory_bytes(&self) -> usize {
         self.sessions.capacity() * core::mem::size_of::<Session>()
@@ -686,21 +705,7 @@ impl Shard {
                 self.inbound(frame, now, true)
             }
         };
-        let c = &mut self.counters;
-        match v {
-            Verdict::ToLan => {
-                c.tx_lan += 1;
-                c.tx_lan_bytes += frame.len() as u64;
-            }
-            Verdict::ToWan => {
-                c.tx_wan += 1;
-                c.tx_wan_bytes += frame.len() as u64;
-            }
-            Verdict::HandOff { .. } => c.handed_off += 1,
-            Verdict::Pass => c.passed += 1,
-            Verdict::Held => c.fragments_held += 1,
-            Verdict::Drop(r) => c.drops[r as usize] += 1,
-        }
+        count_verdict(&mut self.counters, v, frame.len());
         v
     }
 
@@ -1285,27 +1290,13 @@ impl Shard {
                 break;
             };
             let v = apply_fragment(&mut slot[..len], action, side, &self.hops);
-            match v {
-                Verdict::Drop(r) => self.counters.drops[r as usize] += 1,
-                _ => {
-                    self.emit.commit(v, len);
-                    let c = &mut self.counters;
-                    match v {
-                        Verdict::ToLan => {
-                            c.tx_lan += 1;
-                            c.tx_lan_bytes += len as u64;
-                        }
-                        Verdict::ToWan => {
-                            c.tx_wan += 1;
-                            c.tx_wan_bytes += len as u64;
-                        }
-                        _ => c.handed_off += 1,
-                    }
-                    if matches!(v, Verdict::ToLan | Verdict::ToWan) {
-                        c.fragments_translated += 1;
-                    }
-                }
+            if !matches!(v, Verdict::Drop(_)) {
+                self.emit.commit(v, len);
             }
+            if matches!(v, Verdict::ToLan | Verdict::ToWan) {
+                self.counters.fragments_translated += 1;
+            }
+            count_verdict(&mut self.counters, v, len);
         }
     }
 
@@ -1688,12 +1679,7 @@ impl Shard {
         flow: &Flow,
         now: u32,
     ) -> Result<u32, DropReason> {
-        if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
-            return Err(DropReason::SessionLimit);
-        }
-        if self.session_count() >= self.cfg.max_sessions as usize {
-            return Err(DropReason::SessionTableFull);
-        }
+        self.room_for(si)?;
         let hm = self.hasher.mapping(flow.proto, ip.src, flow.sport);
         let sessions = &self.sessions;
         let head = self.map_out.find(hm, |i| {
@@ -1773,19 +1759,9 @@ impl Shard {
             }
             Filtering::AddressAndPortDependent => return Err(DropReason::Filtered),
         }
-        if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::ACK | tcp::RST) != tcp::SYN {
-            return Err(DropReason::TcpNotSyn);
-        }
-        if !ip.frag && !l4_checksum_ok(frame, ip) {
-            return Err(DropReason::BadL4Checksum);
-        }
+        inbound_opening_ok(frame, ip, flow)?;
         let h = self.sessions[head as usize];
-        if self.subs[h.sub as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
-            return Err(DropReason::SessionLimit);
-        }
-        if self.session_count() >= self.cfg.max_sessions as usize {
-            return Err(DropReason::SessionTableFull);
-        }
+        self.room_for(h.sub)?;
         let state = if flow.proto == PROTO_TCP {
             TcpState::SynIn as u8
         } else {
@@ -1818,25 +1794,13 @@ impl Shard {
         (in_addr, in_port, k): (u32, u16, usize),
         now: u32,
     ) -> Result<u32, DropReason> {
-        if flow.proto == PROTO_TCP && flow.flags & (tcp::SYN | tcp::ACK | tcp::RST) != tcp::SYN {
-            return Err(DropReason::TcpNotSyn);
-        }
-        if !ip.frag && !l4_checksum_ok(frame, ip) {
-            return Err(DropReason::BadL4Checksum);
-        }
+        inbound_opening_ok(frame, ip, flow)?;
         let mac = self.statics[k].mac;
         if mac == [0; 6] {
             return Err(DropReason::NoNeighbor);
         }
         let si = self.sub_for(in_addr)?;
-        let full = if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
-            Some(DropReason::SessionLimit)
-        } else if self.session_count() >= self.cfg.max_sessions as usize {
-            Some(DropReason::SessionTableFull)
-        } else {
-            None
-        };
-        if let Some(r) = full {
+        if let Err(r) = self.room_for(si) {
             self.maybe_free_sub(si);
             return Err(r);
         }
@@ -1858,6 +1822,18 @@ impl Shard {
             sub: si,
         };
         Ok(self.insert_session(spec, head, now))
+    }
+
+    /// Whether subscriber `si` and the table have room for one more
+    /// session.
+    fn room_for(&self, si: u32) -> Result<(), DropReason> {
+        if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
+            return Err(DropReason::SessionLimit);
+        }
+        if self.session_count() >= self.cfg.max_sessions as usize {
+            return Err(DropReason::SessionTableFull);
+        }
+        Ok(())
     }
 
     fn insert_session(&mut self, x: Spec, head: Option<u32>, now: u32) -> u32 {
