@@ -12,20 +12,14 @@
 
 #![forbid(unsafe_code)]
 
-mod admin;
-mod config;
-mod daemon;
-mod eventlog;
-mod lookup;
-mod metrics;
-
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::Request;
+use masq_control::admin::{self, Request};
+use masq_control::{config, daemon, lookup};
 
 #[derive(Parser, Debug)]
 #[command(name = "masq", version, about = "Carrier-grade NAT44 on AF_XDP")]

@@ -43,6 +43,7 @@ pub struct Scrape {
 }
 
 /// The registry and its metric families.
+#[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     counters: Vec<(&'static str, IntCounterVec)>,
