@@ -48,6 +48,8 @@ step "NAT event logging: IPFIX to a collector, syslog, metrics (tests/netns/even
 tests/netns/eventlog.sh target/debug/masq
 step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"
 tests/netns/cgn.sh target/debug/masq
+step "faults under load: privileges, link flap, address removal, bad reload, stalled worker, SIGKILL and restart (tests/netns/faults.sh)"
+tests/netns/faults.sh target/debug/masq
 
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null

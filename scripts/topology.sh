@@ -113,6 +113,19 @@ masq_start() {
     return 1
 }
 
+# Helpers of the namespace tests (masq started by masq_start, MASQ the
+# binary, metrics on the default 127.0.0.1:9469 of the box):
+#   metrics: the /metrics text;  metric NAME_AND_LABELS_REGEX: the sum of
+#   the matching samples in $WORK/m;  admin ARGS: `masq ARGS` on the run's
+#   admin socket;  wait_log REGEX [TENTHS]: waits for a line of masq's log.
+metrics() { ns box curl -sf --max-time 10 http://127.0.0.1:9469/metrics; }
+metric() { awk -v re="^$1" '$0 ~ re {s += $NF} END {printf "%d\n", s}' "$WORK/m"; }
+admin() { "$MASQ" "$@" --socket "$WORK/masq.sock"; }
+wait_log() {
+    for _ in $(seq "${2:-50}"); do grep -q "$1" "$WORK/masq.log" && return 0; sleep 0.1; done
+    return 1
+}
+
 # masq_stop: SIGTERM, and the exit status of masq.
 masq_stop() {
     local rc=0

@@ -39,6 +39,14 @@ pub enum Request {
         /// Only this subscriber's.
         subscriber: Option<Ipv4Addr>,
     },
+    /// Fault injection: one worker sleeps as a stuck worker would
+    /// (refused unless masq runs with `--fault-injection`).
+    PauseWorker {
+        /// The worker.
+        worker: usize,
+        /// How long, in milliseconds.
+        millis: u64,
+    },
 }
 
 /// Largest request accepted.
@@ -181,6 +189,14 @@ pub fn table(req: &Request, v: &Value) -> String {
         }
         Request::Flush { .. } => {
             let _ = writeln!(out, "flushed {} session(s)", s(&v["flushed"]));
+        }
+        Request::PauseWorker { .. } => {
+            let _ = writeln!(
+                out,
+                "worker {} pauses for {} ms",
+                s(&v["paused"]),
+                s(&v["millis"])
+            );
         }
     }
     out

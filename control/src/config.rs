@@ -63,6 +63,7 @@ struct File {
     handoff_ring: Option<u32>,
     metrics_listen: Option<String>,
     admin_socket: Option<String>,
+    stall_timeout: Option<u32>,
     #[serde(default)]
     limits: LimitsFile,
     #[serde(default)]
@@ -182,12 +183,17 @@ pub struct RunConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Path of the admin socket.
     pub admin_socket: std::path::PathBuf,
+    /// Seconds without a heartbeat after which the control thread reports
+    /// a worker as stalled.
+    pub stall_timeout: u32,
     /// NAT event logging (`[log]`).
     pub log: LogConfig,
 }
 
 /// Default address of the Prometheus endpoint: local only.
 pub const DEFAULT_METRICS: &str = "127.0.0.1:9469";
+/// Default seconds without a heartbeat before a worker counts as stalled.
+pub const DEFAULT_STALL_TIMEOUT: u32 = 2;
 /// Default path of the admin socket.
 pub const DEFAULT_SOCKET: &str = "/run/masq/masq.sock";
 
@@ -243,7 +249,7 @@ impl RunConfig {
             "workers = {}\ncores = {:?}\nfiltering = \"{filtering}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
-             metrics_listen = \"{}\"\nadmin_socket = \"{}\"\n",
+             metrics_listen = \"{}\"\nadmin_socket = \"{}\"\nstall_timeout = {}\n",
             c.shards,
             self.cores,
             c.inbound_refresh,
@@ -259,6 +265,7 @@ impl RunConfig {
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "off".into()),
             self.admin_socket.display(),
+            self.stall_timeout,
         );
         s += &format!(
             "exclude = [{}]\nmss_clamp = {}\nlan_mtu = {}\nwan_mtu = {}\n\n",
@@ -573,6 +580,13 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
             format!("{} must be an absolute path", admin_socket.display()),
         ));
     }
+    let stall_timeout = f.stall_timeout.unwrap_or(DEFAULT_STALL_TIMEOUT);
+    if !(1..=3600).contains(&stall_timeout) {
+        return Err(err(
+            "stall_timeout",
+            format!("{stall_timeout} must be 1..=3600 seconds"),
+        ));
+    }
     Ok(RunConfig {
         lan: f.lan,
         wan: f.wan,
@@ -584,6 +598,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         handoff_ring,
         metrics_listen,
         admin_socket,
+        stall_timeout,
         log,
     })
 }

@@ -32,7 +32,7 @@ use masq_core::wire::Mac;
 use masq_core::{DropReason, NextHops, Prefix, SessionInfo, Shard};
 use masq_xsk::command::{Command, Reply, Select};
 use masq_xsk::worker::{self, Io, Mode as XskMode, Shared, Started, WorkerSpec};
-use masq_xsk::{netinfo, xdp};
+use masq_xsk::{netinfo, privilege, xdp};
 use serde_json::{json, Value};
 
 use crate::admin::{self, Request};
@@ -59,6 +59,8 @@ pub struct Options {
     pub metrics_listen: Option<String>,
     /// Benchmark baseline: forward with MACs rewritten, no NAT.
     pub l2_forward: bool,
+    /// Accept fault-injection requests on the admin socket (tests only).
+    pub fault_injection: bool,
 }
 
 /// The WAN program's filter: the pool (with the static mappings), or the
@@ -287,6 +289,11 @@ pub fn run(opts: Options) -> Result<(), String> {
             }
         }
     }
+    // Setup is done: the programs are attached, the sockets bound, the
+    // listeners open. The control thread keeps only what detaching the
+    // programs at exit needs; the workers and the event logger keep nothing.
+    let kept = privilege::keep_only(&[privilege::Capability::CAP_NET_ADMIN])
+        .map_err(|e| format!("dropping privileges: {e}"))?;
     let first = modes.first().copied().unwrap_or(Started {
         mode: XskMode::Copy,
         busy_poll: false,
@@ -315,6 +322,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         None => eprintln!("masq: metrics off"),
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
+    eprintln!(
+        "masq: privileges: control thread keeps {}, workers and event logger none; no new privileges",
+        privilege::names(&kept)
+    );
     if rc.log.enabled() {
         let show = |a: Option<String>| a.unwrap_or_else(|| "off".into());
         eprintln!(
@@ -351,6 +362,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         started: Instant::now(),
         eventlog: logger.as_ref().map(|l| Arc::clone(&l.state)),
         neighbours: std::collections::HashMap::new(),
+        stalls: vec![Stall::default(); workers],
     };
     let result = ctl.run(&stop, &hup, &handles);
     shared.stop.store(true, Ordering::Relaxed);
@@ -426,6 +438,17 @@ struct Control {
     eventlog: Option<Arc<LogState>>,
     /// MACs of static mappings' inside hosts, as last given to the workers.
     neighbours: std::collections::HashMap<u32, Mac>,
+    /// Per worker: whether it is stalled now, and how often it was.
+    stalls: Vec<Stall>,
+}
+
+/// A worker's stall record.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stall {
+    /// Milliseconds since the epoch of its last heartbeat, while stalled.
+    since: Option<u64>,
+    /// Stalls detected so far.
+    count: u64,
 }
 
 impl Control {
@@ -491,6 +514,7 @@ impl Control {
                 last_stats = Instant::now();
                 eprintln!("masq: {}", stats_line(&self.shared));
             }
+            self.watch_heartbeats();
             if handles.iter().any(|h| h.is_finished()) {
                 return Err("a worker stopped".into());
             }
@@ -502,9 +526,62 @@ impl Control {
         self.shared.epoch.elapsed().as_secs() as u32
     }
 
+    /// Reports workers whose heartbeat is older than `stall_timeout` (a
+    /// worker publishes one at least every few hundred milliseconds, busy
+    /// or idle), and their recovery.
+    fn watch_heartbeats(&mut self) {
+        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        let limit = u64::from(self.rc.stall_timeout) * 1000;
+        for (i, w) in self.shared.stats.iter().enumerate() {
+            let beat = w.heartbeat_ms.load(Ordering::Relaxed);
+            let age = now.saturating_sub(beat);
+            let st = &mut self.stalls[i];
+            match st.since {
+                None if age > limit => {
+                    st.since = Some(beat);
+                    st.count += 1;
+                    eprintln!(
+                        "masq: error: worker {i} stalled: no heartbeat for {:.1} s; frames of its queue are not being forwarded",
+                        age as f64 / 1000.0
+                    );
+                }
+                Some(b) if beat != b => {
+                    st.since = None;
+                    eprintln!(
+                        "masq: worker {i} recovered after a stall of {:.1} s",
+                        beat.saturating_sub(b) as f64 / 1000.0
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The stalled workers, as "worker 1 (no heartbeat for 3.2 s)".
+    fn stalled(&self) -> Vec<String> {
+        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        self.stalls
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.since.map(|b| {
+                    format!(
+                        "worker {i} (no heartbeat for {:.1} s)",
+                        now.saturating_sub(b) as f64 / 1000.0
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// Sends one command to every worker and collects their answers (in
-    /// worker order), or says which worker did not answer in time.
+    /// worker order), or says which worker did not answer in time. With a
+    /// worker stalled it fails at once rather than wait for it.
     fn ask(&mut self, mut cmd: impl FnMut(usize) -> Command) -> Result<Vec<Reply>, String> {
+        let stalled = self.stalled();
+        if !stalled.is_empty() {
+            return Err(format!("stalled: {}", stalled.join(", ")));
+        }
         self.seq += 1;
         let seq = self.seq;
         let n = self.shared.mailboxes.len();
@@ -718,6 +795,11 @@ impl Control {
             address_changes: self.address_changes,
             reloads: self.reloads,
             now_ms: self.shared.epoch.elapsed().as_millis() as u64,
+            stalls: self
+                .stalls
+                .iter()
+                .map(|s| (s.since.is_some(), s.count))
+                .collect(),
             eventlog: self
                 .eventlog
                 .as_ref()
@@ -753,8 +835,25 @@ impl Control {
                     Err(e) => ("500 Internal Server Error", format!("{e}\n")),
                 }
             }
-            (Some("GET"), Some(_)) => ("404 Not Found", "only /metrics is served\n".into()),
-            _ => ("405 Method Not Allowed", "GET /metrics\n".into()),
+            (Some("GET"), Some("/healthz")) => {
+                let stalled = self.stalled();
+                if stalled.is_empty() {
+                    ("200 OK", "ok\n".into())
+                } else {
+                    (
+                        "503 Service Unavailable",
+                        format!("stalled: {}\n", stalled.join(", ")),
+                    )
+                }
+            }
+            (Some("GET"), Some(_)) => (
+                "404 Not Found",
+                "only /metrics and /healthz are served\n".into(),
+            ),
+            _ => (
+                "405 Method Not Allowed",
+                "GET /metrics or /healthz\n".into(),
+            ),
         };
         let head = format!(
             "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
@@ -846,6 +945,26 @@ impl Control {
                 Ok(json!({ "flushed": n }))
             }
             Request::Stats => Ok(self.stats_json()),
+            Request::PauseWorker { worker, millis } => {
+                if !self.opts.fault_injection {
+                    return Err(
+                        "fault injection is off (start masq run with --fault-injection)".into(),
+                    );
+                }
+                let mb = self.shared.mailboxes.get(worker).ok_or_else(|| {
+                    format!(
+                        "worker {worker}: there are {} worker(s)",
+                        self.shared.mailboxes.len()
+                    )
+                })?;
+                self.seq += 1;
+                let d = Duration::from_millis(millis);
+                mb.commands
+                    .push((self.seq, Command::Pause(d)))
+                    .map_err(|_| format!("worker {worker}: its command ring is full"))?;
+                eprintln!("masq: fault injection: worker {worker} told to pause for {millis} ms");
+                Ok(json!({ "paused": worker, "millis": millis }))
+            }
         }
     }
 
@@ -872,6 +991,8 @@ impl Control {
             "external_address_changes": self.address_changes,
             "reloads_ok": self.reloads.0,
             "reloads_failed": self.reloads.1,
+            "workers_stalled": self.stalled(),
+            "worker_stalls": self.stalls.iter().map(|s| s.count).collect::<Vec<_>>(),
             "totals": {
                 "rx_lan_packets": io(Io::RxLan),
                 "rx_wan_packets": io(Io::RxWan),

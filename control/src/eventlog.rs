@@ -936,7 +936,13 @@ impl Logger {
         let (s, st) = (Arc::clone(&stop), Arc::clone(&state));
         let handle = std::thread::Builder::new()
             .name("masq-eventlog".into())
-            .spawn(move || run(out, &shared, &s, &st))
+            .spawn(move || {
+                // Its sockets are open: it needs no capability.
+                if let Err(e) = masq_xsk::privilege::keep_only(&[]) {
+                    eprintln!("masq: event log thread: dropping privileges: {e}");
+                }
+                run(out, &shared, &s, &st)
+            })
             .map_err(|e| format!("event log thread: {e}"))?;
         Ok(Logger {
             stop,

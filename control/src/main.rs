@@ -50,6 +50,10 @@ enum Cmd {
         /// rewritten (the I/O ceiling `scripts/bench.sh e2e` compares with).
         #[arg(long)]
         l2_forward: bool,
+        /// Accept fault-injection requests (`masq pause-worker`) on the
+        /// admin socket; for tests of stall detection, never in service.
+        #[arg(long)]
+        fault_injection: bool,
     },
     /// Check a configuration file and print the effective configuration.
     CheckConfig {
@@ -94,6 +98,19 @@ enum Cmd {
         /// ports of.
         #[arg(long)]
         inside: Option<Ipv4Addr>,
+    },
+    /// Fault injection: make one worker of a running masq sleep, as a
+    /// stuck worker would, to test stall detection (the masq must run with
+    /// --fault-injection).
+    PauseWorker {
+        /// The worker (0-based).
+        #[arg(long)]
+        worker: usize,
+        /// How long it sleeps.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[command(flatten)]
+        client: Client,
     },
     /// Remove sessions of a running masq (all, or one subscriber's).
     Flush {
@@ -164,12 +181,14 @@ fn main() -> ExitCode {
             report_sessions,
             metrics_listen,
             l2_forward,
+            fault_injection,
         } => daemon::run(daemon::Options {
             config,
             stats_interval,
             report_sessions,
             metrics_listen,
             l2_forward,
+            fault_injection,
         }),
         Cmd::Sessions {
             subscriber,
@@ -199,6 +218,18 @@ fn main() -> ExitCode {
         }),
         Cmd::Stats { client } => ask(Request::Stats, client),
         Cmd::Flush { subscriber, client } => ask(Request::Flush { subscriber }, client),
+        Cmd::PauseWorker {
+            worker,
+            seconds,
+            client,
+        } => {
+            if !(seconds.is_finite() && (0.0..=3600.0).contains(&seconds)) {
+                Err(format!("--seconds {seconds}: give 0 to 3600"))
+            } else {
+                let millis = (seconds * 1000.0) as u64;
+                ask(Request::PauseWorker { worker, millis }, client)
+            }
+        }
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,6 +37,8 @@ pub struct Scrape {
     pub reloads: (u64, u64),
     /// Milliseconds on the workers' clock now.
     pub now_ms: u64,
+    /// Per worker: stalled now, stalls detected so far.
+    pub stalls: Vec<(bool, u64)>,
     /// Per configured event log output ("ipfix", "syslog"): records,
     /// messages and failed sends.
     pub eventlog: Vec<(&'static str, [u64; 3])>,
@@ -52,6 +54,11 @@ pub struct Metrics {
 }
 
 const COUNTERS: &[(&str, &str, &[&str])] = &[
+    (
+        "masq_worker_stalls_total",
+        "Times the control thread found the worker without a heartbeat for stall_timeout.",
+        &["worker"],
+    ),
     (
         "masq_packets_total",
         "Frames received (rx) and sent (tx) per side.",
@@ -195,6 +202,11 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
 ];
 
 const GAUGES: &[(&str, &str, &[&str])] = &[
+    (
+        "masq_worker_stalled",
+        "1 while the worker has had no heartbeat for stall_timeout seconds.",
+        &["worker"],
+    ),
     (
         "masq_sessions",
         "Live sessions, by protocol.",
@@ -355,6 +367,9 @@ impl Metrics {
             self.counter("masq_handoff_frames_total", &[id, "in"], w.io(Io::HandedIn));
             let (polls, busy) = (w.io(Io::Polls), w.io(Io::BusyPolls));
             self.counter("masq_worker_polls_total", &[id], polls);
+            let (stalled, stalls) = s.stalls.get(i).copied().unwrap_or_default();
+            self.gauge("masq_worker_stalled", &[id], u64::from(stalled));
+            self.counter("masq_worker_stalls_total", &[id], stalls);
             self.counter("masq_worker_busy_polls_total", &[id], busy);
             self.ratio(
                 "masq_worker_busy_ratio",

@@ -64,6 +64,10 @@ pub enum Command {
     SetNeighbor(u32, masq_core::wire::Mac),
     /// The source of ICMP errors to subscribers ([`Shard::set_lan_address`]).
     SetLanAddress(u32),
+    /// Fault injection: the worker sleeps this long before it goes on, as
+    /// a stuck worker would (sent only when masq runs with
+    /// `--fault-injection`, so that tests can check stall detection).
+    Pause(std::time::Duration),
 }
 
 /// A worker's answer.
@@ -176,6 +180,10 @@ impl Server {
             }
             Command::SetLanAddress(a) => {
                 shard.set_lan_address(a);
+                Reply::Applied(Ok(0))
+            }
+            Command::Pause(d) => {
+                std::thread::sleep(d);
                 Reply::Applied(Ok(0))
             }
         };

@@ -13,6 +13,8 @@
 //! * [`netinfo`]: interface addresses and next hops read from the kernel,
 //!   the rtnetlink watcher and the small system calls of the control
 //!   thread (poll, umask), so that the `masq` binary needs no `unsafe`.
+//! * [`privilege`]: each thread's capabilities cut to what it still needs
+//!   once setup is done.
 //! * [`command`]: the mailboxes through which the control thread asks the
 //!   workers for snapshots, reloads and address changes.
 
@@ -20,5 +22,6 @@ mod bpf;
 pub mod command;
 pub mod gen;
 pub mod netinfo;
+pub mod privilege;
 pub mod worker;
 pub mod xdp;

@@ -494,6 +494,9 @@ pub fn run(
         free.truncate(at + (n - got));
         p.filled += got;
     }
+    // Everything privileged is done: the sockets are bound and registered.
+    // A worker parses untrusted frames, so it keeps no capability at all.
+    crate::privilege::keep_only(&[])?;
     ready(Started { mode, busy_poll });
 
     let inbox = &shared.handoff[usize::from(spec.id)];

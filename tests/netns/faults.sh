@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Faults under load, in network namespaces (MASQUERADE mode, one worker),
+# while hping3 pushes a steady UDP stream from lan1 through masq:
+#   * privileges: after setup the control thread keeps only cap_net_admin,
+#     the worker none, every thread has no_new_privs;
+#   * the WAN link goes down and up: masq survives, traffic resumes;
+#   * the WAN address is removed (drops counted as no_external_address)
+#     and comes back: translation resumes;
+#   * a bad configuration is sent with SIGHUP: refused by key, the running
+#     one kept, traffic unaffected;
+#   * a worker stalls (fault injection: `masq pause-worker`): the control
+#     thread reports it in its log, /healthz (503), masq_worker_stalled and
+#     `masq stats`, stays responsive, and reports the recovery;
+#   * masq is killed with SIGKILL: its XDP programs stay attached and
+#     nothing passes; a restart removes them and traffic resumes;
+#   * a clean stop detaches the programs (with the reduced privileges).
+# Needs root. Usage: tests/netns/faults.sh [path/to/masq]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/topology.sh
+
+MASQ="${1:-target/debug/masq}"
+P="mqf$$"
+topo_test faults
+
+topo_up "$P"
+{
+    masq_config masquerade
+    echo 'port_max = 32767'
+    echo 'stall_timeout = 1'
+} > "$WORK/masq.toml"
+masq_start "$MASQ" --fault-injection || fail "masq did not start or resolve its next hop"
+
+cat > "$WORK/udp_echo.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    data, addr = s.recvfrom(2048)
+    s.sendto(f"{addr[0]}:{addr[1]}".encode(), addr)
+PY
+ip netns exec "$P-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
+
+# probe HOST: one UDP exchange through masq (3 tries); prints what the WAN
+# host saw as the source.
+probe() {
+    ns "$1" python3 -c "
+import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.7)
+for attempt in range(3):
+    s.sendto(b'x',('198.18.0.2',5353))
+    try:
+        print(s.recvfrom(2048)[0].decode()); break
+    except socket.timeout:
+        pass
+else:
+    sys.exit('no echo')"
+}
+# The LAN packets masq has received so far.
+lan_rx() { metrics > "$WORK/m" && metric 'masq_packets_total\{direction="rx",side="lan"'; }
+# load_flows: whether the load is translated now (masq's LAN receive
+# counter moves by more than 500 packets in half a second).
+load_flows() {
+    local a b
+    a="$(lan_rx)"
+    sleep 0.5
+    b="$(lan_rx)"
+    [ "$((b - a))" -gt 500 ]
+}
+healthz() { ns box curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:9469/healthz; }
+sleep 0.3
+probe lan2 > /dev/null || fail "no UDP echo through masq before the faults"
+
+# --- privileges after setup -------------------------------------------------
+caps_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$MASQ_PID/task/$1/status"; }
+for t in /proc/"$MASQ_PID"/task/*; do
+    tid="${t##*/}"
+    name="$(cat "$t/comm")"
+    eff="$(caps_of "$tid" CapEff)"
+    prm="$(caps_of "$tid" CapPrm)"
+    nnp="$(caps_of "$tid" NoNewPrivs)"
+    case "$name" in
+        masq-worker-*) want=0000000000000000 ;;
+        *) want=0000000000001000 ;; # cap_net_admin (bit 12)
+    esac
+    [ "$eff" = "$want" ] && [ "$prm" = "$want" ] || fail "thread $name: CapEff $eff CapPrm $prm, expected $want"
+    [ "$nnp" = 1 ] || fail "thread $name: NoNewPrivs $nnp"
+    [ "$name" = masq ] && bnd="$(caps_of "$tid" CapBnd)"
+done
+[ "${bnd:-}" = 0000000000001000 ] || fail "bounding set of the control thread: ${bnd:-none}"
+grep -q "privileges: control thread keeps cap_net_admin" "$WORK/masq.log" || fail "no privileges line in the log"
+ok "after setup: control thread cap_net_admin only (effective, permitted, bounding), worker none, no_new_privs on every thread"
+
+# --- the load -----------------------------------------------------------------
+# hping3 with a fixed source port (-k): one session, about 10 kpps.
+ip netns exec "$P-lan1" hping3 --udp -q -k -s 40000 -p 9 -i u100 198.18.0.2 > /dev/null 2>&1 & PIDS+=($!)
+sleep 0.5
+load_flows || fail "the hping3 load does not reach masq"
+
+# --- WAN link down and up under load ------------------------------------------
+ns box ip link set wan0 down
+sleep 1
+ns box ip link set wan0 up
+ns box ip route replace default via 198.18.0.2
+sleep 1
+kill -0 "$MASQ_PID" || fail "masq died when the link went down under load"
+probe lan2 > /dev/null || fail "no UDP echo after the link flap"
+load_flows || fail "the load is not translated after the link flap"
+ok "WAN link down 1 s and up under load: masq survived, the load and new flows pass again"
+
+# --- WAN address removed under load -------------------------------------------
+metrics > "$WORK/m"
+d0="$(metric 'masq_drops_total\{reason="no_external_address"')"
+ns box ip addr flush dev wan0
+wait_log "198.18.0.1 -> none" || fail "masq did not see the address removal"
+sleep 1
+metrics > "$WORK/m"
+d1="$(metric 'masq_drops_total\{reason="no_external_address"')"
+[ "$((d1 - d0))" -gt 1000 ] || fail "no_external_address drops went $d0 -> $d1 during a second of load"
+ns box ip addr add 198.18.0.1/24 dev wan0
+ns box ip route replace default via 198.18.0.2
+wait_log "none -> 198.18.0.1" || fail "masq did not take the address back"
+src="$(probe lan2)" || fail "no UDP echo after the address came back"
+case "$src" in 198.18.0.1:*) ;; *) fail "after the address came back the WAN host saw $src" ;; esac
+load_flows || fail "the load is not translated after the address came back"
+ok "address removed under load: $((d1 - d0)) packets dropped as no_external_address; translation resumed when it came back"
+
+# --- a bad reload under load ----------------------------------------------------
+metrics > "$WORK/m"
+s0="$(metric 'masq_sessions\{')"
+cp "$WORK/masq.toml" "$WORK/good.toml"
+echo 'max_sessions = "plenty"' >> "$WORK/masq.toml"
+kill -HUP "$MASQ_PID"
+wait_log "refused, running configuration kept: .*max_sessions" || fail "bad reload not refused by key"
+metrics > "$WORK/m"
+[ "$(metric 'masq_config_reloads_total\{result="failed"')" -eq 1 ] || fail "failed reload not counted"
+[ "$(metric 'masq_sessions\{')" -ge "$s0" ] || fail "sessions dropped from $s0 after the refused reload"
+probe lan2 > /dev/null || fail "no UDP echo after the refused reload"
+load_flows || fail "the load is not translated after the refused reload"
+cp "$WORK/good.toml" "$WORK/masq.toml"
+ok "a bad reload under load (max_sessions = \"plenty\") was refused by key; $s0 sessions kept, traffic unaffected"
+
+# --- a stalled worker -----------------------------------------------------------
+[ "$(healthz)" = 200 ] || fail "/healthz not 200 before the stall"
+admin pause-worker --worker 0 --seconds 4 > /dev/null || fail "masq pause-worker refused"
+wait_log "worker 0 stalled" 40 || fail "the stall was not reported within 4 s"
+[ "$(healthz)" = 503 ] || fail "/healthz not 503 during the stall"
+metrics > "$WORK/m" || fail "/metrics not served during the stall"
+[ "$(metric 'masq_worker_stalled\{worker="0"')" -eq 1 ] || fail "masq_worker_stalled not 1 during the stall"
+admin stats --json > "$WORK/stats.json" || fail "masq stats did not answer during the stall"
+python3 -c "
+import json,sys; d=json.load(open('$WORK/stats.json'))
+sys.exit(0 if d['workers_stalled'] and d['workers_stalled'][0].startswith('worker 0') else 1)" \
+    || fail "masq stats does not name the stalled worker: $(cat "$WORK/stats.json")"
+wait_log "worker 0 recovered" 60 || fail "the recovery was not reported"
+[ "$(healthz)" = 200 ] || fail "/healthz not 200 after the recovery"
+metrics > "$WORK/m"
+[ "$(metric 'masq_worker_stalled\{worker="0"')" -eq 0 ] || fail "masq_worker_stalled not back to 0"
+[ "$(metric 'masq_worker_stalls_total\{worker="0"')" -eq 1 ] || fail "masq_worker_stalls_total not 1"
+probe lan2 > /dev/null || fail "no UDP echo after the stall"
+load_flows || fail "the load is not translated after the stall"
+ok "a worker paused 4 s: reported stalled (log, /healthz 503, masq_worker_stalled, masq stats) while the control thread kept answering; recovery reported, traffic resumed"
+
+# --- SIGKILL under load, and a restart --------------------------------------------
+kill -KILL "$MASQ_PID"
+wait "$MASQ_PID" 2> /dev/null || true
+MASQ_PID=""
+ns box ip link show lan0 | grep -q " xdp" || fail "no XDP program left on lan0 after SIGKILL (expected the stale one)"
+if probe lan2 > /dev/null 2>&1; then fail "traffic passed while masq was dead"; fi
+mv "$WORK/masq.log" "$WORK/masq-killed.log"
+masq_start "$MASQ" || fail "masq did not restart after SIGKILL"
+grep -q "removed a stale XDP program from lan0" "$WORK/masq.log" || fail "stale program on lan0 not reported removed"
+grep -q "removed a stale XDP program from wan0" "$WORK/masq.log" || fail "stale program on wan0 not reported removed"
+probe lan2 > /dev/null || fail "no UDP echo after the restart"
+load_flows || fail "the load is not translated after the restart"
+if admin pause-worker --worker 0 --seconds 1 > /dev/null 2>&1; then fail "pause-worker accepted without --fault-injection"; fi
+ok "SIGKILL under load: programs left attached and nothing passed; the restart removed them and traffic resumed"
+
+metrics > "$WORK/m"
+[ "$(metric 'masq_umem_frames_unaccounted')" -eq 0 ] || fail "UMEM frames unaccounted"
+if grep -qi "panic" "$WORK/masq.log" "$WORK/masq-killed.log"; then fail "a panic in masq's log"; fi
+masq_stop || fail "masq exited with an error"
+if ns box ip link show lan0 | grep -q " xdp"; then fail "XDP program left on lan0 after a clean stop"; fi
+if ns box ip link show wan0 | grep -q " xdp"; then fail "XDP program left on wan0 after a clean stop"; fi
+ok "clean stop under load: programs detached with the reduced privileges, no UMEM frame unaccounted, no panic"
+
+echo "$TEST_NAME: $passed passed, 0 failed"
