@@ -40,6 +40,8 @@ use crate::config::{self, Mode, RunConfig};
 use crate::eventlog::{self, LogState, Logger};
 use crate::metrics::{Metrics, Scrape};
 
+/// The longest the control thread reads one HTTP request.
+const HTTP_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the control thread waits for the workers to answer.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Placeholder external address while MASQUERADE has none (never used:
@@ -810,11 +812,17 @@ impl Control {
 
     fn serve_http(&mut self, mut conn: std::net::TcpStream) {
         let _ = conn.set_nonblocking(false);
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
         let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
+        // One deadline for the whole request: a client that trickles bytes
+        // must not hold the control thread (and stall detection) for long.
+        let deadline = Instant::now() + HTTP_REQUEST_TIMEOUT;
         let mut buf = [0u8; 4096];
         let mut len = 0;
         while len < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
             match conn.read(&mut buf[len..]) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {

@@ -11,6 +11,8 @@
 #   * a worker stalls (fault injection: `masq pause-worker`): the control
 #     thread reports it in its log, /healthz (503), masq_worker_stalled and
 #     `masq stats`, stays responsive, and reports the recovery;
+#   * an HTTP client that trickles its request does not hold the control
+#     thread;
 #   * masq is killed with SIGKILL: its XDP programs stay attached and
 #     nothing passes; a restart removes them and traffic resumes;
 #   * a clean stop detaches the programs (with the reduced privileges).
@@ -160,6 +162,24 @@ metrics > "$WORK/m"
 probe lan2 > /dev/null || fail "no UDP echo after the stall"
 load_flows || fail "the load is not translated after the stall"
 ok "a worker paused 4 s: reported stalled (log, /healthz 503, masq_worker_stalled, masq stats) while the control thread kept answering; recovery reported, traffic resumed"
+
+# --- a client that trickles an HTTP request ----------------------------------
+# One byte every 0.2 s for 6 s: the control thread gives a request 0.5 s,
+# so the admin socket still answers at once.
+ip netns exec "$P-box" python3 -c "
+import socket,time
+s=socket.create_connection(('127.0.0.1',9469))
+for b in b'GET /metrics HTTP/1.0\r\nX-Slow: aaaaaaaaaaa':
+    try:
+        s.send(bytes([b]))
+    except OSError:
+        break
+    time.sleep(0.2)" & slow=$!
+PIDS+=($slow)
+sleep 1
+timeout 3 "$MASQ" stats --json --socket "$WORK/masq.sock" > /dev/null || fail "the admin socket did not answer within 3 s while an HTTP client trickled its request"
+[ "$(healthz)" = 200 ] || fail "/healthz not served while a client trickled its request"
+ok "a client trickling an HTTP request one byte per 0.2 s does not hold the control thread"
 
 # --- SIGKILL under load, and a restart --------------------------------------------
 kill -KILL "$MASQ_PID"
