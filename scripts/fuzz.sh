@@ -3,10 +3,12 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
-# Runs each target (default: entry views) for SECONDS (default 600) with
-# libFuzzer, on the growing corpus dataplane/core/fuzz/corpus/<target> plus
-# the committed seeds dataplane/core/fuzz/seeds/<target>, then prints the
-# executions of each run and whether a crash artifact exists; exits non-zero
+# Runs each target (default: all four, entry views icmp_error config) for
+# SECONDS (default 600) with libFuzzer, on the growing corpus
+# dataplane/core/fuzz/corpus/<target> plus the committed seeds
+# dataplane/core/fuzz/seeds/<target> (config also with the dictionary
+# dataplane/core/fuzz/config.dict), then prints the executions, speed and
+# coverage of each run and whether a crash artifact exists; exits non-zero
 # if one does (dataplane/core/fuzz/artifacts/<target>/).
 #
 # The toolchain is stable: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its
@@ -16,8 +18,9 @@
 # AddressSanitizer back. FUZZ_JOBS=N runs N libFuzzer workers per target.
 #
 # Replaying a crash:  (cd dataplane/core && RUSTC_BOOTSTRAP=1 cargo fuzz run
-#   -s none entry fuzz/artifacts/entry/crash-...), or
+#   -s none TARGET fuzz/artifacts/TARGET/crash-...), or for entry
 #   MASQ_TRACE=<hex of the input> cargo test -p masq-tests --test fuzz_replay trace -- --nocapture
+#   (MASQ_TRACE_ICMP=<hex> ... trace_icmp_error for icmp_error).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +30,7 @@ fuzz="$core/fuzz"
 secs="${1:-600}"
 case "$secs" in
     -h | --help)
-        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *[!0-9]* | "")
@@ -38,7 +41,7 @@ esac
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(entry views)
+    targets=(entry views icmp_error config)
 fi
 sanitizer="${FUZZ_SANITIZER:-none}"
 jobs="${FUZZ_JOBS:-1}"
@@ -66,6 +69,9 @@ for t in "${targets[@]}"; do
     args=(-max_total_time="$secs" -print_final_stats=1)
     if [ "$jobs" -gt 1 ]; then
         args+=(-jobs="$jobs" -workers="$jobs")
+    fi
+    if [ -f "$fuzz/$t.dict" ]; then
+        args+=(-dict="$fuzz/$t.dict")
     fi
     dirs=("$corpus")
     [ -d "$seeds" ] && dirs+=("$seeds")

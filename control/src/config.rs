@@ -233,9 +233,9 @@ impl RunConfig {
             Filtering::AddressAndPortDependent => "address-and-port-dependent",
         };
         let mut s = format!(
-            "lan = \"{}\"\nwan = \"{}\"\nmode = \"{}\"\ninside = [{}]\n",
-            self.lan,
-            self.wan,
+            "lan = {}\nwan = {}\nmode = \"{}\"\ninside = [{}]\n",
+            toml_string(&self.lan),
+            toml_string(&self.wan),
             match self.mode {
                 Mode::Snat => "snat",
                 Mode::Masquerade => "masquerade",
@@ -249,7 +249,7 @@ impl RunConfig {
             "workers = {}\ncores = {:?}\nfiltering = \"{filtering}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
-             metrics_listen = \"{}\"\nadmin_socket = \"{}\"\nstall_timeout = {}\n",
+             metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
             c.shards,
             self.cores,
             c.inbound_refresh,
@@ -264,7 +264,7 @@ impl RunConfig {
             self.metrics_listen
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "off".into()),
-            self.admin_socket.display(),
+            toml_string(&self.admin_socket.to_string_lossy()),
             self.stall_timeout,
         );
         s += &format!(
@@ -325,6 +325,23 @@ impl RunConfig {
         s += &self.log.to_toml();
         s
     }
+}
+
+/// `s` as a TOML basic string: quoted, with quotes, backslashes and
+/// control characters escaped (names and paths may hold any of them).
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn err(key: &str, why: impl std::fmt::Display) -> String {

@@ -77,6 +77,7 @@ fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
             ports,
             one_to_one: Vec::new(),
             static_ports: Vec::new(),
+            drop_other: false,
         };
     }
     let mut static_ports: Vec<u16> = c
@@ -97,14 +98,35 @@ fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
             .map(|m| m.outside)
             .collect(),
         static_ports,
+        drop_other: rc.mode == Mode::Snat,
     }
 }
 
-/// The LAN program's filter: subscribers, less the excluded destinations.
+/// The LAN program's filter: subscribers, less the excluded destinations;
+/// LAN sources that are the NAT's own addresses (the pool in snat mode,
+/// static mappings' outside addresses, the WAN interface's addresses now)
+/// are dropped as spoofed.
 fn lan_filter(rc: &RunConfig) -> xdp::Filter {
+    let mut spoofed = if rc.mode == Mode::Snat {
+        pfx(&rc.core.pool)
+    } else {
+        Vec::new()
+    };
+    spoofed.extend(rc.core.statics.iter().map(|m| (m.outside, 32)));
+    spoofed.extend(
+        netinfo::ipv4_of(&rc.wan)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| (a, 32)),
+    );
+    // A subscriber's own address is never a spoof.
+    spoofed.retain(|&(a, _)| !rc.core.inside.iter().any(|p| p.contains(a)));
+    spoofed.sort_unstable();
+    spoofed.dedup();
     xdp::Filter::Lan {
         inside: pfx(&rc.core.inside),
         exclude: pfx(&rc.core.exclude),
+        spoofed,
     }
 }
 
@@ -320,7 +342,10 @@ pub fn run(opts: Options) -> Result<(), String> {
         rc.cores
     );
     match rc.metrics_listen {
-        Some(a) => eprintln!("masq: metrics at http://{a}/metrics"),
+        Some(a) if a.ip().is_loopback() => eprintln!("masq: metrics at http://{a}/metrics"),
+        Some(a) => eprintln!(
+            "masq: metrics at http://{a}/metrics; note: reachable beyond this host, without authentication (keep it on a management network)"
+        ),
         None => eprintln!("masq: metrics off"),
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
@@ -485,6 +510,7 @@ impl Control {
             }
             if changes.addr || changes.link {
                 self.follow_address();
+                self.follow_lan_filter();
             }
             if changes.any() {
                 self.follow_next_hop(changes.route || changes.link);
@@ -665,6 +691,14 @@ impl Control {
         }
     }
 
+    /// Keeps the LAN program's list of spoofed sources (the NAT's own
+    /// addresses) current. Rewriting an unchanged filter is harmless.
+    fn follow_lan_filter(&self) {
+        if let Err(e) = self.lan_prog.set_filter(&lan_filter(&self.rc)) {
+            eprintln!("masq: lan {}: XDP filter: {e}", self.rc.lan);
+        }
+    }
+
     /// Keeps the workers told the MAC of every static mapping's inside
     /// host, from the kernel's neighbour table (asking the kernel to
     /// resolve the ones it does not know).
@@ -753,6 +787,7 @@ impl Control {
             self.wan_prog
                 .set_filter(&wan_filter(&self.rc, self.opts.l2_forward))
                 .map_err(|e| format!("pool applied, but the XDP filter was not: {e}"))?;
+            self.follow_lan_filter();
         }
         Ok(what)
     }
@@ -792,6 +827,7 @@ impl Control {
             blocks_per_addr: self.rc.core.blocks_per_addr(),
             xsk,
             xdp: [self.lan_prog.stats().ok(), self.wan_prog.stats().ok()],
+            xdp_drops: [self.lan_prog.drops().ok(), self.wan_prog.drops().ok()],
             capacity: u64::from(self.rc.core.max_sessions),
             external: self.external,
             address_changes: self.address_changes,
@@ -986,6 +1022,17 @@ impl Control {
         for (k, name) in Io::DROPS {
             drops.insert(name.into(), sh.total(|s| s.io(k)).into());
         }
+        let mut xdp_drops = serde_json::Map::new();
+        for (side, p) in [("lan", &self.lan_prog), ("wan", &self.wan_prog)] {
+            if let Ok(d) = p.drops() {
+                let by: serde_json::Map<String, Value> = xdp::DROP_REASONS
+                    .iter()
+                    .zip(d)
+                    .map(|(r, v)| (r.to_string(), v.into()))
+                    .collect();
+                xdp_drops.insert(side.into(), by.into());
+            }
+        }
         let io = |k: Io| sh.total(|s| s.io(k));
         let core = |name: &str| sh.total(|s| s.core(name));
         json!({
@@ -1016,6 +1063,7 @@ impl Control {
                 "frames_unaccounted": sh.total(|s| s.frames_unaccounted.load(r)),
             },
             "drops": drops,
+            "xdp_drops": xdp_drops,
         })
     }
 }

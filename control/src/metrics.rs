@@ -27,6 +27,9 @@ pub struct Scrape {
     pub xsk: Vec<[Option<[u64; 6]>; 2]>,
     /// Per side (LAN, WAN): frames the XDP program redirected and passed.
     pub xdp: [Option<(u64, u64)>; 2],
+    /// Per side (LAN, WAN): frames the XDP program dropped, by reason
+    /// (`masq_xsk::xdp::DROP_REASONS` order).
+    pub xdp_drops: [Option<[u64; masq_xsk::xdp::DROP_REASONS.len()]>; 2],
     /// Session capacity of each worker.
     pub capacity: u64,
     /// The external address in MASQUERADE mode (`None`: no address).
@@ -188,6 +191,11 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
         "masq_xdp_frames_total",
         "Frames the XDP program redirected to the workers or passed to the kernel.",
         &["side", "action"],
+    ),
+    (
+        "masq_xdp_dropped_total",
+        "Frames the XDP program dropped, by reason.",
+        &["side", "reason"],
     ),
     (
         "masq_external_address_changes_total",
@@ -420,6 +428,11 @@ impl Metrics {
             if let Some((redirect, pass)) = x {
                 self.counter("masq_xdp_frames_total", &[side, "redirect"], *redirect);
                 self.counter("masq_xdp_frames_total", &[side, "pass"], *pass);
+            }
+        }
+        for (side, d) in ["lan", "wan"].iter().zip(&s.xdp_drops) {
+            for (reason, v) in masq_xsk::xdp::DROP_REASONS.iter().zip(d.iter().flatten()) {
+                self.counter("masq_xdp_dropped_total", &[side, reason], *v);
             }
         }
         if let Some(blocks) = &s.blocks {

@@ -4,8 +4,10 @@
 //! with tiny tables the way workers do (every frame arrives at a shard the
 //! input picks and hand-offs are followed to their owner), and panics as
 //! soon as a property of the core does not hold. [`views`] feeds arbitrary
-//! bytes to the packet views of `masq_core::wire`. Both are deterministic:
-//! the same input always does the same thing.
+//! bytes to the packet views of `masq_core::wire`. [`icmp_error::run`] is a
+//! second front end on the same driver, for ICMP errors about live
+//! sessions. All are deterministic: the same input always does the same
+//! thing.
 //!
 //! # Input format of [`run`]
 //!
@@ -46,14 +48,15 @@ use masq_core::wire::{icmp, EthernetFrame, IcmpPacket, Ipv4Packet, TcpPacket, Ud
 use std::collections::VecDeque;
 
 use masq_core::{
-    subscriber_owner, Config, Event, Filtering, Limits, Prefix, SessionInfo, Shard, Side, Time,
-    Timeouts, Verdict,
+    subscriber_owner, Config, DropReason, Event, Filtering, Limits, Prefix, SessionInfo, Shard,
+    Side, StaticMapping, Time, Timeouts, Verdict,
 };
 
 use crate::check::{self, fold, sum};
 use crate::frames::{self, Flags, From, GW_MAC, HOST_MAC, LAN_MAC, WAN_MAC};
 use crate::harness::Nat;
 
+pub mod icmp_error;
 pub mod seeds;
 
 /// Session table size of each shard.
@@ -369,6 +372,94 @@ fn all_checksums_ok(f: &[u8]) -> bool {
     check::checksums(f).is_ok()
 }
 
+/// A generated ICMP error `f` (leaving with `ev`) about `before`, the frame
+/// as the refusing hop got it on side `from`, whose verdict was `v`.
+fn check_generated(f: &[u8], before: &[u8], from: Side, ev: Verdict, v: Verdict, cfg: &Config) {
+    let ctx = || {
+        format!(
+            "generated ({ev:?}) about a frame that got {v:?} on {from:?}\nabout: {}\nerror: {}",
+            hex(before),
+            hex(f)
+        )
+    };
+    let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+    assert!(f.len() >= l4 + 8 + 20, "no quoted header: {}", ctx());
+    let quote = &f[l4 + 8..];
+    let tl = usize::from(be16(before, 16));
+    assert_eq!(quote.len(), tl.min(576 - 28), "quote length: {}", ctx());
+    assert!(
+        before[14..].starts_with(quote),
+        "the quote is not the packet as it arrived: {}",
+        ctx()
+    );
+    assert_eq!(f[30..34], before[26..30], "not to the source: {}", ctx());
+    assert_eq!(f[0..6], before[6..12], "not to the source's MAC: {}", ctx());
+    assert_eq!(
+        be16(before, 20) & 0x1fff,
+        0,
+        "about a later fragment: {}",
+        ctx()
+    );
+    let bl4 = 14 + usize::from(before[14] & 0x0f) * 4;
+    if before[23] == 1 {
+        assert!(
+            icmp::kind(before[bl4]) == icmp::Kind::Query,
+            "about an ICMP message that is not a query: {}",
+            ctx()
+        );
+    }
+    let back = if from == Side::Lan {
+        Verdict::ToLan
+    } else {
+        Verdict::ToWan
+    };
+    assert_eq!(ev, back, "not through the side it came from: {}", ctx());
+    if ev == Verdict::ToWan {
+        assert_eq!(f[26..30], before[30..34], "source: {}", ctx());
+    }
+    let want = match v {
+        Verdict::Drop(DropReason::TtlExpired) => (11, 0),
+        Verdict::Drop(DropReason::MtuExceeded) => (3, 4),
+        Verdict::Drop(
+            DropReason::PortsExhausted
+            | DropReason::PoolExhausted
+            | DropReason::SessionLimit
+            | DropReason::SessionTableFull
+            | DropReason::SubscriberTableFull
+            | DropReason::NoExternalAddress,
+        ) => (3, 13),
+        _ => panic!(
+            "an ICMP error about a frame that was not refused: {}",
+            ctx()
+        ),
+    };
+    assert_eq!((f[l4], f[l4 + 1]), want, "type and code: {}", ctx());
+    let mtu = be16(f, l4 + 6);
+    if want == (3, 4) {
+        // The MTU of a link the packet would have left by, smaller than
+        // the packet: the WAN's from the LAN, the LAN's from the WAN or
+        // for a hairpinned packet (to an outside address).
+        let dst = u32::from_be_bytes([before[30], before[31], before[32], before[33]]);
+        let to_outside = cfg.pool.iter().any(|p| p.contains(dst))
+            || cfg
+                .statics
+                .iter()
+                .any(|m| m.proto.is_none() && m.outside == dst);
+        let link = if from == Side::Lan {
+            mtu == cfg.wan_mtu || to_outside && mtu == cfg.lan_mtu
+        } else {
+            mtu == cfg.lan_mtu
+        };
+        assert!(
+            link && usize::from(mtu) < tl,
+            "next-hop MTU {mtu}: {}",
+            ctx()
+        );
+    } else {
+        assert_eq!(mtu, 0, "unused field: {}", ctx());
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -428,6 +519,9 @@ struct Key {
     ap: u16,
     b: u32,
     bp: u16,
+    /// A session of a static mapping: its outside address and port are
+    /// not from the subscriber's paired address and blocks.
+    fixed: bool,
 }
 
 struct Driver {
@@ -466,6 +560,10 @@ struct Driver {
     subs: Vec<SubUse>,
     /// Sessions before a timer run: (key, expiry).
     pre: Vec<(u64, u32)>,
+    /// Every shard's counters before the frame being sent.
+    pre_counters: Vec<masq_core::Counters>,
+    /// The side of the hop that gave the final verdict.
+    last_side: Side,
 }
 
 /// A hash of a session's identity (protocol, inside and remote endpoints).
@@ -480,7 +578,8 @@ fn session_key(x: &SessionInfo) -> u64 {
 
 /// What one subscriber's sessions use.
 struct SubUse {
-    ext: u32,
+    /// The paired external address (of dynamic sessions).
+    ext: Option<u32>,
     sessions: u32,
     blocks: [u32; 3],
     nblocks: usize,
@@ -554,13 +653,39 @@ fn from_of(s: Side) -> From {
     }
 }
 
+/// The static mapping a session of `proto` from inside `addr:port` was
+/// made from, if any: a port forward of that protocol and endpoint, or a
+/// one-to-one mapping of the address (every protocol and port).
+fn static_of(statics: &[StaticMapping], proto: u8, addr: u32, port: u16) -> Option<StaticMapping> {
+    let fwd = statics
+        .iter()
+        .find(|m| m.proto == Some(proto) && m.inside == addr && m.inside_port == port);
+    fwd.or_else(|| {
+        statics
+            .iter()
+            .find(|m| m.proto.is_none() && m.inside == addr)
+    })
+    .copied()
+}
+
+/// The outside endpoint a static mapping gives an inside port.
+fn static_outside(m: &StaticMapping, inside_port: u16) -> (u32, u16) {
+    match m.proto {
+        Some(_) => (m.outside, m.outside_port),
+        None => (m.outside, inside_port),
+    }
+}
+
 fn ip4(b: &[u8]) -> [u8; 4] {
     [b[0], b[1], b[2], b[3]]
 }
 
 impl Driver {
     fn new(cfg_byte: u8) -> Driver {
-        let cfg = config(cfg_byte);
+        Driver::with_config(config(cfg_byte))
+    }
+
+    fn with_config(cfg: Config) -> Driver {
         let nat = Nat::new(&cfg);
         Driver {
             twin: Nat::new(&cfg),
@@ -586,6 +711,8 @@ impl Driver {
             by_sub: Table::new(),
             subs: Vec::with_capacity(2 * MAX_SUBSCRIBERS as usize),
             pre: Vec::with_capacity(2 * MAX_SESSIONS as usize),
+            pre_counters: Vec::with_capacity(usize::from(SHARDS)),
+            last_side: Side::Lan,
         }
     }
 
@@ -597,6 +724,19 @@ impl Driver {
     fn is_pool(&self, a: [u8; 4]) -> bool {
         let a = u32::from_be_bytes(a);
         self.cfg.pool.iter().any(|p| p.contains(a))
+    }
+
+    /// A pool address or a one-to-one mapping's outside address.
+    fn is_outside(&self, a: [u8; 4]) -> bool {
+        self.is_pool(a) || self.one_to_one_of_outside(u32::from_be_bytes(a)).is_some()
+    }
+
+    fn one_to_one_of_outside(&self, a: u32) -> Option<StaticMapping> {
+        self.cfg
+            .statics
+            .iter()
+            .find(|m| m.proto.is_none() && m.outside == a)
+            .copied()
     }
 
     /// One operation; false when the input is used up.
@@ -644,11 +784,18 @@ impl Driver {
                 frames::refill_checksums(&mut frame);
             }
         }
-        self.inputs.push(side_code(side), &frame);
-        let (v, hops) = self.send(&mut frame, side, first);
-        self.check_state();
-        self.twin_frame(&frame, side, first, v, hops);
+        self.inject(&mut frame, side, first);
         true
+    }
+
+    /// Sends one input frame with every check: what comes out, the state
+    /// of the NAT after it, and the twin NAT.
+    fn inject(&mut self, frame: &mut [u8], side: Side, first: u16) -> Verdict {
+        self.inputs.push(side_code(side), frame);
+        let (v, hops) = self.send(frame, side, first);
+        self.check_state();
+        self.twin_frame(frame, side, first, v, hops);
+        v
     }
 
     /// Gives the twin the frame the first NAT just processed (its input is
@@ -1036,6 +1183,10 @@ impl Driver {
     /// checks what comes out.
     fn send(&mut self, frame: &mut [u8], side: Side, first: u16) -> (Verdict, u32) {
         let created_before = self.created();
+        self.pre_counters.clear();
+        self.pre_counters
+            .extend(self.nat.shards.iter().map(|s| s.counters().clone()));
+        let held_before: usize = self.nat.shards.iter().map(Shard::held_fragments).sum();
         self.orig.clear();
         self.orig.extend_from_slice(frame);
         // A fragment's transport checksum covers bytes it does not carry.
@@ -1105,11 +1256,25 @@ impl Driver {
                 }
             ));
         }
+        self.last_side = cur;
+        self.check_accounting(v, side, first, shard, hops, held_before);
         let created = self.created() - created_before;
         if created > 0 {
             self.check_creation(side, created);
         }
         if matches!(v, Verdict::ToLan | Verdict::ToWan) {
+            // Nothing leaves larger than the egress link's MTU.
+            let mtu = if v == Verdict::ToLan {
+                self.cfg.lan_mtu
+            } else {
+                self.cfg.wan_mtu
+            };
+            assert!(
+                frame.len() < 18 || be16(frame, 16) <= mtu,
+                "{v:?}: {} bytes over the MTU of {mtu}: {}...",
+                be16(frame, 16),
+                hex(&self.orig[..self.orig.len().min(96)])
+            );
             if fragment && be16(&self.orig, 20) & 0x1fff != 0 {
                 self.check_later_fragment(frame, v);
             } else {
@@ -1118,21 +1283,106 @@ impl Driver {
             let tag = if v == Verdict::ToLan { TO_LAN } else { TO_WAN };
             self.fwd.push(tag, frame);
         }
-        self.check_emitted();
+        self.check_emitted(v);
         (v, hops)
     }
 
+    /// Every frame is counted once per shard it passes: one receive
+    /// counter of its side at each hop, one verdict counter per hop
+    /// (hand-offs, then the final verdict at the final shard), plus one
+    /// verdict per early fragment it released; an ICMP error counts as
+    /// translated exactly when it was forwarded.
+    fn check_accounting(
+        &self,
+        v: Verdict,
+        side: Side,
+        first: u16,
+        last: u16,
+        hops: u32,
+        held_before: usize,
+    ) {
+        let ctx = || format!("{side:?} -> {v:?} after {hops} hop(s): {}", hex(&self.orig));
+        let mut d = [0u64; 7];
+        let held_after: usize = self.nat.shards.iter().map(Shard::held_fragments).sum();
+        for (s, pre) in self.nat.shards.iter().zip(&self.pre_counters) {
+            let c = s.counters();
+            let rx = |c: &masq_core::Counters| c.rx_lan + c.rx_wan + c.rx_hairpin;
+            let out = |c: &masq_core::Counters| {
+                c.tx_lan + c.tx_wan + c.passed + c.handed_off + c.fragments_held + c.drops_total()
+            };
+            d[0] += rx(c) - rx(pre);
+            d[1] += out(c) - out(pre);
+            d[2] += c.fragments_held - pre.fragments_held;
+            d[3] += c.handed_off - pre.handed_off;
+            d[4] += c.icmp_errors_translated - pre.icmp_errors_translated;
+            d[5] += c.tx_lan + c.tx_wan - pre.tx_lan - pre.tx_wan;
+            d[6] += c.rx_hairpin - pre.rx_hairpin;
+        }
+        let hops = u64::from(hops);
+        assert_eq!(d[0], hops + 1, "frames received: {}", ctx());
+        let released = (held_before as u64 + d[2])
+            .checked_sub(held_after as u64)
+            .unwrap_or_else(|| panic!("held fragments appeared: {}", ctx()));
+        assert_eq!(d[1], hops + 1 + released, "verdicts counted: {}", ctx());
+        let (f, l) = (
+            &self.nat.shards[usize::from(first)],
+            &self.pre_counters[usize::from(first)],
+        );
+        let arrived = match side {
+            Side::Lan => f.counters().rx_lan - l.rx_lan,
+            Side::Wan => f.counters().rx_wan - l.rx_wan,
+            Side::Hairpin => f.counters().rx_hairpin - l.rx_hairpin,
+        };
+        assert!(arrived >= 1, "not counted where it arrived: {}", ctx());
+        if released == 0 {
+            assert_eq!(d[3], hops, "hand-offs counted: {}", ctx());
+            let (c, p) = (
+                self.nat.shards[usize::from(last)].counters(),
+                &self.pre_counters[usize::from(last)],
+            );
+            let moved = match v {
+                Verdict::ToLan => c.tx_lan - p.tx_lan,
+                Verdict::ToWan => c.tx_wan - p.tx_wan,
+                Verdict::Pass => c.passed - p.passed,
+                Verdict::Held => c.fragments_held - p.fragments_held,
+                Verdict::Drop(r) => c.drop_count(r) - p.drop_count(r),
+                Verdict::HandOff { .. } => 0,
+            };
+            assert_eq!(moved, 1, "the final verdict's counter: {}", ctx());
+            let fwd = u64::from(matches!(v, Verdict::ToLan | Verdict::ToWan));
+            assert_eq!(d[5], fwd, "frames forwarded: {}", ctx());
+        }
+        let o = &self.orig[..];
+        let error = o.len() >= 34
+            && o[12..14] == [8, 0]
+            && o[23] == 1
+            && be16(o, 20) & 0x3fff == 0
+            && o.get(14 + usize::from(o[14] & 0x0f) * 4)
+                .is_some_and(|&t| icmp::kind(t) == icmp::Kind::Error);
+        let translated = error && matches!(v, Verdict::ToLan | Verdict::ToWan);
+        assert_eq!(
+            d[4],
+            u64::from(translated),
+            "ICMP errors counted as translated: {}",
+            ctx()
+        );
+    }
+
     /// Frames the shards made themselves (ICMP errors, released
-    /// fragments): well-formed IPv4 with a valid header checksum, and a
-    /// generated ICMP error's own checksum valid too.
-    fn check_emitted(&mut self) {
+    /// fragments): well-formed IPv4 with a valid header checksum. A
+    /// generated ICMP error has a valid checksum, quotes the packet the
+    /// last hop refused as it arrived there (never an ICMP error or other
+    /// non-query, never a later fragment), goes back to that packet's
+    /// source through the side it came from, and says why it was refused.
+    fn check_emitted(&mut self, v: Verdict) {
         let mut buf = vec![0u8; 2048];
+        let mut generated = 0;
         for sh in &mut self.nat.shards {
-            while let Some((v, n)) = sh.pop_emitted(&mut buf) {
+            while let Some((ev, n)) = sh.pop_emitted(&mut buf) {
                 let f = &buf[..n];
                 assert!(
                     ipv4_header_ok(f),
-                    "emitted frame's IPv4 header ({v:?}): {}",
+                    "emitted frame's IPv4 header ({ev:?}): {}",
                     hex(f)
                 );
                 let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
@@ -1140,9 +1390,12 @@ impl Driver {
                 {
                     let c = masq_core::wire::checksum::checksum(&f[l4..]);
                     assert_eq!(c, 0, "generated ICMP error checksum: {}", hex(f));
+                    generated += 1;
+                    check_generated(f, &self.before, self.last_side, ev, v, &self.cfg);
                 }
             }
         }
+        assert!(generated <= 1, "{generated} ICMP errors about one frame");
     }
 
     /// A fragment after the first, forwarded: only its addresses, TTL,
@@ -1218,16 +1471,63 @@ impl Driver {
                 ctx()
             );
         }
+        // A static mapping admits inbound flows whatever the filtering.
+        let (dst, dport) = (u32::from_be_bytes(s.dst), s.dport);
+        let to_static = s.proto != 1
+            && self.cfg.statics.iter().any(|m| {
+                m.outside == dst
+                    && (m.proto.is_none() || m.proto == Some(s.proto) && m.outside_port == dport)
+            });
+        let open = !apdf || to_static;
         if side == Side::Lan {
             // One outbound session, plus one inbound for a hairpin.
-            assert!(created == 1 || !apdf && s.proto != 1, "{}", ctx());
+            assert!(created == 1 || open && s.proto != 1, "{}", ctx());
         } else {
-            assert!(created == 1 && !apdf && s.proto != 1, "{}", ctx());
+            assert!(created == 1 && open && s.proto != 1, "{}", ctx());
             if s.proto == 6 {
                 let flags = o.get(l4 + 13).copied().unwrap_or(0);
                 assert_eq!(flags & 0x16, 0x02, "inbound TCP flags: {}", ctx());
             }
         }
+    }
+
+    /// An echo request to a one-to-one outside address, or its inside
+    /// host's echo reply: translated without a session, only the address
+    /// of the mapping changed. False when `f` is not such an echo.
+    fn one_to_one_echo(&self, f: &[u8], side: Side, v: Verdict) -> bool {
+        let o = &self.orig[..];
+        let to_lan = v == Verdict::ToLan;
+        let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
+        if f[l4] != if to_lan { 8 } else { 0 } {
+            return false;
+        }
+        let ctx = || format!("{side:?} -> {v:?}\n in: {}\nout: {}", hex(o), hex(f));
+        let a = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let m = if to_lan {
+            self.one_to_one_of_outside(a(o, 30))
+        } else {
+            self.cfg
+                .statics
+                .iter()
+                .find(|m| m.proto.is_none() && m.inside == a(o, 26))
+                .copied()
+        };
+        let m = m
+            .unwrap_or_else(|| panic!("ICMP type {} with no one-to-one mapping: {}", f[l4], ctx()));
+        let at = if to_lan {
+            assert_eq!(side, Side::Wan, "{}", ctx());
+            assert_eq!(a(f, 30), m.inside, "{}", ctx());
+            30
+        } else {
+            assert_eq!(side, Side::Lan, "{}", ctx());
+            assert_eq!(a(f, 26), m.outside, "{}", ctx());
+            26
+        };
+        for i in 12..f.len() {
+            let allowed = i == 22 || i == 24 || i == 25 || (at..at + 4).contains(&i);
+            assert!(f[i] == o[i] || allowed, "byte {i} changed: {}", ctx());
+        }
+        true
     }
 
     fn check_forwarded(&self, f: &[u8], side: Side, v: Verdict, pre_ok: bool) {
@@ -1259,8 +1559,8 @@ impl Driver {
         } else {
             assert_eq!(side, Side::Lan, "only LAN frames go to the WAN: {}", ctx());
             assert!(
-                self.is_pool(s.src),
-                "to the WAN without a pool source: {}",
+                self.is_outside(s.src),
+                "to the WAN without a pool (or one-to-one) source: {}",
                 ctx()
             );
             assert_eq!((s.dst_mac, s.src_mac), (GW_MAC, WAN_MAC), "MACs: {}", ctx());
@@ -1274,17 +1574,16 @@ impl Driver {
         assert_eq!(s.ttl, want_ttl, "TTL: {}", ctx());
 
         let error = s.proto == 1 && icmp::kind(s.icmp_type) == icmp::Kind::Error;
+        if error {
+            self.check_translated_error(f, side, v);
+            return;
+        }
+        if s.proto == 1 && self.one_to_one_echo(f, side, v) {
+            return;
+        }
         if s.proto == 1 {
             let want = if to_lan { 0 } else { 8 };
-            assert!(
-                error || s.icmp_type == want,
-                "ICMP type {}: {}",
-                s.icmp_type,
-                ctx()
-            );
-        }
-        if error {
-            return;
+            assert!(s.icmp_type == want, "ICMP type {}: {}", s.icmp_type, ctx());
         }
         // The translation is the one a live session records, and nothing
         // else in the frame changed.
@@ -1383,16 +1682,28 @@ impl Driver {
                     self.cfg.inside.iter().any(|p| p.contains(x.inside.addr)),
                     "inside {ins:?}"
                 );
-                assert!(
-                    self.cfg.pool.iter().any(|p| p.contains(x.outside.addr)),
-                    "outside {ext:?}"
-                );
-                assert_eq!(
-                    map.owner(x.outside.port),
-                    Some(id),
-                    "port {} of shard {i}",
-                    x.outside.port
-                );
+                let fixed = static_of(&self.cfg.statics, x.proto, x.inside.addr, x.inside.port);
+                if let Some(m) = &fixed {
+                    // A session of a static mapping has the mapping's
+                    // outside endpoint (ICMP of a port forward's host is
+                    // dynamic: forwards are TCP or UDP).
+                    assert_eq!(
+                        (x.outside.addr, x.outside.port),
+                        static_outside(m, x.inside.port),
+                        "static session {x:?} of {m:?}"
+                    );
+                } else {
+                    assert!(
+                        self.cfg.pool.iter().any(|p| p.contains(x.outside.addr)),
+                        "outside {ext:?}"
+                    );
+                    assert_eq!(
+                        map.owner(x.outside.port),
+                        Some(id),
+                        "port {} of shard {i}",
+                        x.outside.port
+                    );
+                }
                 assert_eq!(
                     subscriber_owner(x.inside.addr, SHARDS),
                     id,
@@ -1413,6 +1724,7 @@ impl Driver {
                     ap: x.outside.port,
                     b: x.inside.addr,
                     bp: x.inside.port,
+                    fixed: fixed.is_some(),
                 });
             }
             assert_eq!(
@@ -1449,8 +1761,18 @@ impl Driver {
                         self.ev_live[i] += 1;
                         assert!(matches!(proto, 1 | 6 | 17) && at <= now);
                         assert!(self.cfg.inside.iter().any(|p| p.contains(inside.addr)));
-                        assert!(self.cfg.pool.iter().any(|p| p.contains(outside.addr)));
-                        assert_eq!(map.owner(outside.port), Some(id));
+                        if let Some(m) =
+                            static_of(&self.cfg.statics, proto, inside.addr, inside.port)
+                        {
+                            assert_eq!(
+                                (outside.addr, outside.port),
+                                static_outside(&m, inside.port),
+                                "{e:?}"
+                            );
+                        } else {
+                            assert!(self.cfg.pool.iter().any(|p| p.contains(outside.addr)));
+                            assert_eq!(map.owner(outside.port), Some(id));
+                        }
                     }
                     Event::SessionDeleted { at, .. } => {
                         self.ev_live[i] -= 1;
@@ -1524,7 +1846,7 @@ impl Driver {
                 Some(i) => i as usize,
                 None => {
                     self.subs.push(SubUse {
-                        ext: k.a,
+                        ext: None,
                         sessions: 0,
                         blocks: [u32::MAX; 3],
                         nblocks: 0,
@@ -1534,13 +1856,17 @@ impl Driver {
             };
             let u = &mut self.subs[i];
             let sub = k.b.to_be_bytes();
-            assert_eq!(u.ext, k.a, "subscriber {sub:?} on two external addresses");
             u.sessions += 1;
             assert!(
                 u.sessions <= SESSIONS_PER_SUBSCRIBER,
                 "subscriber {sub:?} holds {} sessions",
                 u.sessions
             );
+            if k.fixed {
+                continue;
+            }
+            let ext = *u.ext.get_or_insert(k.a);
+            assert_eq!(ext, k.a, "subscriber {sub:?} on two external addresses");
             let b = map.block_of(k.ap).unwrap_or(u32::MAX);
             if !u.blocks[..u.nblocks].contains(&b) {
                 assert!(

@@ -432,6 +432,21 @@ fn one_to_one_keeps_ports_and_answers_pings() {
     let s = seen(&r);
     assert_eq!((s.src, s.dst_mac, s.src_mac), (ONE, GW_MAC, WAN_MAC));
     checksums(&r).unwrap();
+    // A ping whose TTL runs out here is answered with time exceeded from
+    // the outside address, not passed on with its TTL wrapped around.
+    for ttl in [1, 0] {
+        let q = frames::with_ttl(frames::echo(From::Wan, R, ONE, 8, 1, true), ttl);
+        let mut p = q.clone();
+        assert_eq!(
+            n.send(&mut p, Side::Wan),
+            Verdict::Drop(DropReason::TtlExpired),
+            "TTL {ttl}"
+        );
+        let out = n.emitted();
+        assert_eq!(out.len(), 1, "TTL {ttl}");
+        assert_eq!(out[0].0, Verdict::ToWan);
+        assert_icmp_error(&out[0].1, ONE, R, 11, 0, &q);
+    }
     // Nothing else reaches the LAN through it: an ACK with no session.
     let mut t = frames::tcp(From::Wan, R, 40001, ONE, 22, ACK, b"");
     assert_eq!(
@@ -658,4 +673,48 @@ fn deterministic_ports_follow_the_arithmetic() {
     n.advance(400);
     let mut f = frames::udp(From::Lan, H1, 31000, R, 53, b"q");
     assert_eq!(n.send(&mut f, Side::Lan), Verdict::ToWan);
+}
+
+/// The LAN MTU holds for a hairpinned packet too (3/4 back to its sender
+/// from the LAN address, with the LAN MTU), and for an ICMP error from the
+/// WAN (dropped, no error about an error).
+#[test]
+fn hairpin_and_inbound_errors_follow_the_lan_mtu() {
+    let mut c = cfg();
+    c.wan_mtu = 1400;
+    c.lan_mtu = 1300;
+    let mut n = nat(&c);
+    let mut x = frames::udp(From::Lan, H2, 40000, R, 53, b"x");
+    assert_eq!(n.send(&mut x, Side::Lan), Verdict::ToWan);
+    let ext = seen(&x);
+    // Under the WAN MTU, over the LAN MTU, to H2's external endpoint.
+    let big = set_df(
+        frames::udp(From::Lan, H1, 40000, ext.src, ext.sport, &[7u8; 1350]),
+        true,
+    );
+    let mut y = big.clone();
+    assert_eq!(
+        n.send(&mut y, Side::Lan),
+        Verdict::Drop(DropReason::MtuExceeded)
+    );
+    let out = n.emitted();
+    assert_eq!(out.len(), 1);
+    assert_icmp_error(&out[0].1, LAN_ADDR, H1, 3, 4, &big);
+    assert_eq!(be16(&out[0].1, 40), 1300, "next-hop MTU");
+    let mut y = set_df(
+        frames::udp(From::Lan, H1, 40000, ext.src, ext.sport, &[7u8; 1272]),
+        true,
+    );
+    assert_eq!(n.send(&mut y, Side::Lan), Verdict::ToLan, "exactly the MTU");
+    // An error about H2's datagram: over the LAN MTU it is dropped.
+    let sent = frames::udp(From::Wan, ext.src, ext.sport, R, 53, &[0u8; 1300]);
+    let mut e = frames::icmp_error(From::Wan, R, ext.src, 3, 3, &sent, 1308);
+    assert_eq!(e.len() - 14, 1356);
+    assert_eq!(
+        n.send(&mut e, Side::Wan),
+        Verdict::Drop(DropReason::MtuExceeded)
+    );
+    assert!(n.emitted().is_empty(), "no error about an error");
+    let mut e = frames::icmp_error(From::Wan, R, ext.src, 3, 3, &sent, 8);
+    assert_eq!(n.send(&mut e, Side::Wan), Verdict::ToLan);
 }

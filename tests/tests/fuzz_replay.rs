@@ -1,6 +1,8 @@
 //! What CI runs of the fuzz targets (dataplane/core/fuzz): every committed
 //! seed, then a few thousand pseudo-random inputs from a fixed PRNG seed,
-//! raw and structured, through `masq_tests::fuzz::run` and `views`.
+//! raw and structured, through `masq_tests::fuzz::run` and `views` (targets
+//! `entry` and `views`), `masq_tests::fuzz::icmp_error::run` (`icmp_error`)
+//! and `masq_tests::fuzz_config::run` (`config`).
 //!
 //! `MASQ_WRITE_SEEDS=1 cargo test -p masq-tests --test fuzz_replay` writes
 //! the seed files again from `masq_tests::fuzz::seeds`.
@@ -8,7 +10,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use masq_tests::fuzz::{self, kind, seeds};
+use masq_tests::fuzz::{self, icmp_error, kind, seeds};
+use masq_tests::fuzz_config;
 
 fn seed_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,7 +50,12 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn seeds_are_current() {
     let write = std::env::var_os("MASQ_WRITE_SEEDS").is_some();
-    for (target, list) in [("entry", seeds::entry()), ("views", seeds::views())] {
+    for (target, list) in [
+        ("entry", seeds::entry()),
+        ("views", seeds::views()),
+        ("icmp_error", icmp_error::seeds()),
+        ("config", fuzz_config::seeds()),
+    ] {
         let dir = seed_dir(target);
         if write {
             std::fs::create_dir_all(&dir).expect("create seed dir");
@@ -56,9 +64,17 @@ fn seeds_are_current() {
             }
             continue;
         }
-        // Views seeds are frames from the shared builders, which may change
-        // under us; entry seeds are scripts and must match exactly.
-        if target != "entry" {
+        // Views seeds are frames from the shared builders, config seeds
+        // include what `check-config` prints: both may change under us and
+        // only need to exist. Entry and icmp_error seeds are scripts and
+        // must match exactly.
+        if target == "views" || target == "config" {
+            for (name, _) in &list {
+                assert!(
+                    dir.join(name).is_file(),
+                    "seed {target}/{name} is missing: MASQ_WRITE_SEEDS=1 cargo test -p masq-tests --test fuzz_replay"
+                );
+            }
             continue;
         }
         for (name, bytes) in &list {
@@ -235,4 +251,246 @@ fn trace() {
             println!("  {line}");
         }
     }
+}
+
+#[test]
+fn icmp_error_seeds() {
+    let on_disk = files(&seed_dir("icmp_error"));
+    assert!(
+        on_disk.len() >= 16,
+        "only {} icmp_error seeds",
+        on_disk.len()
+    );
+    for (name, data) in on_disk.iter().chain(&icmp_error::seeds()) {
+        replay(&format!("icmp_error seed {name}"), data, icmp_error::run);
+    }
+}
+
+/// The sessions the `icmp_error` target sets up are of every kind, on both
+/// shards, for every configuration byte; except a hairpinned pair with
+/// two blocks of two ports per address, where the subscribers run out of
+/// ports first.
+#[test]
+fn icmp_error_setup_covers_every_kind() {
+    for cfg in 0..=255u8 {
+        let kinds = icmp_error::setup_kinds(cfg);
+        let tiny = cfg & 0x78 == 0x70;
+        assert!(
+            kinds.iter().all(|&(k, n)| n > 0 || tiny && k == "hairpin"),
+            "configuration byte {cfg:#04x}: {kinds:?}"
+        );
+    }
+}
+
+/// A random error operation of the `icmp_error` target.
+fn icmp_op(rng: &mut Rng, v: &mut Vec<u8>) {
+    if rng.below(12) == 0 {
+        // An operation of the entry target: a time step or a new flow.
+        v.push(0xff);
+        if rng.below(2) == 0 {
+            v.extend_from_slice(&[kind::TIME, rng.byte() & 0x3f | 0x40, 6]);
+        } else {
+            v.extend_from_slice(&[kind::UDP, rng.small(), rng.small(), rng.small(), 3, 4]);
+        }
+        return;
+    }
+    v.push(rng.below(30) as u8);
+    let mut f = rng.byte();
+    if rng.below(3) != 0 {
+        f &= !0x80;
+    }
+    v.push(f);
+    if f >> 3 & 7 >= 6 {
+        v.push(rng.byte());
+    }
+    if f & 0x80 != 0 {
+        v.push(rng.byte());
+    }
+    if f & 4 != 0 {
+        let n = rng.below(3) as u8;
+        v.push(n);
+        for _ in 0..=n {
+            v.push(rng.below(usize::from(icmp_error::mutation::COUNT)) as u8);
+            v.push(rng.byte());
+        }
+    }
+}
+
+#[test]
+fn icmp_error_random_inputs() {
+    let mut rng = Rng(0x6963_6d70_2d65_7272);
+    let seeds: Vec<Vec<u8>> = icmp_error::seeds().into_iter().map(|(_, b)| b).collect();
+    for i in 0..300 {
+        let data = match i % 3 {
+            0 => (0..rng.below(200)).map(|_| rng.byte()).collect(),
+            1 => {
+                let mut v = vec![rng.byte()];
+                for _ in 0..rng.below(40) + 1 {
+                    icmp_op(&mut rng, &mut v);
+                }
+                v
+            }
+            _ => {
+                let mut d = seeds[rng.below(seeds.len())].clone();
+                for _ in 0..rng.below(4) + 1 {
+                    let at = rng.below(d.len());
+                    d[at] = rng.byte();
+                }
+                d
+            }
+        };
+        replay("icmp_error", &data, icmp_error::run);
+    }
+}
+
+/// `MASQ_TRACE_ICMP=HEX cargo test -p masq-tests --test fuzz_replay
+/// trace_icmp_error -- --nocapture` prints the sessions an `icmp_error`
+/// input sets up and what each of its operations did.
+#[test]
+fn trace_icmp_error() {
+    let Ok(what) = std::env::var("MASQ_TRACE_ICMP") else {
+        return;
+    };
+    let b: Vec<u8> = (0..what.len() / 2)
+        .map(|i| u8::from_str_radix(&what[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    for line in icmp_error::trace(&b) {
+        println!("  {line}");
+    }
+}
+
+#[test]
+fn config_seeds() {
+    let on_disk = files(&seed_dir("config"));
+    assert!(on_disk.len() >= 16, "only {} config seeds", on_disk.len());
+    for (name, data) in on_disk.iter().chain(&fuzz_config::seeds()) {
+        replay(&format!("config seed {name}"), data, fuzz_config::run);
+        // The seeds are what they say: the bad ones are refused, the others
+        // accepted (their checks above ran).
+        let text = String::from_utf8_lossy(data);
+        let r = masq_control::config::parse(&text);
+        assert_eq!(
+            r.is_err(),
+            name.starts_with("bad_") || name == "empty",
+            "config seed {name}: {r:?}"
+        );
+    }
+}
+
+/// Every key and section that `check-config` prints for the fullest seeds
+/// is in the dictionary (so it follows new keys).
+#[test]
+fn config_dictionary_covers_every_key() {
+    let dict = fuzz_config::DICTIONARY;
+    for (name, data) in fuzz_config::seeds() {
+        let Ok(rc) = masq_control::config::parse(&String::from_utf8_lossy(&data)) else {
+            continue;
+        };
+        for line in rc.to_toml().lines() {
+            let line = line.trim_start_matches("# ");
+            let word = match line.split_once(" = ") {
+                Some((k, _)) => k.trim().to_string(),
+                None if line.starts_with('[') => line.trim().to_string(),
+                None => continue,
+            };
+            assert!(
+                dict.contains(&format!("\"{word}\"")),
+                "{word:?} (printed for seed {name}) is not in dataplane/core/fuzz/config.dict"
+            );
+        }
+    }
+}
+
+/// A seed with text-level changes: lines dropped, doubled or swapped,
+/// dictionary words and random bytes put in, numbers changed.
+fn config_variant(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let words: Vec<&str> = fuzz_config::DICTIONARY
+        .lines()
+        .filter_map(|l| l.strip_prefix('"').and_then(|l| l.strip_suffix('"')))
+        .filter(|w| !w.contains('\\'))
+        .collect();
+    let text = String::from_utf8_lossy(seed);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for _ in 0..rng.below(2) + 1 {
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        let i = rng.below(lines.len());
+        match rng.below(7) {
+            0 => {
+                lines.remove(i);
+            }
+            1 => {
+                let l = lines[i].clone();
+                lines.insert(rng.below(lines.len() + 1), l);
+            }
+            2 => {
+                let j = rng.below(lines.len());
+                lines.swap(i, j);
+            }
+            3 => {
+                let w = words[rng.below(words.len())];
+                let at = rng.below(lines[i].len() + 1);
+                if lines[i].is_char_boundary(at) {
+                    lines[i].insert_str(at, w);
+                }
+            }
+            4 => {
+                // A number replaced by an edge value.
+                let edge = [
+                    "0",
+                    "1",
+                    "2",
+                    "65535",
+                    "65536",
+                    "4294967295",
+                    "-1",
+                    "3",
+                    "9000",
+                ];
+                let l = &lines[i];
+                if let Some(eq) = l.find(" = ") {
+                    let v = edge[rng.below(edge.len())];
+                    lines[i] = format!("{}{}", &l[..eq + 3], v);
+                }
+            }
+            5 => lines.insert(
+                i,
+                format!("{} = {}", words[rng.below(words.len())], rng.below(70000)),
+            ),
+            _ => {
+                let mut b = lines[i].clone().into_bytes();
+                if !b.is_empty() {
+                    let at = rng.below(b.len());
+                    b[at] = rng.byte();
+                }
+                lines[i] = String::from_utf8_lossy(&b).into_owned();
+            }
+        }
+    }
+    let mut out = lines.join("\n").into_bytes();
+    if rng.below(16) == 0 {
+        out.truncate(rng.below(out.len() + 1));
+    }
+    out
+}
+
+#[test]
+fn config_random_inputs() {
+    let mut rng = Rng(0x636f_6e66_6967_2121);
+    let seeds: Vec<Vec<u8>> = fuzz_config::seeds().into_iter().map(|(_, b)| b).collect();
+    let mut accepted = 0;
+    for i in 0..2000 {
+        let data = if i % 10 == 0 {
+            (0..rng.below(200)).map(|_| rng.byte()).collect()
+        } else {
+            let k = rng.below(seeds.len());
+            config_variant(&mut rng, &seeds[k])
+        };
+        accepted +=
+            usize::from(masq_control::config::parse(&String::from_utf8_lossy(&data)).is_ok());
+        replay("config", &data, fuzz_config::run);
+    }
+    // The variants reach the checks of accepted configurations often.
+    assert!(accepted >= 150, "only {accepted} of 2000 variants accepted");
 }

@@ -119,6 +119,31 @@ fn frames_not_for_the_nat_pass_to_the_kernel() {
             gre(From::Wan, R, [203, 0, 113, 1]),
             Side::Wan,
         ),
+        (
+            "LAN to the limited broadcast",
+            frames::udp(From::Lan, H1, 68, [255, 255, 255, 255], 67, b""),
+            Side::Lan,
+        ),
+        (
+            "LAN to a multicast group",
+            frames::udp(From::Lan, H1, 5353, [224, 0, 0, 251], 5353, b""),
+            Side::Lan,
+        ),
+        (
+            "LAN unicast in an Ethernet broadcast",
+            edited(frames::udp(From::Lan, H1, 1, R, 53, b""), |f| {
+                f[..6].copy_from_slice(&[0xff; 6])
+            }),
+            Side::Lan,
+        ),
+        (
+            "WAN to a NAT port in an Ethernet multicast",
+            edited(
+                frames::udp(From::Wan, R, 53, [203, 0, 113, 1], 4000, b""),
+                |f| f[..6].copy_from_slice(&[1, 0, 0x5e, 0, 0, 1]),
+            ),
+            Side::Wan,
+        ),
     ];
     for (name, mut f, side) in cases {
         let before = f.clone();
@@ -132,6 +157,18 @@ fn frames_not_for_the_nat_pass_to_the_kernel() {
 fn edited(mut f: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     edit(&mut f);
     f
+}
+
+/// `f` with `opts` (a multiple of 4 bytes) as its IPv4 options.
+fn with_options(f: Vec<u8>, opts: &[u8]) -> Vec<u8> {
+    let mut g = f[..34].to_vec();
+    g.extend_from_slice(opts);
+    g.extend_from_slice(&f[34..]);
+    g[14] = 0x45 + (opts.len() / 4) as u8;
+    let tl = (g.len() - 14) as u16;
+    g[16..18].copy_from_slice(&tl.to_be_bytes());
+    frames::refill_ip_checksum(&mut g);
+    g
 }
 
 fn gre(from: From, src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
@@ -207,6 +244,78 @@ fn bad_frames_are_dropped_with_their_reason() {
             }),
             Side::Lan,
             DropReason::BadFragment,
+        ),
+        (
+            "IP option of length 0",
+            with_options(good(), &[0x44, 0, 0, 0]),
+            Side::Lan,
+            DropReason::BadIpOptions,
+        ),
+        (
+            "IP option longer than the header",
+            with_options(good(), &[1, 7, 12, 4]),
+            Side::Lan,
+            DropReason::BadIpOptions,
+        ),
+        (
+            "IP option with no length byte",
+            with_options(good(), &[1, 1, 1, 7]),
+            Side::Lan,
+            DropReason::BadIpOptions,
+        ),
+        (
+            "fragment ending past 65535 bytes",
+            edited(
+                frames::fragments(
+                    &frames::udp(From::Lan, H1, 40000, R, 53, b"sixteen bytes..."),
+                    8,
+                    7,
+                )[1]
+                .clone(),
+                |f| {
+                    f[20] = 0x1f;
+                    f[21] = 0xff;
+                    frames::refill_ip_checksum(f);
+                },
+            ),
+            Side::Lan,
+            DropReason::BadFragment,
+        ),
+        (
+            "TCP fragment at offset 8 (RFC 1858)",
+            edited(
+                frames::fragments(
+                    &frames::tcp(From::Lan, H1, 40000, R, 80, SYN, b"data"),
+                    8,
+                    9,
+                )[1]
+                .clone(),
+                |f| {
+                    f[20] = 0x20;
+                    f[21] = 1;
+                    frames::refill_ip_checksum(f);
+                },
+            ),
+            Side::Lan,
+            DropReason::BadFragment,
+        ),
+        (
+            "LAN to 127.0.0.1",
+            frames::udp(From::Lan, H1, 40000, [127, 0, 0, 1], 53, b""),
+            Side::Lan,
+            DropReason::MartianDestination,
+        ),
+        (
+            "LAN to 0.1.2.3",
+            frames::udp(From::Lan, H1, 40000, [0, 1, 2, 3], 53, b""),
+            Side::Lan,
+            DropReason::MartianDestination,
+        ),
+        (
+            "LAN to 240.0.0.1",
+            frames::udp(From::Lan, H1, 40000, [240, 0, 0, 1], 53, b""),
+            Side::Lan,
+            DropReason::MartianDestination,
         ),
         (
             "TTL 1",
@@ -298,6 +407,13 @@ fn ip_options_and_zero_udp_checksum_are_kept() {
     assert_eq!(nat.send(&mut f, Side::Lan), Verdict::ToWan);
     checksums(&f).unwrap();
     assert_eq!(&f[34..38], &[1, 1, 1, 0]);
+    // Well-formed options pass whole: router alert, record route.
+    for opts in [&[0x94, 4, 0, 0][..], &[7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]] {
+        let mut g = with_options(frames::udp(From::Lan, H1, 40003, R, 9, b"o"), opts);
+        assert_eq!(nat.send(&mut g, Side::Lan), Verdict::ToWan, "{opts:?}");
+        checksums(&g).unwrap();
+        assert_eq!(&g[34..34 + opts.len()], opts);
+    }
 
     let mut z = frames::udp(From::Lan, H1, 40002, R, 9, b"nocsum");
     z[40] = 0;

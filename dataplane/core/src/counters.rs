@@ -32,10 +32,11 @@ drop_reasons! {
     Truncated => "truncated", "Frame shorter than its headers.";
     BadIpHeader => "bad_ip_header", "IPv4 version, IHL or total length is wrong.";
     BadIpChecksum => "bad_ip_checksum", "IPv4 header checksum does not verify.";
+    BadIpOptions => "bad_ip_options", "IPv4 options whose lengths do not add up to the header.";
     BadL4Header => "bad_l4_header", "TCP data offset, UDP length or ICMP header is wrong.";
     BadL4Checksum => "bad_l4_checksum", "TCP, UDP or ICMP query checksum does not verify (checked when a session is created).";
     BadIcmpChecksum => "bad_icmp_checksum", "ICMP error checksum does not verify.";
-    BadFragment => "bad_fragment", "First fragment too short to hold the transport ports, or a fragment of an ICMP error or of a hairpinned flow.";
+    BadFragment => "bad_fragment", "First fragment too short to hold the transport ports (and TCP flags), a TCP fragment at offset 8 (over the flags, RFC 1858), a fragment ending past 65535 bytes, or a fragment of an ICMP error or of a hairpinned flow.";
     FragmentsFull => "fragment_table_full", "No room to track another fragmented datagram, or to hold another early fragment.";
     FragmentTimeout => "fragment_timeout", "Early fragment whose first fragment did not come before the timeout.";
     FragmentOfDropped => "fragment_of_dropped", "Fragment of a datagram whose first fragment was dropped.";
@@ -45,6 +46,7 @@ drop_reasons! {
     UnsupportedProtocol => "unsupported_protocol", "Outbound IP protocol other than TCP, UDP or ICMP.";
     IcmpUnsupported => "icmp_unsupported", "Outbound ICMP type that is neither a query nor an error.";
     MartianSource => "martian_source", "WAN frame whose source is an inside or pool address.";
+    MartianDestination => "martian_destination", "Outbound packet to an address never forwarded: 0.0.0.0/8, 127.0.0.0/8 or 240.0.0.0/4.";
     NoMapping => "no_mapping", "Inbound frame for an external address and port with no mapping.";
     Filtered => "filtered", "Inbound frame refused by address(-and-port)-dependent filtering.";
     TcpNotSyn => "tcp_not_syn", "TCP segment with no session that is not a SYN.";

@@ -28,8 +28,14 @@ impl Key {
     fn hash(&self) -> u64 {
         let a = (u64::from(self.src) << 32) | u64::from(self.dst);
         let b = (u64::from(self.id) << 16) | (u64::from(self.proto) << 8) | u64::from(self.wan);
-        let x = (a ^ b.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x ^ (x >> 31)
+        // Two multiply-and-fold rounds: one multiply only carries bits
+        // upwards, so the IP id and protocol (in the high bits here) would
+        // never reach the low bits that pick the slot, and every datagram
+        // between two hosts would share one probe window.
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let x = (a ^ b.rotate_left(29)).wrapping_mul(K);
+        let x = (x ^ (x >> 32)).wrapping_mul(K);
+        x ^ (x >> 29)
     }
 }
 
@@ -285,6 +291,19 @@ mod tests {
         assert!(t.put(key(500), a, 2000, 2000));
         t.touch(&key(500), 3000, 2000);
         assert_eq!(t.get(&key(500), 4500), Some(a));
+    }
+
+    #[test]
+    fn datagrams_of_one_host_pair_spread_over_the_table() {
+        // Many datagrams between the same two hosts differ only by IP id
+        // (and protocol): they must not all fall into one probe window.
+        let mut t = Table::new(1024);
+        let a = Action::HandOff(1);
+        let stored = (0..256u16).filter(|&i| t.put(key(i), a, 0, 2000)).count();
+        assert_eq!(stored, 256);
+        let tcp = Key { proto: 6, ..key(0) };
+        assert!(t.put(tcp, a, 0, 2000));
+        assert!((0..256u16).all(|i| t.get(&key(i), 1) == Some(a)));
     }
 
     #[test]

@@ -191,6 +191,19 @@ fn parse_ip(frame: &[u8]) -> Result<Option<Ip>, DropReason> {
     if !ip.verify_checksum() {
         return Err(DropReason::BadIpChecksum);
     }
+    if ip.header_len() > crate::wire::ipv4::MIN_HEADER_LEN && !options_ok(ip.options()) {
+        return Err(DropReason::BadIpOptions);
+    }
+    if ip.is_fragment() {
+        let off = usize::from(ip.frag_offset()) * 8;
+        // RFC 1858: a TCP fragment at offset 8 can rewrite the flags the
+        // first fragment showed; and no datagram ends past 65535 bytes.
+        if (off == 8 && ip.protocol() == PROTO_TCP)
+            || off + usize::from(ip.total_len()) - ip.header_len() > 0xffff
+        {
+            return Err(DropReason::BadFragment);
+        }
+    }
     Ok(Some(Ip {
         l4: L3 + ip.header_len(),
         end: L3 + usize::from(ip.total_len()),
@@ -203,6 +216,26 @@ fn parse_ip(frame: &[u8]) -> Result<Option<Ip>, DropReason> {
         df: ip.dont_frag(),
         id: ip.ident(),
     }))
+}
+
+/// True when IPv4 options are well formed: end of list and no-operation
+/// are one byte; every other option has a length of at least 2 that stays
+/// inside the header.
+fn options_ok(opts: &[u8]) -> bool {
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return true,
+            1 => i += 1,
+            _ => match opts.get(i + 1) {
+                Some(&len) if len >= 2 && i + usize::from(len) <= opts.len() => {
+                    i += usize::from(len)
+                }
+                _ => return false,
+            },
+        }
+    }
+    true
 }
 
 /// Parses TCP or UDP ports. A first fragment carries only the start of
@@ -918,6 +951,15 @@ impl Shard {
         if !self.cfg.exclude.is_empty() && self.cfg.exclude.iter().any(|p| p.contains(ip.dst)) {
             return Verdict::Pass;
         }
+        // Link-layer broadcast or multicast, IPv4 multicast and the limited
+        // broadcast are for the box's own stack, never translated (RFC 1812
+        // 5.3.4, 5.3.5.1).
+        if frame[0] & 1 != 0 || ip.dst >> 28 == 0xe || ip.dst == u32::MAX {
+            return Verdict::Pass;
+        }
+        if ip.dst >> 24 == 0 || ip.dst >> 24 == 127 || ip.dst >> 28 == 0xf {
+            return Verdict::Drop(DropReason::MartianDestination);
+        }
         let owner = self.owner_of(ip.src);
         if owner != self.id {
             return Verdict::HandOff {
@@ -986,6 +1028,14 @@ impl Shard {
         if hairpin.is_some() && ip.frag {
             return Verdict::Drop(DropReason::BadFragment);
         }
+        if hairpin.is_some() && ip.end - L3 > usize::from(self.cfg.lan_mtu) {
+            // A hairpinned packet leaves by the LAN: its MTU holds too.
+            if ip.df {
+                let mtu = self.cfg.lan_mtu;
+                self.icmp_error(frame, &ip, Side::Lan, icmp::DEST_UNREACHABLE, 4, mtu);
+            }
+            return Verdict::Drop(DropReason::MtuExceeded);
+        }
         let found = self.find_out(flow.proto, ip.src, flow.sport, ip.dst, flow.dport);
         let idx = match found {
             Some(i) => i,
@@ -1023,6 +1073,10 @@ impl Shard {
         let Some(ext) = self.ext_of(ip.dst) else {
             return Verdict::Pass;
         };
+        if !hairpin && frame[0] & 1 != 0 {
+            // Link-layer broadcast or multicast: not for the NAT.
+            return Verdict::Pass;
+        }
         if !hairpin && (self.is_inside(ip.src) || self.pool_index(ip.src).is_some()) {
             return Verdict::Drop(DropReason::MartianSource);
         }
@@ -1114,6 +1168,9 @@ impl Shard {
             let Some(k) = k else {
                 return Verdict::Pass;
             };
+            if let Some(v) = self.ttl_and_mtu(frame, ip, Side::Wan) {
+                return v;
+            }
             (k, self.statics[k].m.outside, self.statics[k].m.inside)
         };
         let (at, dst_mac, src_mac, v) = if side == Side::Lan {
@@ -1572,11 +1629,12 @@ impl Shard {
                     .find(|&a| self.blocks.has_free(a))
                 {
                     Some(a) => a,
-                    None => return Err(DropReason::PoolExhausted),
+                    // No block left: the other parity of its own blocks.
+                    None => continue,
                 }
             };
             let Some(local) = self.blocks.take(addr_idx, sub.blocks) else {
-                return Err(DropReason::PoolExhausted);
+                continue;
             };
             let s = &mut self.subs[si as usize];
             s.blocks = local;
@@ -2148,6 +2206,10 @@ impl Shard {
         }
         if !hairpin && ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
+        }
+        if ip.end - L3 > usize::from(self.cfg.lan_mtu) {
+            // Larger than the LAN link takes; never a 3/4 about an error.
+            return Verdict::Drop(DropReason::MtuExceeded);
         }
         let rport = if proto == PROTO_ICMP { 0 } else { dport };
         let Some(idx) = self.find_in(proto, src, sport, dst, rport) else {

@@ -18,6 +18,14 @@ static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR")
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 /// Prefixes the program can hold (`MAX_PREFIXES` in masq.c).
 pub const MAX_PREFIXES: usize = 16;
+/// Spoofed-source prefixes the LAN program can hold (`MAX_SPOOF`).
+pub const MAX_SPOOF: usize = 3 * MAX_PREFIXES;
+
+/// Why the program dropped frames (slots 2.. of its `stats` map, in this
+/// order), as metric labels: an IPv4 header the kernel would refuse too;
+/// a LAN source that is the NAT's own address; a frame for a pool or
+/// one-to-one address that the NAT does not take (snat mode).
+pub const DROP_REASONS: [&str; 3] = ["bad_ip_header", "spoofed_source", "not_for_nat"];
 
 /// Which traffic an interface's program redirects to the NAT.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +38,9 @@ pub enum Filter {
         inside: Vec<(u32, u8)>,
         /// Destinations not translated.
         exclude: Vec<(u32, u8)>,
+        /// Sources dropped as spoofed: the NAT's own addresses (pool,
+        /// one-to-one outside addresses, the WAN address).
+        spoofed: Vec<(u32, u8)>,
     },
     /// WAN: IPv4 to one of the pool prefixes (fragments, TCP/UDP to a port
     /// in `ports` or in `static_ports`, ICMP echo replies and errors), and
@@ -43,6 +54,10 @@ pub enum Filter {
         one_to_one: Vec<u32>,
         /// Outside ports of port forwards that lie outside `ports`.
         static_ports: Vec<u16>,
+        /// Drop (rather than pass to the kernel) what is addressed to a
+        /// pool or one-to-one address and not redirected: in snat mode
+        /// those addresses are not the box's.
+        drop_other: bool,
     },
 }
 
@@ -63,18 +78,22 @@ struct RawConfig {
     o2o_addr: [u32; MAX_PREFIXES],
     sport_count: u32,
     sport: [u32; MAX_PREFIXES],
+    drop_other: u32,
+    spoof_count: u32,
+    spoof_addr: [u32; MAX_SPOOF],
+    spoof_mask: [u32; MAX_SPOOF],
 }
 
 /// Writes `prefixes` as network-order (address, mask) pairs.
-fn put_prefixes(
+fn put_prefixes<const N: usize>(
     what: &str,
     prefixes: &[(u32, u8)],
-    addr: &mut [u32; MAX_PREFIXES],
-    mask: &mut [u32; MAX_PREFIXES],
+    addr: &mut [u32; N],
+    mask: &mut [u32; N],
 ) -> io::Result<u32> {
-    if prefixes.len() > MAX_PREFIXES {
+    if prefixes.len() > N {
         return Err(io::Error::other(format!(
-            "{} {what}; the XDP program holds at most {MAX_PREFIXES}",
+            "{} {what}; the XDP program holds at most {N}",
             prefixes.len()
         )));
     }
@@ -105,9 +124,17 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
         o2o_addr: [0; MAX_PREFIXES],
         sport_count: 0,
         sport: [0; MAX_PREFIXES],
+        drop_other: 0,
+        spoof_count: 0,
+        spoof_addr: [0; MAX_SPOOF],
+        spoof_mask: [0; MAX_SPOOF],
     };
     match filter {
-        Filter::Lan { inside, exclude } => {
+        Filter::Lan {
+            inside,
+            exclude,
+            spoofed,
+        } => {
             c.count = put_prefixes("prefixes", inside, &mut c.addr, &mut c.mask)?;
             c.excl_count = put_prefixes(
                 "excluded prefixes",
@@ -115,14 +142,22 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
                 &mut c.excl_addr,
                 &mut c.excl_mask,
             )?;
+            c.spoof_count = put_prefixes(
+                "NAT addresses (pool, one-to-one, WAN)",
+                spoofed,
+                &mut c.spoof_addr,
+                &mut c.spoof_mask,
+            )?;
         }
         Filter::Wan {
             pool,
             ports,
             one_to_one,
             static_ports,
+            drop_other,
         } => {
             c.side = 1;
+            c.drop_other = u32::from(*drop_other);
             c.count = put_prefixes("prefixes", pool, &mut c.addr, &mut c.mask)?;
             c.port_min = u32::from(ports.0);
             c.port_max = u32::from(ports.1);
@@ -223,7 +258,15 @@ impl XdpProgram {
         ))
     }
 
-    /// The fd of the program's XSKMAP, where workers register sockets.
+    /// Frames dropped so far, by reason ([`DROP_REASONS`] order).
+    pub fn drops(&self) -> io::Result<[u64; DROP_REASONS.len()]> {
+        let mut d = [0; DROP_REASONS.len()];
+        for (i, v) in d.iter_mut().enumerate() {
+            *v = bpf::percpu_sum(self.stats_fd, 2 + i as u32)?;
+        }
+        Ok(d)
+    }
+
     /// Replaces the filter of the attached program (the external address
     /// changed, or pool addresses were added). One map write: the program
     /// reads the new filter from its next frame.
@@ -231,6 +274,7 @@ impl XdpProgram {
         bpf::map_update(self.config_fd, &0u32, &raw(filter)?, "write config map")
     }
 
+    /// The fd of the program's XSKMAP, where workers register sockets.
     pub fn xsks_fd(&self) -> i32 {
         self.xsks_fd
     }
@@ -260,6 +304,7 @@ mod tests {
             ports: (1024, 65535),
             one_to_one: vec![0xcb00_7180],
             static_ports: vec![80, 443],
+            drop_other: true,
         })
         .unwrap();
         assert_eq!(c.side, 1);
@@ -269,6 +314,7 @@ mod tests {
         assert_eq!((c.port_min, c.port_max), (1024, 65535));
         assert_eq!((c.o2o_count, c.o2o_addr[0]), (1, 0xcb00_7180u32.to_be()));
         assert_eq!((c.sport_count, c.sport[1]), (2, 443));
+        assert_eq!((c.drop_other, c.spoof_count), (1, 0));
         assert_eq!(
             core::mem::size_of::<RawConfig>(),
             8 + 2 * 4 * MAX_PREFIXES
@@ -279,17 +325,33 @@ mod tests {
                 + 4 * MAX_PREFIXES
                 + 4
                 + 4 * MAX_PREFIXES
+                + 4
+                + 4
+                + 2 * 4 * MAX_SPOOF
         );
         let c = raw(&Filter::Lan {
             inside: vec![(0xc0a8_0000, 16)],
             exclude: vec![(0xc633_6400, 24)],
+            spoofed: vec![(0xcb00_7100, 29), (0xc612_0001, 32)],
         })
         .unwrap();
         assert_eq!((c.side, c.count, c.excl_count), (0, 1, 1));
         assert_eq!(c.excl_mask[0], 0xffff_ff00u32.to_be());
+        assert_eq!(c.spoof_count, 2);
+        assert_eq!(
+            (c.spoof_addr[1], c.spoof_mask[0]),
+            (0xc612_0001u32.to_be(), 0xffff_fff8u32.to_be())
+        );
         let too_many = Filter::Lan {
             inside: vec![(0, 8); MAX_PREFIXES + 1],
             exclude: vec![],
+            spoofed: vec![],
+        };
+        assert!(raw(&too_many).is_err());
+        let too_many = Filter::Lan {
+            inside: vec![],
+            exclude: vec![],
+            spoofed: vec![(0, 32); MAX_SPOOF + 1],
         };
         assert!(raw(&too_many).is_err());
     }
