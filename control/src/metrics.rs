@@ -123,6 +123,36 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
         &["worker"],
     ),
     (
+        "masq_icmp_generated_total",
+        "ICMP errors the NAT made itself (time exceeded, 3/13, 3/4).",
+        &["worker"],
+    ),
+    (
+        "masq_icmp_rate_limited_total",
+        "ICMP errors not sent because a rate limit was reached.",
+        &["worker"],
+    ),
+    (
+        "masq_emit_dropped_total",
+        "Generated or released frames lost because the emit ring was full.",
+        &["worker"],
+    ),
+    (
+        "masq_fragments_translated_total",
+        "Fragments translated (first and later ones).",
+        &["worker"],
+    ),
+    (
+        "masq_fragments_held_total",
+        "Early fragments held until their first fragment came.",
+        &["worker"],
+    ),
+    (
+        "masq_mss_clamped_total",
+        "TCP SYNs whose MSS option was lowered to mss_clamp.",
+        &["worker"],
+    ),
+    (
         "masq_eventlog_dropped_total",
         "NAT events lost because the queue from the workers to the event logger was full.",
         &["worker"],
@@ -358,6 +388,12 @@ impl Metrics {
                     "icmp_errors_translated",
                 ),
                 ("masq_events_dropped_total", "events_dropped"),
+                ("masq_icmp_generated_total", "icmp_generated"),
+                ("masq_icmp_rate_limited_total", "icmp_rate_limited"),
+                ("masq_emit_dropped_total", "emit_dropped"),
+                ("masq_fragments_translated_total", "fragments_translated"),
+                ("masq_fragments_held_total", "fragments_held"),
+                ("masq_mss_clamped_total", "mss_clamped"),
             ] {
                 self.counter(name, &[id], w.core(field));
             }

@@ -354,6 +354,9 @@ src313="$(pcap "$WORK/lan1.pcap" "icmp[0] = 3 and icmp[1] = 13 and dst host $LAN
 metrics > "$WORK/m1" || fail "GET /metrics"
 after="$(limit_drops "$WORK/m1")"
 [ "$after" -gt "$before" ] || fail "session limit: masq_drops_total{reason=\"subscriber_session_limit\"} stayed at $after"
+gen() { awk '/^masq_icmp_generated_total/ {s += $NF} END {printf "%d\n", s}' "$1"; }
+[ "$(gen "$WORK/m1")" -ge "$(($(gen "$WORK/m0") + n313))" ] \
+    || fail "masq_icmp_generated_total went $(gen "$WORK/m0") -> $(gen "$WORK/m1") with $n313 ICMP 3/13 captured"
 admin stats > "$WORK/stats.txt" || fail "masq stats"
 grep -Eq "^drop subscriber_session_limit +[1-9]" "$WORK/stats.txt" \
     || fail "session limit: masq stats shows no subscriber_session_limit drops: $(grep '^drop' "$WORK/stats.txt")"
