@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test of masq.
 #
-#   scripts/test.sh                 everything (about 20 minutes on 2 cores)
+#   scripts/test.sh                 everything (about 25 minutes on 2 cores)
 #   MASQ_FUZZ_SECONDS=0 scripts/test.sh   skip the short fuzzing run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,8 @@ step "faults under load: privileges, link flap, address removal, bad reload, sta
 tests/netns/faults.sh target/debug/masq
 step "malformed traffic: bad headers, checksums, options, fragments, protocols, TTL, broadcast, spoofed sources, unmapped ports; each counted by name, nothing leaked, a ping alongside loses nothing (tests/netns/malformed.sh)"
 tests/netns/malformed.sh target/debug/masq
+step "floods and exhaustion: SYN/UDP floods from LAN and WAN, a full table, recovery after the timers, port and pool exhaustion (tests/netns/flood.sh, about 5 minutes)"
+tests/netns/flood.sh target/debug/masq
 step "soak: 45 s of mixed TCP/UDP/ICMP traffic, then the timers run out (scripts/soak.sh, about 7 minutes)"
 MASQ_BIN=target/debug/masq scripts/soak.sh 45
 
