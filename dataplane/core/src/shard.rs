@@ -191,20 +191,7 @@ fn parse_ip(frame: &[u8]) -> Result<Option<Ip>, DropReason> {
     if !ip.verify_checksum() {
         return Err(DropReason::BadIpChecksum);
     }
-    if ip.header_len() > crate::wire::ipv4::MIN_HEADER_LEN && !options_ok(ip.options()) {
-        return Err(DropReason::BadIpOptions);
-    }
-    if ip.is_fragment() {
-        let off = usize::from(ip.frag_offset()) * 8;
-        // RFC 1858: a TCP fragment at offset 8 can rewrite the flags the
-        // first fragment showed; and no datagram ends past 65535 bytes.
-        if (off == 8 && ip.protocol() == PROTO_TCP)
-            || off + usize::from(ip.total_len()) - ip.header_len() > 0xffff
-        {
-            return Err(DropReason::BadFragment);
-        }
-    }
-    Ok(Some(Ip {
+    let out = Ip {
         l4: L3 + ip.header_len(),
         end: L3 + usize::from(ip.total_len()),
         proto: ip.protocol(),
@@ -215,7 +202,34 @@ fn parse_ip(frame: &[u8]) -> Result<Option<Ip>, DropReason> {
         later: ip.frag_offset() != 0,
         df: ip.dont_frag(),
         id: ip.ident(),
-    }))
+    };
+    // Options and fragments are rare: one test on the common path, their
+    // checks out of line.
+    if out.l4 - L3 > crate::wire::ipv4::MIN_HEADER_LEN || out.frag {
+        options_and_fragment(&ip)?;
+    }
+    Ok(Some(out))
+}
+
+/// Refuses malformed options (`bad_ip_options`) and the fragments the NAT
+/// does not take (`bad_fragment`): a TCP fragment at offset 8, which could
+/// rewrite the flags the first fragment showed (RFC 1858), or one that
+/// ends past 65535 bytes.
+#[cold]
+#[inline(never)]
+fn options_and_fragment(ip: &Ipv4Packet<&[u8]>) -> Result<(), DropReason> {
+    if ip.header_len() > crate::wire::ipv4::MIN_HEADER_LEN && !options_ok(ip.options()) {
+        return Err(DropReason::BadIpOptions);
+    }
+    if ip.is_fragment() {
+        let off = usize::from(ip.frag_offset()) * 8;
+        if (off == 8 && ip.protocol() == PROTO_TCP)
+            || off + usize::from(ip.total_len()) - ip.header_len() > 0xffff
+        {
+            return Err(DropReason::BadFragment);
+        }
+    }
+    Ok(())
 }
 
 /// True when IPv4 options are well formed: end of list and no-operation
