@@ -126,6 +126,20 @@ wait_log() {
     return 1
 }
 
+# udp_echo_start: a UDP server on the WAN host (port 5353) that answers
+# each datagram with the source it saw, "IP:PORT".
+udp_echo_start() {
+    cat > "$WORK/udp_echo.py" <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    data, addr = s.recvfrom(2048)
+    s.sendto(f"{addr[0]}:{addr[1]}".encode(), addr)
+PY
+    ip netns exec "$TOPO_PREFIX-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
+}
+
 # masq_stop: SIGTERM, and the exit status of masq.
 masq_stop() {
     local rc=0

@@ -109,8 +109,6 @@ else:
     sys.exit("no reply")
 PY
 ask() { ns "$1" python3 "$WORK/ask.py" "$2" "$3" "$4"; }
-metrics() { ns box curl -sf --max-time 10 http://127.0.0.1:9469/metrics; }
-admin() { "$MASQ" "$@" --socket "$WORK/masq.sock"; }
 flush_sub() { admin flush --subscriber "$1" > /dev/null || fail "masq flush --subscriber $1"; }
 # pcap FILE FILTER [tcpdump options]: the matching packets, one a line.
 pcap() { local f="$1" flt="$2"; shift 2; tcpdump -nn "$@" -r "$f" "$flt" 2>/dev/null; }

@@ -21,15 +21,7 @@ SOCK="$WORK/masq.sock"
 [ "$(stat -c %a "$SOCK")" = 600 ] || fail "admin socket mode is $(stat -c %a "$SOCK"), not 600"
 ok "admin socket $SOCK has mode 0600"
 
-cat > "$WORK/udp_echo.py" <<'PY'
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 5353))
-while True:
-    data, addr = s.recvfrom(2048)
-    s.sendto(f"{addr[0]}:{addr[1]}".encode(), addr)
-PY
-ip netns exec "$P-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
+udp_echo_start
 sleep 0.5
 
 # flow HOST: one UDP exchange from a fresh socket; prints
@@ -47,11 +39,6 @@ for attempt in range(3):
 else:
     sys.exit('no echo')"
 }
-metrics() { ns box curl -sf --max-time 10 http://127.0.0.1:9469/metrics; }
-# metric NAME_AND_LABELS_REGEX: sum of the matching samples in $WORK/m.
-metric() { awk -v re="^$1" '$0 ~ re {s += $NF} END {printf "%d\n", s}' "$WORK/m"; }
-admin() { "$MASQ" "$@" --socket "$SOCK"; }
-wait_log() { for _ in $(seq 50); do grep -q "$1" "$WORK/masq.log" && return 0; sleep 0.1; done; return 1; }
 
 # --- flows, sessions --json, /metrics -------------------------------------
 metrics > "$WORK/m" || fail "GET /metrics"

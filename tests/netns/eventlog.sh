@@ -36,15 +36,7 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-cat > "$WORK/udp_echo.py" <<'PY'
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 5353))
-while True:
-    data, addr = s.recvfrom(2048)
-    s.sendto(f"{addr[0]}:{addr[1]}".encode(), addr)
-PY
-ip netns exec "$P-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
+udp_echo_start
 masq_start "$MASQ" || fail "masq did not start or resolve its next hop"
 grep -q "event log: ipfix 198.18.0.2:4739, syslog stderr, session events on, without destinations" \
     "$WORK/masq.log" || fail "no event log line at start"
@@ -126,7 +118,6 @@ grep -q '^<132>1 .* masq - - - exhausted resource=sessions-per-subscriber subscr
 if grep -q 'session-create.*remote=' "$WORK/masq.log"; then fail "syslog logged a destination"; fi
 ok "syslog lines on stderr"
 
-metric() { awk -v re="^$1" '$0 ~ re {s += $NF} END {printf "%d\n", s}' "$WORK/m"; }
 n="$(metric 'masq_eventlog_records_total\{output="ipfix"\}')"
 got="$(wc -l < "$WORK/records.jsonl")"
 [ "$((n + 1))" = "$got" ] || fail "masq_eventlog_records_total{output=\"ipfix\"} is $n, the collector got $got (one after the scrape)"

@@ -33,15 +33,7 @@ topo_up "$P"
 } > "$WORK/masq.toml"
 masq_start "$MASQ" --fault-injection || fail "masq did not start or resolve its next hop"
 
-cat > "$WORK/udp_echo.py" <<'PY'
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 5353))
-while True:
-    data, addr = s.recvfrom(2048)
-    s.sendto(f"{addr[0]}:{addr[1]}".encode(), addr)
-PY
-ip netns exec "$P-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
+udp_echo_start
 
 # probe HOST: one UDP exchange through masq (3 tries); prints what the WAN
 # host saw as the source.
