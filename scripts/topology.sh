@@ -140,6 +140,23 @@ PY
     ip netns exec "$TOPO_PREFIX-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
 }
 
+# udp_ask HOST MESSAGE [TIMEOUT] [TRIES]: sends MESSAGE from HOST to the
+# WAN host's UDP port 5353 from one socket and prints the answer; resends
+# after TIMEOUT seconds (default 2), TRIES times in all (default 2).
+udp_ask() {
+    ns "$1" python3 -c "
+import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(${3:-2})
+for attempt in range(${4:-2}):
+    s.sendto(b'$2',('198.18.0.2',5353))
+    try:
+        print(s.recvfrom(2048)[0].decode()); break
+    except socket.timeout:
+        pass
+else:
+    sys.exit('no echo')"
+}
+
 # masq_stop: SIGTERM, and the exit status of masq.
 masq_stop() {
     local rc=0

@@ -37,20 +37,6 @@ mkdir -p "$WORK/www" && head -c 1048576 /dev/urandom > "$WORK/www/blob"
 (cd "$WORK/www" && exec ip netns exec "$P-wan" python3 -m http.server 8080 --bind 198.18.0.2 >/dev/null 2>&1) & PIDS+=($!)
 sleep 1
 
-udp_ask() { # HOST MESSAGE -> the echo (one resend if the first is lost)
-    ns "$1" python3 -c "
-import socket,sys
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)
-for attempt in range(2):
-    s.sendto(b'$2',('198.18.0.2',5353))
-    try:
-        print(s.recvfrom(2048)[0].decode()); break
-    except socket.timeout:
-        pass
-else:
-    sys.exit('no echo')"
-}
-
 for h in lan1 lan2; do
     ns "$h" ping -c 3 -i 0.2 -W 2 198.18.0.2 > /dev/null || fail "ping from $h"
     ok "ping from $h through masq"

@@ -35,21 +35,9 @@ masq_start "$MASQ" --fault-injection || fail "masq did not start or resolve its 
 
 udp_echo_start
 
-# probe HOST: one UDP exchange through masq (3 tries); prints what the WAN
-# host saw as the source.
-probe() {
-    ns "$1" python3 -c "
-import socket,sys
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.7)
-for attempt in range(3):
-    s.sendto(b'x',('198.18.0.2',5353))
-    try:
-        print(s.recvfrom(2048)[0].decode()); break
-    except socket.timeout:
-        pass
-else:
-    sys.exit('no echo')"
-}
+# probe HOST: one UDP exchange through masq (3 tries of 0.7 s); prints
+# what the WAN host saw as the source.
+probe() { udp_ask "$1" x 0.7 3; }
 # The LAN packets masq has received so far.
 lan_rx() { metrics > "$WORK/m" && metric 'masq_packets_total\{direction="rx",side="lan"'; }
 # load_flows: whether the load is translated now (masq's LAN receive
