@@ -5,8 +5,9 @@
 //! shard is built; the worker takes them with [`crate::Shard::pop_emitted`]
 //! after each batch. A full ring drops the new frame and counts it.
 
-use crate::wire::checksum;
-use crate::wire::{put16, put32};
+use crate::wire::ethernet::{self, EthernetFrame, Mac};
+use crate::wire::repr::{self, IpRepr};
+use crate::wire::{icmp, ipv4, IcmpPacket};
 use crate::Verdict;
 
 /// Bytes a generated ICMP error may carry of the packet it is about, so
@@ -161,41 +162,40 @@ pub(crate) struct IcmpError {
 }
 
 /// Writes into `out` an Ethernet frame carrying an ICMP error about the
-/// IPv4 packet at `orig[14..14 + ip_len]`, sent from `src` (and MAC
+/// IPv4 packet of the parsed frame `orig`, sent from `src` (and MAC
 /// `src_mac`) back to the packet's source (and the MAC it came from).
 /// Returns the frame's length.
 pub(crate) fn build_icmp_error(
     out: &mut [u8],
     orig: &[u8],
-    ip_len: usize,
+    ip: &IpRepr,
     src: u32,
-    src_mac: [u8; 6],
+    src_mac: Mac,
     e: IcmpError,
 ) -> usize {
-    const L3: usize = 14;
-    let quote = ip_len.min(QUOTE_MAX).min(orig.len() - L3);
-    let total = 20 + 8 + quote;
-    let len = L3 + total;
-    out[0..6].copy_from_slice(&orig[6..12]);
-    out[6..12].copy_from_slice(&src_mac);
-    out[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut out[L3..L3 + 20];
-    ip.copy_from_slice(&[
-        0x45, 0xc0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ]);
-    put16(out, L3 + 2, total as u16);
-    put32(out, L3 + 12, src);
-    out[L3 + 16..L3 + 20].copy_from_slice(&orig[L3 + 12..L3 + 16]);
-    let c = checksum::checksum(&out[L3..L3 + 20]);
-    put16(out, L3 + 10, c);
-    let m = L3 + 20;
-    out[m] = e.ty;
-    out[m + 1] = e.code;
-    out[m + 2..m + 8].fill(0);
-    put16(out, m + 6, e.mtu);
-    out[m + 8..m + 8 + quote].copy_from_slice(&orig[L3..L3 + quote]);
-    let c = checksum::checksum(&out[m..len]);
-    put16(out, m + 2, c);
+    let quote = ip.len().min(QUOTE_MAX);
+    let total = ipv4::MIN_HEADER_LEN + icmp::HEADER_LEN + quote;
+    let len = ethernet::HEADER_LEN + total;
+    let mut eth = EthernetFrame::new_unchecked(&mut out[..len]);
+    eth.set_dst(repr::src_mac(orig));
+    eth.set_src(src_mac);
+    eth.set_ethertype(ethernet::ETHERTYPE_IPV4);
+    let header = ipv4::HeaderRepr {
+        // Internetwork control precedence, as routers send their errors.
+        tos: 0xc0,
+        total_len: total as u16,
+        ttl: 64,
+        protocol: ipv4::PROTO_ICMP,
+        src,
+        dst: ip.src,
+    };
+    header.emit(eth.payload_mut());
+    let mut msg = IcmpPacket::new_unchecked(&mut eth.payload_mut()[ipv4::MIN_HEADER_LEN..]);
+    msg.set_msg_type(e.ty);
+    msg.set_code(e.code);
+    msg.set_rest(u32::from(e.mtu));
+    msg.body_mut().copy_from_slice(&ip.packet(orig)[..quote]);
+    msg.fill_checksum();
     len
 }
 
@@ -210,6 +210,8 @@ pub(crate) fn may_answer(src: u32, dst: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::checksum;
+    use crate::wire::{put16, put32};
 
     #[test]
     fn ring_keeps_order_and_bounds() {
@@ -261,7 +263,20 @@ mod tests {
             code: 4,
             mtu: 1400,
         };
-        let n = build_icmp_error(&mut out, &orig, 60, 0xc0a8_0101, [2, 0, 0, 0, 0, 1], e);
+        let ip = IpRepr {
+            l4: 34,
+            end: 74,
+            proto: 17,
+            src: 0xc0a8_010a,
+            dst: 0x0808_0808,
+            ttl: 0,
+            frag: false,
+            later: false,
+            df: false,
+            id: 0,
+        };
+        let mac = Mac([2, 0, 0, 0, 0, 1]);
+        let n = build_icmp_error(&mut out, &orig, &ip, 0xc0a8_0101, mac, e);
         assert_eq!(n, 14 + 20 + 8 + 60);
         assert_eq!(&out[0..6], &[2, 0, 0, 0, 0, 9]);
         assert_eq!(checksum::checksum(&out[14..34]), 0);

@@ -43,6 +43,14 @@ pub struct EthernetFrame<T> {
 }
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    /// A view over a buffer already checked (by `new_checked` of this or
+    /// an enclosing view, or by a parse in [`super::repr`]): accessors
+    /// index into it without checking again.
+    #[inline]
+    pub fn new_unchecked(buf: T) -> Self {
+        EthernetFrame { buf }
+    }
+
     /// Checks that the buffer holds a whole header.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         if buf.as_ref().len() < HEADER_LEN {

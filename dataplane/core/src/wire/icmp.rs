@@ -54,6 +54,14 @@ pub struct IcmpPacket<T> {
 }
 
 impl<T: AsRef<[u8]>> IcmpPacket<T> {
+    /// A view over a buffer already checked (by `new_checked` of this or
+    /// an enclosing view, or by a parse in [`super::repr`]): accessors
+    /// index into it without checking again.
+    #[inline]
+    pub fn new_unchecked(buf: T) -> Self {
+        IcmpPacket { buf }
+    }
+
     /// Checks that the 8-byte header is present.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         if buf.as_ref().len() < HEADER_LEN {
@@ -112,6 +120,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
     /// Sets the echo identifier.
     pub fn set_ident(&mut self, id: u16) {
         put16(self.buf.as_mut(), field::IDENT, id);
+    }
+
+    /// Sets the four bytes after the checksum (identifier and sequence of
+    /// a query; unused, or the next-hop MTU of a 3/4, in an error).
+    pub fn set_rest(&mut self, v: u32) {
+        super::put32(self.buf.as_mut(), field::IDENT, v);
     }
 
     /// Sets the checksum field.

@@ -28,6 +28,9 @@ pub const PROTO_TCP: u8 = 6;
 /// IP protocol number of UDP.
 pub const PROTO_UDP: u8 = 17;
 
+/// Highest byte offset a fragment may reach (the largest datagram).
+pub const MAX_DATAGRAM: usize = 0xffff;
+
 const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const FRAG_OFFSET_MASK: u16 = 0x1fff;
@@ -39,6 +42,14 @@ pub struct Ipv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// A view over a buffer already checked (by `new_checked` of this or
+    /// an enclosing view, or by a parse in [`super::repr`]): accessors
+    /// index into it without checking again.
+    #[inline]
+    pub fn new_unchecked(buf: T) -> Self {
+        Ipv4Packet { buf }
+    }
+
     /// Checks version, IHL and total length against the buffer.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let p = Self::new_header_checked(buf)?;
@@ -171,6 +182,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         put16(self.buf.as_mut(), field::CHECKSUM, c);
     }
 
+    /// Lowers the TTL by one (never below zero; the checksum is the
+    /// caller's, with [`checksum::Delta::TTL_DECREMENT`]).
+    #[inline]
+    pub fn decrement_ttl(&mut self) {
+        let t = self.ttl();
+        self.set_ttl(t.saturating_sub(1));
+    }
+
     /// Recomputes the header checksum from scratch.
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
@@ -183,6 +202,62 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         let hl = self.header_len();
         let end = usize::from(self.total_len()).clamp(hl, self.buf.as_ref().len());
         &mut self.buf.as_mut()[hl..end]
+    }
+}
+
+/// True when IPv4 options are well formed: end of list and no-operation
+/// are one byte; every other option has a length of at least 2 that stays
+/// inside the options.
+pub fn options_valid(opts: &[u8]) -> bool {
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return true,
+            1 => i += 1,
+            _ => match opts.get(i + 1) {
+                Some(&len) if len >= 2 && i + usize::from(len) <= opts.len() => {
+                    i += usize::from(len)
+                }
+                _ => return false,
+            },
+        }
+    }
+    true
+}
+
+/// An option-less IPv4 header to write (smoltcp's `Repr::emit` idea): the
+/// core builds the headers of the ICMP errors it generates with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderRepr {
+    /// Type of service byte.
+    pub tos: u8,
+    /// Total length, header included.
+    pub total_len: u16,
+    /// Time to live.
+    pub ttl: u8,
+    /// Protocol number.
+    pub protocol: u8,
+    /// Source address.
+    pub src: u32,
+    /// Destination address.
+    pub dst: u32,
+}
+
+impl HeaderRepr {
+    /// Writes the header, checksum included, at the start of `buf` (at
+    /// least [`MIN_HEADER_LEN`] bytes): no options, identification 0, no
+    /// fragment flags.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let h = &mut buf[..MIN_HEADER_LEN];
+        h.fill(0);
+        h[field::VER_IHL] = 0x45;
+        h[1] = self.tos;
+        put16(h, field::TOTAL_LEN, self.total_len);
+        h[field::TTL] = self.ttl;
+        h[field::PROTOCOL] = self.protocol;
+        put32(h, field::SRC, self.src);
+        put32(h, field::DST, self.dst);
+        Ipv4Packet::new_unchecked(h).fill_checksum();
     }
 }
 

@@ -1,21 +1,27 @@
 //! Packet views: Ethernet II, IPv4, TCP, UDP and ICMP over byte buffers.
 //!
 //! Each view checks its buffer's length once, in `new_checked`; after that
-//! no accessor can panic. Getters work on any `AsRef<[u8]>`, setters on
-//! `AsMut<[u8]>`. Field offsets are named constants in each file's `field`
-//! module. Checksums are updated incrementally by the callers through
-//! [`checksum::Delta`].
+//! no accessor can panic. `new_unchecked` re-views a buffer that a parse
+//! in [`repr`] already checked. Getters work on any `AsRef<[u8]>`, setters
+//! on `AsMut<[u8]>`. Field offsets are named constants in each file's
+//! `field` module. [`repr`] parses a frame once into plain structs;
+//! [`rewrite`] is the one primitive that changes headers, with checksums
+//! patched incrementally through [`checksum::Delta`].
 
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod repr;
+pub mod rewrite;
 pub mod tcp;
 pub mod udp;
 
 pub use ethernet::{EthernetFrame, Mac};
 pub use icmp::IcmpPacket;
 pub use ipv4::Ipv4Packet;
+pub use repr::{Embedded, FlowRepr, IpRepr, Transport};
+pub use rewrite::{End, PortRewrite, Rewrite};
 pub use tcp::TcpPacket;
 pub use udp::UdpPacket;
 
@@ -34,6 +40,15 @@ pub enum WireError {
     BadDataOffset,
     /// UDP length below 8 or past the datagram.
     BadUdpLength,
+    /// ICMP message shorter than its 8-byte header.
+    BadIcmpHeader,
+    /// A header checksum (IPv4, or an ICMP error's) does not verify.
+    BadChecksum,
+    /// IPv4 options whose lengths do not add up to the header.
+    BadOptions,
+    /// A fragment a NAT does not take: too short to hold the ports, over
+    /// the TCP flags (offset 8), or ending past 65535 bytes.
+    BadFragment,
 }
 
 #[inline]

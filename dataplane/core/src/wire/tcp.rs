@@ -31,6 +31,14 @@ pub struct TcpPacket<T> {
 }
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// A view over a buffer already checked (by `new_checked` of this or
+    /// an enclosing view, or by a parse in [`super::repr`]): accessors
+    /// index into it without checking again.
+    #[inline]
+    pub fn new_unchecked(buf: T) -> Self {
+        TcpPacket { buf }
+    }
+
     /// Checks that the header, options included, is present.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
@@ -64,6 +72,12 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         self.buf.as_ref()[field::FLAGS]
     }
 
+    /// True when the buffer holds the checksum field (a segment's first
+    /// bytes inside an ICMP error may not).
+    pub fn has_checksum(&self) -> bool {
+        self.buf.as_ref().len() >= field::CHECKSUM + 2
+    }
+
     /// Checksum field.
     pub fn checksum(&self) -> u16 {
         be16(self.buf.as_ref(), field::CHECKSUM)
@@ -85,6 +99,61 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     pub fn set_checksum(&mut self, c: u16) {
         put16(self.buf.as_mut(), field::CHECKSUM, c);
     }
+}
+
+/// TCP option kinds the NAT reads.
+mod option {
+    pub const END: u8 = 0;
+    pub const NOP: u8 = 1;
+    pub const MSS: u8 = 2;
+    pub const MSS_LEN: usize = 4;
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    /// Lowers the MSS option to `clamp` when it is higher, patching the
+    /// checksum; true when it changed. Options are walked up to the data
+    /// offset or the end of the buffer, whichever is first; a malformed
+    /// option ends the walk.
+    pub fn clamp_mss(&mut self, clamp: u16) -> bool {
+        let b = self.buf.as_mut();
+        let stop = options_end(b);
+        let mut i = MIN_HEADER_LEN;
+        while i < stop {
+            match b[i] {
+                option::END => break,
+                option::NOP => i += 1,
+                kind => {
+                    if i + 1 >= stop {
+                        break;
+                    }
+                    let len = usize::from(b[i + 1]);
+                    if len < 2 || i + len > stop {
+                        break;
+                    }
+                    if kind == option::MSS && len == option::MSS_LEN {
+                        let mss = be16(b, i + 2);
+                        if mss <= clamp {
+                            return false;
+                        }
+                        put16(b, i + 2, clamp);
+                        let c = be16(b, field::CHECKSUM);
+                        let d = super::checksum::Delta::u16(mss, clamp);
+                        put16(b, field::CHECKSUM, super::checksum::apply(c, d));
+                        return true;
+                    }
+                    i += len;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Where the options of the header in `b` end: the data offset, or the
+/// end of the buffer when that comes first.
+fn options_end(b: &[u8]) -> usize {
+    b.get(field::DATA_OFFSET)
+        .map_or(0, |&d| (usize::from(d >> 4) * 4).min(b.len()))
 }
 
 #[cfg(test)]

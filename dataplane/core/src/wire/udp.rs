@@ -20,6 +20,14 @@ pub struct UdpPacket<T> {
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
+    /// A view over a buffer already checked (by `new_checked` of this or
+    /// an enclosing view, or by a parse in [`super::repr`]): accessors
+    /// index into it without checking again.
+    #[inline]
+    pub fn new_unchecked(buf: T) -> Self {
+        UdpPacket { buf }
+    }
+
     /// Checks that the header is present.
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         if buf.as_ref().len() < HEADER_LEN {
