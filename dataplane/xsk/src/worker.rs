@@ -896,21 +896,36 @@ const SOL_XDP: libc::c_int = 283;
 const XDP_STATISTICS: libc::c_int = 7;
 
 /// Counters the kernel keeps for an AF_XDP socket, in the order of
-/// `struct xdp_statistics`: rx dropped, rx invalid descriptors, tx invalid
-/// descriptors, rx ring full, fill ring empty, tx ring empty.
-pub const XSK_STATISTICS: [&str; 6] = [
-    "rx_dropped",
-    "rx_invalid_descs",
-    "tx_invalid_descs",
-    "rx_ring_full",
-    "fill_ring_empty",
-    "tx_ring_empty",
+/// `struct xdp_statistics`, each with what it counts (exported as
+/// `masq_xsk_<name>_total`, with that as its help).
+pub const XSK_STATISTICS: [(&str, &str); 6] = [
+    (
+        "rx_dropped",
+        "received frames the kernel dropped for other reasons",
+    ),
+    (
+        "rx_invalid_descs",
+        "received frames dropped for an invalid descriptor",
+    ),
+    (
+        "tx_invalid_descs",
+        "frames to send dropped for an invalid descriptor",
+    ),
+    (
+        "rx_ring_full",
+        "received frames dropped because the RX ring was full",
+    ),
+    (
+        "fill_ring_empty",
+        "times the kernel found the fill ring empty",
+    ),
+    ("tx_ring_empty", "times the kernel found the TX ring empty"),
 ];
 
 /// Reads the kernel's [`XSK_STATISTICS`] of the AF_XDP socket `fd` (one
 /// getsockopt; the control thread calls it, never a worker).
-pub fn xsk_statistics(fd: i32) -> io::Result<[u64; 6]> {
-    let mut v = [0u64; 6];
+pub fn xsk_statistics(fd: i32) -> io::Result<[u64; XSK_STATISTICS.len()]> {
+    let mut v = [0u64; XSK_STATISTICS.len()];
     let mut len = std::mem::size_of_val(&v) as libc::socklen_t;
     // SAFETY: `v` is a writable buffer of `len` bytes that outlives the call.
     let r =
