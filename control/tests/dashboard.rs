@@ -1,6 +1,6 @@
 //! The Grafana dashboard in `control/grafana/masq-dashboard.json` only
-//! queries metric families that masq exports, and its layout is sound
-//! (unique panel ids, no overlapping panels).
+//! queries metric families and drop reasons that masq exports, and its
+//! layout is sound (unique panel ids, no overlapping panels).
 
 use std::collections::BTreeSet;
 
@@ -225,4 +225,38 @@ fn every_panel_uses_the_datasource_variable() {
             );
         }
     }
+}
+
+/// Every `reason="…"` a panel filters on is a drop reason masq reports
+/// (the NAT's, a worker's or the XDP program's), read from their tables.
+#[test]
+fn drop_reasons_in_expressions_exist() {
+    let d = dashboard();
+    let known: BTreeSet<&str> = masq_core::DropReason::ALL
+        .iter()
+        .map(|r| r.name())
+        .chain(masq_xsk::worker::Io::DROPS.iter().map(|(_, n)| *n))
+        .chain(masq_xsk::xdp::DROP_REASONS)
+        .collect();
+    let mut checked = 0;
+    for p in all_panels(&d) {
+        for t in p
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let expr = t.get("expr").and_then(Value::as_str).unwrap_or("");
+            for part in expr.split("reason=\"").skip(1) {
+                let reason = part.split('"').next().unwrap_or("");
+                assert!(
+                    known.contains(reason),
+                    "{} filters on reason {reason:?}, which masq does not report",
+                    title(p)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no panel filters on a reason");
 }
