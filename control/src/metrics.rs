@@ -24,7 +24,7 @@ pub struct Scrape {
     pub blocks_per_addr: u32,
     /// Per worker, per side (LAN, WAN): the kernel's AF_XDP socket
     /// statistics.
-    pub xsk: Vec<[Option<[u64; 6]>; 2]>,
+    pub xsk: Vec<[Option<[u64; XSK_STATISTICS.len()]>; 2]>,
     /// Per side (LAN, WAN): frames the XDP program redirected and passed.
     pub xdp: [Option<(u64, u64)>; 2],
     /// Per side (LAN, WAN): frames the XDP program dropped, by reason
@@ -51,11 +51,13 @@ pub struct Scrape {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    counters: Vec<(&'static str, IntCounterVec)>,
+    counters: Vec<(String, IntCounterVec)>,
     gauges: Vec<(&'static str, IntGaugeVec)>,
     ratios: Vec<(&'static str, prometheus::GaugeVec)>,
 }
 
+/// Counter families, besides one `masq_xsk_<stat>_total` {worker, side}
+/// per kernel AF_XDP statistic, which are named from `XSK_STATISTICS`.
 const COUNTERS: &[(&str, &str, &[&str])] = &[
     (
         "masq_worker_stalls_total",
@@ -188,36 +190,6 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
         &["worker"],
     ),
     (
-        "masq_xsk_rx_dropped_total",
-        "AF_XDP: received frames the kernel dropped for other reasons.",
-        &["worker", "side"],
-    ),
-    (
-        "masq_xsk_rx_invalid_descs_total",
-        "AF_XDP: received frames dropped for an invalid descriptor.",
-        &["worker", "side"],
-    ),
-    (
-        "masq_xsk_tx_invalid_descs_total",
-        "AF_XDP: frames to send dropped for an invalid descriptor.",
-        &["worker", "side"],
-    ),
-    (
-        "masq_xsk_rx_ring_full_total",
-        "AF_XDP: received frames dropped because the RX ring was full.",
-        &["worker", "side"],
-    ),
-    (
-        "masq_xsk_fill_ring_empty_total",
-        "AF_XDP: times the kernel found the fill ring empty.",
-        &["worker", "side"],
-    ),
-    (
-        "masq_xsk_tx_ring_empty_total",
-        "AF_XDP: times the kernel found the TX ring empty.",
-        &["worker", "side"],
-    ),
-    (
         "masq_xdp_frames_total",
         "Frames the XDP program redirected to the workers or passed to the kernel.",
         &["side", "action"],
@@ -310,8 +282,19 @@ impl Metrics {
             gauges: Vec::new(),
             ratios: Vec::new(),
         };
-        for (name, help, labels) in COUNTERS {
-            let v = IntCounterVec::new(Opts::new(*name, *help), labels)?;
+        let xsk = XSK_STATISTICS.iter().map(|(stat, what)| {
+            let labels: &[&str] = &["worker", "side"];
+            (
+                format!("masq_xsk_{stat}_total"),
+                format!("AF_XDP: {what}."),
+                labels,
+            )
+        });
+        let fixed = COUNTERS
+            .iter()
+            .map(|(name, help, labels)| (name.to_string(), help.to_string(), *labels));
+        for (name, help, labels) in fixed.chain(xsk) {
+            let v = IntCounterVec::new(Opts::new(name.as_str(), help), labels)?;
             m.registry.register(Box::new(v.clone()))?;
             m.counters.push((name, v));
         }
@@ -455,7 +438,7 @@ impl Metrics {
                 .zip(s.xsk.get(i).into_iter().flatten())
             {
                 let Some(st) = st else { continue };
-                for (name, v) in XSK_STATISTICS.iter().zip(st) {
+                for ((name, _), v) in XSK_STATISTICS.iter().zip(st) {
                     self.counter(&format!("masq_xsk_{name}_total"), &[id, side], *v);
                 }
             }
@@ -519,7 +502,7 @@ mod tests {
 
     #[test]
     fn names_follow_the_conventions() {
-        for (name, _, _) in COUNTERS {
+        for (name, _) in &Metrics::new().unwrap().counters {
             assert!(
                 name.starts_with("masq_") && name.ends_with("_total"),
                 "{name}"
@@ -573,5 +556,25 @@ mod tests {
         // A second scrape sets, not adds.
         let text = m.render(&shared, &s).unwrap();
         assert!(text.contains("masq_drops_total{reason=\"no_mapping\",worker=\"0\"} 7"));
+    }
+
+    #[test]
+    fn renders_the_kernel_socket_statistics() {
+        let shared = Shared::new(1, 4);
+        let s = Scrape {
+            xsk: vec![[Some([1, 2, 3, 4, 5, 6]), None]],
+            ..Scrape::default()
+        };
+        let text = Metrics::new().unwrap().render(&shared, &s).unwrap();
+        for (k, (stat, _)) in XSK_STATISTICS.iter().enumerate() {
+            let want = format!(
+                "masq_xsk_{stat}_total{{side=\"lan\",worker=\"0\"}} {}",
+                k + 1
+            );
+            assert!(text.contains(&want), "missing {want}");
+        }
+        assert!(text.contains(
+            "# HELP masq_xsk_rx_ring_full_total AF_XDP: received frames dropped because the RX ring was full."
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! The Grafana dashboard in `control/grafana/masq-dashboard.json` only
-//! queries metric families that masq exports, and its layout is sound
-//! (unique panel ids, no overlapping panels).
+//! queries metric families and drop reasons that masq exports, and its
+//! layout is sound (unique panel ids, no overlapping panels).
 
 use std::collections::BTreeSet;
 
@@ -8,18 +8,6 @@ use serde_json::Value;
 
 const DASHBOARD: &str = include_str!("../grafana/masq-dashboard.json");
 const METRICS_RS: &str = include_str!("../src/metrics.rs");
-
-/// `masq_xsk_<stat>_total` for each of `XSK_STATISTICS` in
-/// `dataplane/xsk/src/worker.rs` (the exporter builds these names with
-/// `format!`, so they are listed here by hand).
-const XSK_NAMES: [&str; 6] = [
-    "masq_xsk_rx_dropped_total",
-    "masq_xsk_rx_invalid_descs_total",
-    "masq_xsk_tx_invalid_descs_total",
-    "masq_xsk_rx_ring_full_total",
-    "masq_xsk_fill_ring_empty_total",
-    "masq_xsk_tx_ring_empty_total",
-];
 
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
@@ -50,10 +38,15 @@ fn masq_identifiers(text: &str) -> Vec<&str> {
 }
 
 /// The metric families masq exports: every string literal in
-/// `src/metrics.rs` that is exactly a `masq_…` name, plus the AF_XDP ones.
+/// `src/metrics.rs` that is exactly a `masq_…` name, plus the AF_XDP ones
+/// (`masq_xsk_<stat>_total`, which the exporter names from the table with
+/// `format!`).
 fn exported() -> BTreeSet<String> {
     let bytes = METRICS_RS.as_bytes();
-    let mut names: BTreeSet<String> = XSK_NAMES.iter().map(|s| s.to_string()).collect();
+    let mut names: BTreeSet<String> = masq_xsk::worker::XSK_STATISTICS
+        .iter()
+        .map(|(stat, _)| format!("masq_xsk_{stat}_total"))
+        .collect();
     let mut i = 0;
     while let Some(off) = METRICS_RS[i..].find("\"masq_") {
         let start = i + off + 1;
@@ -232,4 +225,38 @@ fn every_panel_uses_the_datasource_variable() {
             );
         }
     }
+}
+
+/// Every `reason="…"` a panel filters on is a drop reason masq reports
+/// (the NAT's, a worker's or the XDP program's), read from their tables.
+#[test]
+fn drop_reasons_in_expressions_exist() {
+    let d = dashboard();
+    let known: BTreeSet<&str> = masq_core::DropReason::ALL
+        .iter()
+        .map(|r| r.name())
+        .chain(masq_xsk::worker::Io::DROPS.iter().map(|(_, n)| *n))
+        .chain(masq_xsk::xdp::DROP_REASONS)
+        .collect();
+    let mut checked = 0;
+    for p in all_panels(&d) {
+        for t in p
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let expr = t.get("expr").and_then(Value::as_str).unwrap_or("");
+            for part in expr.split("reason=\"").skip(1) {
+                let reason = part.split('"').next().unwrap_or("");
+                assert!(
+                    known.contains(reason),
+                    "{} filters on reason {reason:?}, which masq does not report",
+                    title(p)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "no panel filters on a reason");
 }

@@ -1,9 +1,18 @@
-//! Drop reasons and per-shard counters.
+//! Drop reasons and per-shard counters, each declared once.
 //!
-//! One list, [`DropReason::ALL`], makes both the counter index and its name;
-//! the metrics exporter and the tests read the same names. Counters are
-//! plain integers owned by one shard: the worker that owns the shard is the
-//! only writer.
+//! `drop_reasons!` turns one table into [`DropReason`], its names and
+//! [`DROP_REASONS`]; `counters!` turns one table into the fields of
+//! [`Counters`], [`Counters::values`], [`Counters::NAMES`] and [`COUNTERS`].
+//! Exporters and tests read these, never a copy, so a counter added to a
+//! table reaches every list at once. Counters are plain integers owned by
+//! one shard: the worker that owns the shard is the only writer.
+//!
+//! These names are the labels of `masq_drops_total{reason}` together with
+//! the worker's own drops (`masq_xsk::worker::Io::DROPS`), so the two lists
+//! must not share a name. The XDP program's reasons
+//! (`masq_xsk::xdp::DROP_REASONS`) are another family,
+//! `masq_xdp_dropped_total`, and reuse `bad_ip_header` on purpose: the same
+//! fault, caught before the frame reaches a worker.
 
 macro_rules! drop_reasons {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {
@@ -63,60 +72,83 @@ drop_reasons! {
 /// Number of drop reasons.
 pub const DROP_REASONS: usize = DropReason::ALL.len();
 
-/// Per-shard counters, plain integers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])+ $field:ident,)*) => {
+        /// Per-shard counters, plain integers.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $($(#[doc = $doc])+ pub $field: u64,)*
+            /// Drops, indexed by `DropReason as usize`.
+            pub drops: [u64; DROP_REASONS],
+        }
+
+        impl Counters {
+            /// Every counter other than the drops, in [`Counters::NAMES`]
+            /// order (for exporters that copy them without naming each
+            /// field).
+            pub fn values(&self) -> [u64; COUNTERS] {
+                [$(self.$field,)*]
+            }
+
+            /// Names of [`Counters::values`], as the fields are named.
+            pub const NAMES: [&'static str; COUNTERS] = [$(stringify!($field),)*];
+        }
+
+        /// Number of counters in [`Counters::values`].
+        pub const COUNTERS: usize = [$(stringify!($field),)*].len();
+    };
+}
+
+counters! {
     /// Frames received from the LAN side.
-    pub rx_lan: u64,
+    rx_lan,
     /// Frames received from the WAN side.
-    pub rx_wan: u64,
+    rx_wan,
     /// Frames handed over by another shard (hairpin second stage).
-    pub rx_hairpin: u64,
+    rx_hairpin,
     /// Frames forwarded to the LAN side.
-    pub tx_lan: u64,
+    tx_lan,
     /// Frames forwarded to the WAN side.
-    pub tx_wan: u64,
+    tx_wan,
     /// Bytes forwarded to the LAN side.
-    pub tx_lan_bytes: u64,
+    tx_lan_bytes,
     /// Bytes forwarded to the WAN side.
-    pub tx_wan_bytes: u64,
+    tx_wan_bytes,
     /// Frames passed to the kernel (not for the NAT).
-    pub passed: u64,
+    passed,
     /// Frames handed off to another shard.
-    pub handed_off: u64,
+    handed_off,
     /// Frames that hairpinned (LAN to LAN through a mapping).
-    pub hairpinned: u64,
+    hairpinned,
     /// ICMP errors translated.
-    pub icmp_errors_translated: u64,
+    icmp_errors_translated,
     /// Sessions created.
-    pub sessions_created: u64,
+    sessions_created,
     /// Sessions removed because their timer ran out.
-    pub sessions_expired: u64,
+    sessions_expired,
     /// Sessions removed by an operator flush.
-    pub sessions_flushed: u64,
+    sessions_flushed,
     /// Sessions removed because their external address went away
     /// (MASQUERADE following the WAN address).
-    pub sessions_readdressed: u64,
+    sessions_readdressed,
     /// Port blocks given to subscribers.
-    pub blocks_allocated: u64,
+    blocks_allocated,
     /// Port blocks given back by subscribers.
-    pub blocks_released: u64,
+    blocks_released,
     /// Events lost because the event queue was full.
-    pub events_dropped: u64,
+    events_dropped,
     /// ICMP errors the NAT generated (time exceeded, 3/13, 3/4).
-    pub icmp_generated: u64,
+    icmp_generated,
     /// ICMP errors not generated because a rate limit held them back.
-    pub icmp_rate_limited: u64,
+    icmp_rate_limited,
     /// Generated or released frames lost because the emit queue was full.
-    pub emit_dropped: u64,
+    emit_dropped,
     /// Non-first fragments translated.
-    pub fragments_translated: u64,
+    fragments_translated,
     /// Early fragments held until their first fragment came.
-    pub fragments_held: u64,
+    fragments_held,
     /// TCP SYNs whose MSS option was lowered.
-    pub mss_clamped: u64,
-    /// Drops, indexed by `DropReason as usize`.
-    pub drops: [u64; DROP_REASONS],
+    mss_clamped,
 }
 
 impl Counters {
@@ -129,69 +161,7 @@ impl Counters {
     pub fn drops_total(&self) -> u64 {
         self.drops.iter().sum()
     }
-
-    /// Every counter other than the drops, in [`Counters::NAMES`] order
-    /// (for exporters that copy them without naming each field).
-    pub fn values(&self) -> [u64; COUNTERS] {
-        [
-            self.rx_lan,
-            self.rx_wan,
-            self.rx_hairpin,
-            self.tx_lan,
-            self.tx_wan,
-            self.tx_lan_bytes,
-            self.tx_wan_bytes,
-            self.passed,
-            self.handed_off,
-            self.hairpinned,
-            self.icmp_errors_translated,
-            self.sessions_created,
-            self.sessions_expired,
-            self.sessions_flushed,
-            self.sessions_readdressed,
-            self.blocks_allocated,
-            self.blocks_released,
-            self.events_dropped,
-            self.icmp_generated,
-            self.icmp_rate_limited,
-            self.emit_dropped,
-            self.fragments_translated,
-            self.fragments_held,
-            self.mss_clamped,
-        ]
-    }
-
-    /// Names of [`Counters::values`], as the fields are named.
-    pub const NAMES: [&'static str; COUNTERS] = [
-        "rx_lan",
-        "rx_wan",
-        "rx_hairpin",
-        "tx_lan",
-        "tx_wan",
-        "tx_lan_bytes",
-        "tx_wan_bytes",
-        "passed",
-        "handed_off",
-        "hairpinned",
-        "icmp_errors_translated",
-        "sessions_created",
-        "sessions_expired",
-        "sessions_flushed",
-        "sessions_readdressed",
-        "blocks_allocated",
-        "blocks_released",
-        "events_dropped",
-        "icmp_generated",
-        "icmp_rate_limited",
-        "emit_dropped",
-        "fragments_translated",
-        "fragments_held",
-        "mss_clamped",
-    ];
 }
-
-/// Number of counters in [`Counters::values`].
-pub const COUNTERS: usize = 24;
 
 #[cfg(test)]
 mod tests {
@@ -223,6 +193,26 @@ mod tests {
                 .name()
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+        }
+    }
+
+    #[test]
+    fn counter_names_are_the_fields_in_order() {
+        // Debug is derived from the struct itself, so it tells the field
+        // names and order independently of the macro's NAMES.
+        let debug = format!("{:?}", Counters::default());
+        let fields: Vec<&str> = debug
+            .trim_start_matches("Counters {")
+            .split(", ")
+            .filter_map(|f| f.trim().split_once(':').map(|(n, _)| n))
+            .collect();
+        assert_eq!(fields.len(), COUNTERS + 1);
+        assert_eq!(fields[..COUNTERS], Counters::NAMES);
+        assert_eq!(fields[COUNTERS], "drops");
+        assert_eq!(Counters::default().values().len(), Counters::NAMES.len());
+        let mut seen = std::collections::HashSet::new();
+        for n in Counters::NAMES {
+            assert!(seen.insert(n), "duplicate {n}");
         }
     }
 }

@@ -19,6 +19,11 @@
 //! shard's events into `Shared::events` for the logger thread (a push that
 //! finds the queue full drops the event and counts `Io::EventsDropped`), or
 //! discards them when nothing logs.
+//!
+//! Counters: the worker's own, [`Io`], are one table (`io_counters!`) that
+//! makes the variants, [`IO`] and [`Io::DROPS`], the drops it reports
+//! under `masq_drops_total{reason}` beside the NAT's `DropReason` names;
+//! the shard's are `masq_core::Counters`, published in its own order.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -57,9 +62,31 @@ pub struct Handoff {
     buf: [u8; FRAME_SIZE],
 }
 
-/// A worker's own counters (the shard keeps the NAT's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Io {
+macro_rules! io_counters {
+    ($($(#[doc = $doc:literal])+ $variant:ident $(=> $drop:literal)?,)*) => {
+        /// A worker's own counters (the shard keeps the NAT's).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Io {
+            $($(#[doc = $doc])+ $variant,)*
+        }
+
+        impl Io {
+            /// Every counter, in index order.
+            pub const ALL: [Io; IO] = [$(Io::$variant,)*];
+
+            /// The frames a worker drops outside the NAT, with the drop
+            /// reason names under which they are reported beside the NAT's.
+            pub const DROPS: [(Io, &'static str); [$($($drop,)?)*].len()] =
+                [$($((Io::$variant, $drop),)?)*];
+        }
+
+        /// Number of [`Io`] counters.
+        pub const IO: usize = [$(stringify!($variant),)*].len();
+    };
+}
+
+// A counter with `=> "name"` is a drop, exported under that reason.
+io_counters! {
     /// Frames received from the LAN socket.
     RxLan,
     /// Frames received from the WAN socket.
@@ -77,15 +104,15 @@ pub enum Io {
     /// Frames received from other workers.
     HandedIn,
     /// Frames dropped because a TX ring was full.
-    TxRingFull,
+    TxRingFull => "tx_ring_full",
     /// Frames dropped because the owner's hand-off ring was full.
-    HandoffFull,
+    HandoffFull => "handoff_ring_full",
     /// Frames for the WAN dropped because the gateway's MAC was not known
     /// yet.
-    NoGateway,
+    NoGateway => "no_next_hop",
     /// Frames the NAT would pass to the kernel but the XDP program had
     /// already redirected (dropped).
-    PassDropped,
+    PassDropped => "pass_after_redirect",
     /// All polls.
     Polls,
     /// Polls that found work.
@@ -98,21 +125,6 @@ pub enum Io {
     /// Frames the shard made itself (generated ICMP errors, released
     /// fragments) that the worker took to send.
     Emitted,
-}
-
-/// Number of [`Io`] counters.
-pub const IO: usize = 17;
-const _: () = assert!(Io::Emitted as usize + 1 == IO, "IO counts the Io variants");
-
-impl Io {
-    /// The frames a worker drops outside the NAT, with the drop reason
-    /// names under which they are reported beside the NAT's.
-    pub const DROPS: [(Io, &'static str); 4] = [
-        (Io::TxRingFull, "tx_ring_full"),
-        (Io::HandoffFull, "handoff_ring_full"),
-        (Io::NoGateway, "no_next_hop"),
-        (Io::PassDropped, "pass_after_redirect"),
-    ];
 }
 
 /// Numbers a worker publishes for the control thread (plain stores at
@@ -884,21 +896,36 @@ const SOL_XDP: libc::c_int = 283;
 const XDP_STATISTICS: libc::c_int = 7;
 
 /// Counters the kernel keeps for an AF_XDP socket, in the order of
-/// `struct xdp_statistics`: rx dropped, rx invalid descriptors, tx invalid
-/// descriptors, rx ring full, fill ring empty, tx ring empty.
-pub const XSK_STATISTICS: [&str; 6] = [
-    "rx_dropped",
-    "rx_invalid_descs",
-    "tx_invalid_descs",
-    "rx_ring_full",
-    "fill_ring_empty",
-    "tx_ring_empty",
+/// `struct xdp_statistics`, each with what it counts (exported as
+/// `masq_xsk_<name>_total`, with that as its help).
+pub const XSK_STATISTICS: [(&str, &str); 6] = [
+    (
+        "rx_dropped",
+        "received frames the kernel dropped for other reasons",
+    ),
+    (
+        "rx_invalid_descs",
+        "received frames dropped for an invalid descriptor",
+    ),
+    (
+        "tx_invalid_descs",
+        "frames to send dropped for an invalid descriptor",
+    ),
+    (
+        "rx_ring_full",
+        "received frames dropped because the RX ring was full",
+    ),
+    (
+        "fill_ring_empty",
+        "times the kernel found the fill ring empty",
+    ),
+    ("tx_ring_empty", "times the kernel found the TX ring empty"),
 ];
 
 /// Reads the kernel's [`XSK_STATISTICS`] of the AF_XDP socket `fd` (one
 /// getsockopt; the control thread calls it, never a worker).
-pub fn xsk_statistics(fd: i32) -> io::Result<[u64; 6]> {
-    let mut v = [0u64; 6];
+pub fn xsk_statistics(fd: i32) -> io::Result<[u64; XSK_STATISTICS.len()]> {
+    let mut v = [0u64; XSK_STATISTICS.len()];
     let mut len = std::mem::size_of_val(&v) as libc::socklen_t;
     // SAFETY: `v` is a writable buffer of `len` bytes that outlives the call.
     let r =
@@ -910,4 +937,34 @@ pub fn xsk_statistics(fd: i32) -> io::Result<[u64; 6]> {
         return Err(io::Error::other("XDP_STATISTICS: unexpected size"));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use masq_core::DropReason;
+
+    #[test]
+    fn io_table_is_consistent() {
+        assert_eq!(Io::ALL.len(), IO);
+        for (i, k) in Io::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (k, name) in Io::DROPS {
+            assert!(seen.insert(k as usize), "{k:?} twice");
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name}"
+            );
+            // One label set per reason in masq_drops_total: a name the NAT
+            // uses too would overwrite its count.
+            assert!(
+                DropReason::ALL.iter().all(|d| d.name() != name),
+                "{name} is also a NAT drop reason"
+            );
+        }
+        let names: std::collections::HashSet<_> = Io::DROPS.iter().map(|(_, n)| n).collect();
+        assert_eq!(names.len(), Io::DROPS.len());
+    }
 }

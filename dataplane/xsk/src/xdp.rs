@@ -1,4 +1,7 @@
 //! The XDP program: loading, configuration, attachment and detachment.
+//!
+//! Its counters are the slots of [`stats`], the one table that build.rs
+//! also writes into the program's C header.
 
 use std::ffi::CString;
 use std::io;
@@ -7,6 +10,8 @@ use std::ptr;
 use libxdp_sys as sys;
 
 use crate::bpf::{self, check, Object};
+
+pub mod stats;
 
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);
@@ -21,11 +26,21 @@ pub const MAX_PREFIXES: usize = 16;
 /// Spoofed-source prefixes the LAN program can hold (`MAX_SPOOF`).
 pub const MAX_SPOOF: usize = 3 * MAX_PREFIXES;
 
-/// Why the program dropped frames (slots 2.. of its `stats` map, in this
-/// order), as metric labels: an IPv4 header the kernel would refuse too;
-/// a LAN source that is the NAT's own address; a frame for a pool or
-/// one-to-one address that the NAT does not take (snat mode).
-pub const DROP_REASONS: [&str; 3] = ["bad_ip_header", "spoofed_source", "not_for_nat"];
+/// Why the program dropped frames, as `masq_xdp_dropped_total` reasons,
+/// in the order of its drop slots ([`stats::DROPS`]).
+pub const DROP_REASONS: [&str; stats::DROPS.len()] = labels(stats::DROPS);
+
+/// The labels of a (C constant, label) table, at compile time, so that
+/// [`DROP_REASONS`] stays an array whose length is the table's.
+const fn labels<const N: usize>(t: [(&'static str, &'static str); N]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = t[i].1;
+        i += 1;
+    }
+    out
+}
 
 /// Which traffic an interface's program redirects to the NAT.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,7 +265,8 @@ impl XdpProgram {
         Ok(p)
     }
 
-    /// Frames redirected to the NAT and passed to the kernel so far.
+    /// Frames redirected to the NAT and passed to the kernel so far
+    /// (slots [`stats::FRAMES`]).
     pub fn stats(&self) -> io::Result<(u64, u64)> {
         Ok((
             bpf::percpu_sum(self.stats_fd, 0)?,
@@ -262,7 +278,7 @@ impl XdpProgram {
     pub fn drops(&self) -> io::Result<[u64; DROP_REASONS.len()]> {
         let mut d = [0; DROP_REASONS.len()];
         for (i, v) in d.iter_mut().enumerate() {
-            *v = bpf::percpu_sum(self.stats_fd, 2 + i as u32)?;
+            *v = bpf::percpu_sum(self.stats_fd, (stats::FRAMES.len() + i) as u32)?;
         }
         Ok(d)
     }
@@ -354,5 +370,51 @@ mod tests {
             spoofed: vec![(0, 32); MAX_SPOOF + 1],
         };
         assert!(raw(&too_many).is_err());
+    }
+
+    const MASQ_C: &str = include_str!("../xdp/masq.c");
+
+    #[test]
+    fn the_program_counts_with_the_generated_slots() {
+        let h = stats::c_header();
+        let slots: Vec<&str> = stats::FRAMES
+            .iter()
+            .chain(stats::DROPS.iter().map(|(c, _)| c))
+            .copied()
+            .collect();
+        for (i, name) in slots.iter().enumerate() {
+            assert!(h.contains(&format!("    {name} = {i},\n")), "{name}");
+            // A slot the program never counts would export a constant 0.
+            assert!(MASQ_C.contains(&format!("count({name},")), "{name}");
+        }
+        assert!(h.contains(&format!("ST_COUNT = {},", slots.len())));
+        assert!(MASQ_C.contains("#include \"masq_stats.h\""));
+        // An enum of its own would not compile beside the header; a macro
+        // would quietly win over it.
+        assert!(
+            !MASQ_C.contains("#define ST_"),
+            "masq.c numbers slots itself"
+        );
+        assert_eq!(DROP_REASONS.len(), stats::DROPS.len());
+        for ((_, label), reason) in stats::DROPS.iter().zip(DROP_REASONS) {
+            assert_eq!(*label, reason);
+        }
+    }
+
+    #[test]
+    fn drop_reasons_are_unique_and_share_only_bad_ip_header() {
+        let mut seen = std::collections::HashSet::new();
+        for r in DROP_REASONS {
+            assert!(seen.insert(r), "duplicate {r}");
+            assert!(r.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{r}");
+        }
+        // Same name for the same fault in another family (see `stats`);
+        // any other overlap is a decision to make there.
+        let shared: Vec<&str> = masq_core::DropReason::ALL
+            .iter()
+            .map(|d| d.name())
+            .filter(|n| DROP_REASONS.contains(n))
+            .collect();
+        assert_eq!(shared, ["bad_ip_header"]);
     }
 }
