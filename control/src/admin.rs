@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::{Endpoint, SessionInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -304,7 +304,7 @@ impl RunConfig {
             );
         }
         for m in &c.statics {
-            let a = masq_core::config::fmt_addr;
+            let a = masq_core::addr::fmt_addr;
             s += &match m.proto {
                 Some(p) => format!(
                     "\n[[static]]\nproto = \"{}\"\ninside = \"{}:{}\"\noutside = \"{}:{}\"\n",

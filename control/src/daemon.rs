@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::wire::Mac;
 use masq_core::{DropReason, NextHops, Prefix, SessionInfo, Shard};
 use masq_xsk::command::{Command, Reply, Select};

@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::deterministic;
 
 use crate::config::RunConfig;

@@ -2,7 +2,7 @@
 //! remote server, replies, an ICMP error, a hairpin, an unsolicited probe,
 //! and the timers, printed as an operator would read them.
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::{Config, Side, Time, Verdict};
 use masq_tests::check::{checksums, seen};
 use masq_tests::frames::{self, From, SYN, SYN_ACK};

@@ -2,7 +2,7 @@
 //! address (MASQUERADE), take a reloaded configuration, and hand out
 //! snapshots of sessions and subscribers.
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::{Config, DropReason, Prefix, SessionInfo, Side, Time, Verdict};
 use masq_tests::check::seen;
 use masq_tests::frames::{self, From};

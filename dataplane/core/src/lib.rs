@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod config;
 pub mod counters;
 pub mod deterministic;
@@ -24,9 +25,9 @@ pub mod shard;
 pub mod tcp;
 pub mod wire;
 
+pub use addr::Prefix;
 pub use config::{
-    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, Prefix, StaticMapping,
-    Timeouts,
+    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, StaticMapping, Timeouts,
 };
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
