@@ -5,7 +5,7 @@ use std::path::Path;
 
 use std::net::Ipv4Addr;
 
-use masq_core::{Config, Filtering, Prefix, StaticMapping};
+use masq_core::{Config, Filtering, Prefix, Protocol, StaticMapping};
 use serde::Deserialize;
 
 use crate::eventlog::{self, LogConfig};
@@ -142,9 +142,8 @@ fn static_mapping(f: &StaticFile) -> Result<StaticMapping, String> {
             outside_port: 0,
         }),
         Some(p) => {
-            let proto = match p {
-                "tcp" => 6,
-                "udp" => 17,
+            let proto = match p.parse::<Protocol>() {
+                Ok(p @ (Protocol::Tcp | Protocol::Udp)) => p.number(),
                 _ => return Err(e(format!("proto {p:?} is not \"tcp\" or \"udp\""))),
             };
             let (inside, inside_port) = endpoint(&f.inside)?;
@@ -308,7 +307,7 @@ impl RunConfig {
             s += &match m.proto {
                 Some(p) => format!(
                     "\n[[static]]\nproto = \"{}\"\ninside = \"{}:{}\"\noutside = \"{}:{}\"\n",
-                    if p == 6 { "tcp" } else { "udp" },
+                    masq_core::proto::name_of(p),
                     a(m.inside),
                     m.inside_port,
                     a(m.outside),

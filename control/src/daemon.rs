@@ -1153,11 +1153,7 @@ fn report(shared: &Shared, shards: &[Shard], xdp: [Option<(u64, u64)>; 2], max_s
                 break;
             }
             listed += 1;
-            let proto = match s.proto {
-                6 => "tcp",
-                17 => "udp",
-                _ => "icmp",
-            };
+            let proto = masq_core::proto::name_of(s.proto);
             println!(
                 "  {proto:<4} {} -> {} -> remote {}  {:?}",
                 s.inside, s.outside, s.remote, s.tcp

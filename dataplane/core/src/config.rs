@@ -113,7 +113,7 @@ impl fmt::Display for StaticMapping {
             Some(p) => write!(
                 f,
                 "{} {}:{} -> {}:{}",
-                if p == 6 { "tcp" } else { "udp" },
+                crate::proto::name_of(p),
                 fmt_addr(self.inside),
                 self.inside_port,
                 fmt_addr(self.outside),

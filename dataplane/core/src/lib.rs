@@ -20,6 +20,7 @@ mod frag;
 pub mod hash;
 pub mod index;
 pub mod pool;
+pub mod proto;
 mod session;
 pub mod shard;
 pub mod tcp;
@@ -33,6 +34,7 @@ pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
 pub use hash::subscriber_owner;
 pub use pool::BlockMap;
+pub use proto::Protocol;
 pub use shard::{NextHops, SessionInfo, Shard, Side, SubscriberInfo, Verdict};
 pub use tcp::TcpState;
 

@@ -125,7 +125,7 @@ pub struct WorkerStats {
     pub core: [AtomicU64; COUNTERS],
     /// The shard's drops, in `DropReason::ALL` order.
     pub drops: [AtomicU64; DROP_REASONS],
-    /// Live sessions of TCP, UDP and ICMP.
+    /// Live sessions per protocol, in `masq_core::Protocol::ALL` order.
     pub sessions_by_proto: [AtomicU64; 3],
     /// Live subscribers.
     pub subscribers: AtomicU64,
