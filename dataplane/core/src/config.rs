@@ -21,19 +21,41 @@ pub enum Filtering {
     AddressAndPortDependent,
 }
 
+impl Filtering {
+    /// Every behaviour, in declaration order.
+    pub const ALL: [Filtering; 3] = [
+        Filtering::EndpointIndependent,
+        Filtering::AddressDependent,
+        Filtering::AddressAndPortDependent,
+    ];
+
+    /// The name in the configuration file (the RFC 4787 term, hyphenated).
+    pub fn name(self) -> &'static str {
+        match self {
+            Filtering::EndpointIndependent => "endpoint-independent",
+            Filtering::AddressDependent => "address-dependent",
+            Filtering::AddressAndPortDependent => "address-and-port-dependent",
+        }
+    }
+}
+
+impl fmt::Display for Filtering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 impl core::str::FromStr for Filtering {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Filtering, String> {
-        match s {
-            "endpoint-independent" => Ok(Filtering::EndpointIndependent),
-            "address-dependent" => Ok(Filtering::AddressDependent),
-            "address-and-port-dependent" => Ok(Filtering::AddressAndPortDependent),
-            _ => Err(format!(
-                "{s:?} is not one of endpoint-independent, address-dependent, \
-                 address-and-port-dependent"
-            )),
-        }
+        Filtering::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Filtering::ALL.iter().map(|f| f.name()).collect();
+                format!("{s:?} is not one of {}", names.join(", "))
+            })
     }
 }
 
@@ -747,5 +769,8 @@ mod tests {
             Ok(Filtering::AddressAndPortDependent)
         );
         assert!("full-cone".parse::<Filtering>().is_err());
+        for f in Filtering::ALL {
+            assert_eq!(f.to_string().parse(), Ok(f));
+        }
     }
 }
