@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use masq_core::addr::fmt_addr;
 use masq_core::proto;
-use masq_core::{Endpoint, SessionInfo};
+use masq_core::{Endpoint, SessionInfo, TcpState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -69,7 +69,7 @@ pub fn session_json(s: &SessionInfo, now_s: u32) -> Value {
         "inside": endpoint(s.inside),
         "outside": endpoint(s.outside),
         "remote": endpoint(s.remote),
-        "state": s.tcp.map(|t| format!("{t:?}").to_lowercase()),
+        "state": s.tcp.map(TcpState::name),
         "idle_s": now_s.saturating_sub(s.last_seen),
         "expires_in_s": s.expires.saturating_sub(now_s),
     })

@@ -21,6 +21,23 @@ pub enum Mode {
     Masquerade,
 }
 
+impl Mode {
+    /// The value of `mode` in the file (serde reads the same spelling:
+    /// the variant name in lowercase).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Snat => "snat",
+            Mode::Masquerade => "masquerade",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsFile {
@@ -226,31 +243,24 @@ impl RunConfig {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let filtering = match c.filtering {
-            Filtering::EndpointIndependent => "endpoint-independent",
-            Filtering::AddressDependent => "address-dependent",
-            Filtering::AddressAndPortDependent => "address-and-port-dependent",
-        };
         let mut s = format!(
             "lan = {}\nwan = {}\nmode = \"{}\"\ninside = [{}]\n",
             toml_string(&self.lan),
             toml_string(&self.wan),
-            match self.mode {
-                Mode::Snat => "snat",
-                Mode::Masquerade => "masquerade",
-            },
+            self.mode,
             list(&c.inside)
         );
         if self.mode == Mode::Snat {
             s += &format!("pool = [{}]\n", list(&c.pool));
         }
         s += &format!(
-            "workers = {}\ncores = {:?}\nfiltering = \"{filtering}\"\ninbound_refresh = {}\n\
+            "workers = {}\ncores = {:?}\nfiltering = \"{}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
              metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
             c.shards,
             self.cores,
+            c.filtering,
             c.inbound_refresh,
             c.port_min,
             c.port_max,
@@ -648,6 +658,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.mode, Mode::Masquerade);
+        // The printed name is the one the parser reads.
+        for mode in [Mode::Snat, Mode::Masquerade] {
+            let text = GOOD.replace("mode = \"snat\"", &format!("mode = \"{mode}\""));
+            let text = match mode {
+                Mode::Snat => text,
+                Mode::Masquerade => text.replace("pool = [\"203.0.113.0/29\"]", ""),
+            };
+            assert_eq!(parse(&text).unwrap().mode, mode);
+        }
     }
 
     #[test]

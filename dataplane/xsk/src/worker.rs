@@ -316,6 +316,16 @@ pub enum Mode {
     ZeroCopy,
 }
 
+impl std::fmt::Display for Mode {
+    /// `copy` or `zero-copy`, as the startup line prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Mode::Copy => "copy",
+            Mode::ZeroCopy => "zero-copy",
+        })
+    }
+}
+
 struct Port {
     tx: TxQueue,
     rx: RxQueue,
