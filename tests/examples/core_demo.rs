@@ -101,16 +101,16 @@ fn main() {
     for shard in &nat.shards {
         for s in shard.sessions() {
             println!(
-                "  shard {} proto {:>2} {}:{} <-> {}:{} remote {}:{} {:?} expires at {} s",
+                "  shard {} {:<4} {}:{} <-> {}:{} remote {}:{} {} expires at {} s",
                 shard.id(),
-                s.proto,
+                masq_core::proto::name_of(s.proto),
                 fmt_addr(s.inside.addr),
                 s.inside.port,
                 fmt_addr(s.outside.addr),
                 s.outside.port,
                 fmt_addr(s.remote.addr),
                 s.remote.port,
-                s.tcp,
+                s.tcp.map_or("-", masq_core::TcpState::name),
                 s.expires
             );
         }
