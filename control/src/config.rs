@@ -258,7 +258,7 @@ impl RunConfig {
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
              metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
-            c.shards,
+            c.workers,
             self.cores,
             c.filtering,
             c.inbound_refresh,
@@ -301,7 +301,7 @@ impl RunConfig {
             "\n[icmp]\nrate = {}\nrate_per_subscriber = {}\n\n\
              [fragments]\nmax_datagrams = {}\nmax_held = {}\ntimeout = {}\n",
             c.icmp.rate,
-            c.icmp.rate_per_host,
+            c.icmp.rate_per_subscriber,
             c.fragments.max_datagrams,
             c.fragments.max_held,
             c.fragments.timeout
@@ -380,7 +380,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     let mut core = Config {
         inside: prefixes("inside", &f.inside)?,
         pool: prefixes("pool", &f.pool)?,
-        shards: f.workers.unwrap_or(1),
+        workers: f.workers.unwrap_or(1),
         port_min: f.port_min.unwrap_or(d.port_min),
         port_max: f.port_max.unwrap_or(d.port_max),
         block_size: f.block_size.unwrap_or(d.block_size),
@@ -433,10 +433,10 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         .map(static_mapping)
         .collect::<Result<_, _>>()?;
     core.icmp.rate = f.icmp.rate.unwrap_or(core.icmp.rate);
-    core.icmp.rate_per_host = f
+    core.icmp.rate_per_subscriber = f
         .icmp
         .rate_per_subscriber
-        .unwrap_or(core.icmp.rate_per_host);
+        .unwrap_or(core.icmp.rate_per_subscriber);
     let fr = &mut core.fragments;
     fr.max_datagrams = f.fragments.max_datagrams.unwrap_or(fr.max_datagrams);
     fr.max_held = f.fragments.max_held.unwrap_or(fr.max_held);
@@ -492,7 +492,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let workers = usize::from(core.shards);
+    let workers = usize::from(core.workers);
     if workers > cpus {
         return Err(err(
             "workers",

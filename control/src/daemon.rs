@@ -165,7 +165,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             );
         }
     }
-    let workers = usize::from(rc.core.shards);
+    let workers = usize::from(rc.core.workers);
     for ifname in [&rc.lan, &rc.wan] {
         let q = netinfo::rx_queues(ifname).map_err(|e| format!("{ifname}: {e}"))?;
         if q > workers {

@@ -40,7 +40,7 @@ fn main() {
             "100.64.0.0/10".parse().unwrap(),
         ],
         pool: vec!["203.0.113.0/30".parse().unwrap()],
-        shards: 2,
+        workers: 2,
         max_sessions: 4096,
         max_subscribers: 256,
         event_queue: 1024,

@@ -153,14 +153,14 @@ pub struct IcmpGeneration {
     pub rate: u32,
     /// Most errors per second to one destination host (hashed into 256
     /// buckets, so hosts that collide share one).
-    pub rate_per_host: u32,
+    pub rate_per_subscriber: u32,
 }
 
 impl Default for IcmpGeneration {
     fn default() -> Self {
         IcmpGeneration {
             rate: 1000,
-            rate_per_host: 10,
+            rate_per_subscriber: 10,
         }
     }
 }
@@ -195,8 +195,8 @@ pub struct Config {
     pub inside: Vec<Prefix>,
     /// External addresses (SNAT pool, or the WAN address as a /32).
     pub pool: Vec<Prefix>,
-    /// Number of shards (workers) the state is split over.
-    pub shards: u16,
+    /// Number of workers (one shard each) the state is split over.
+    pub workers: u16,
     /// Lowest external port handed out (inclusive, even).
     pub port_min: u16,
     /// Highest external port handed out (inclusive).
@@ -256,7 +256,7 @@ impl Default for Config {
         Config {
             inside: vec![known_prefix(0xc0a8_0000, 16), known_prefix(0x6440_0000, 10)],
             pool: vec![known_prefix(0xcb00_7100, 24)],
-            shards: 1,
+            workers: 1,
             port_min: 1024,
             port_max: 65535,
             block_size: 512,
@@ -339,8 +339,8 @@ impl Config {
                 return Err(err("pool", format!("{a} overlaps inside prefix {b}")));
             }
         }
-        if self.shards == 0 {
-            return Err(err("shards", "must be at least 1"));
+        if self.workers == 0 {
+            return Err(err("workers", "must be at least 1"));
         }
         if self.block_size < 2 || self.block_size % 2 != 0 {
             return Err(err(
@@ -370,12 +370,12 @@ impl Config {
             ));
         }
         let blocks = self.blocks_per_addr();
-        if blocks < u32::from(self.shards) {
+        if blocks < u32::from(self.workers) {
             return Err(err(
                 "block_size",
                 format!(
-                    "{blocks} blocks per address cannot give each of {} shards one",
-                    self.shards
+                    "{blocks} blocks per address cannot give each of {} workers one",
+                    self.workers
                 ),
             ));
         }
@@ -501,7 +501,7 @@ impl Config {
 
     fn check_statics(&self) -> Result<(), ConfigError> {
         let map = crate::pool::BlockMap {
-            shards: self.shards,
+            shards: self.workers,
             port_min: self.port_min,
             block_size: self.block_size,
             blocks_per_addr: self.blocks_per_addr(),
@@ -580,7 +580,7 @@ impl Config {
         new.validate()?;
         let fixed = [
             ("inside", new.inside == self.inside),
-            ("workers", new.shards == self.shards),
+            ("workers", new.workers == self.workers),
             ("port_min", new.port_min == self.port_min),
             ("port_max", new.port_max == self.port_max),
             ("block_size", new.block_size == self.block_size),
@@ -650,11 +650,11 @@ mod tests {
             ("pool", |c| c.pool = vec!["192.168.5.0/24".parse().unwrap()]),
             ("pool", |c| c.pool.push("203.0.113.128/25".parse().unwrap())),
             ("pool", |c| c.pool = vec!["10.0.0.0/8".parse().unwrap()]),
-            ("shards", |c| c.shards = 0),
+            ("workers", |c| c.workers = 0),
             ("block_size", |c| c.block_size = 511),
             ("block_size", |c| {
                 c.block_size = 32768;
-                c.shards = 4
+                c.workers = 4
             }),
             ("port_min", |c| c.port_min = 1025),
             ("port_min", |c| c.port_min = 80),

@@ -117,7 +117,7 @@ pub fn outside_to_inside(cfg: &Config, addr: u32, port: u16) -> Option<Place> {
 pub(crate) fn owner(cfg: &Config, a: u32) -> Option<u16> {
     let i = index_in(&cfg.inside, a)?;
     let k = u64::from(cfg.blocks_per_addr());
-    Some(((i % k) % u64::from(cfg.shards)) as u16)
+    Some(((i % k) % u64::from(cfg.workers)) as u16)
 }
 
 #[cfg(test)]
@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn owner_follows_the_block() {
         let mut c = cfg(&["100.64.0.0/24"], &["203.0.113.0/28"], 2048);
-        c.shards = 4;
+        c.workers = 4;
         let map = crate::BlockMap {
             shards: 4,
             port_min: c.port_min,
