@@ -12,8 +12,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use masq_core::config::fmt_addr;
-use masq_core::{Endpoint, SessionInfo};
+use masq_core::addr::fmt_addr;
+use masq_core::proto;
+use masq_core::{Endpoint, SessionInfo, TcpState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -64,23 +65,14 @@ pub fn read_request(stream: &UnixStream) -> Result<Request, String> {
 /// The JSON of one session, with ages relative to `now_s`.
 pub fn session_json(s: &SessionInfo, now_s: u32) -> Value {
     json!({
-        "protocol": proto_name(s.proto),
+        "protocol": proto::name_of(s.proto),
         "inside": endpoint(s.inside),
         "outside": endpoint(s.outside),
         "remote": endpoint(s.remote),
-        "state": s.tcp.map(|t| format!("{t:?}").to_lowercase()),
+        "state": s.tcp.map(TcpState::name),
         "idle_s": now_s.saturating_sub(s.last_seen),
         "expires_in_s": s.expires.saturating_sub(now_s),
     })
-}
-
-fn proto_name(p: u8) -> &'static str {
-    match p {
-        6 => "tcp",
-        17 => "udp",
-        1 => "icmp",
-        _ => "other",
-    }
 }
 
 fn endpoint(e: Endpoint) -> String {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use std::net::Ipv4Addr;
 
-use masq_core::{Config, Filtering, Prefix, StaticMapping};
+use masq_core::{Config, Filtering, Prefix, Protocol, StaticMapping};
 use serde::Deserialize;
 
 use crate::eventlog::{self, LogConfig};
@@ -19,6 +19,23 @@ pub enum Mode {
     Snat,
     /// Translate to the WAN interface's IPv4 address at start.
     Masquerade,
+}
+
+impl Mode {
+    /// The value of `mode` in the file (serde reads the same spelling:
+    /// the variant name in lowercase).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Snat => "snat",
+            Mode::Masquerade => "masquerade",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,9 +159,8 @@ fn static_mapping(f: &StaticFile) -> Result<StaticMapping, String> {
             outside_port: 0,
         }),
         Some(p) => {
-            let proto = match p {
-                "tcp" => 6,
-                "udp" => 17,
+            let proto = match p.parse::<Protocol>() {
+                Ok(p @ (Protocol::Tcp | Protocol::Udp)) => p.number(),
                 _ => return Err(e(format!("proto {p:?} is not \"tcp\" or \"udp\""))),
             };
             let (inside, inside_port) = endpoint(&f.inside)?;
@@ -227,31 +243,24 @@ impl RunConfig {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let filtering = match c.filtering {
-            Filtering::EndpointIndependent => "endpoint-independent",
-            Filtering::AddressDependent => "address-dependent",
-            Filtering::AddressAndPortDependent => "address-and-port-dependent",
-        };
         let mut s = format!(
             "lan = {}\nwan = {}\nmode = \"{}\"\ninside = [{}]\n",
             toml_string(&self.lan),
             toml_string(&self.wan),
-            match self.mode {
-                Mode::Snat => "snat",
-                Mode::Masquerade => "masquerade",
-            },
+            self.mode,
             list(&c.inside)
         );
         if self.mode == Mode::Snat {
             s += &format!("pool = [{}]\n", list(&c.pool));
         }
         s += &format!(
-            "workers = {}\ncores = {:?}\nfiltering = \"{filtering}\"\ninbound_refresh = {}\n\
+            "workers = {}\ncores = {:?}\nfiltering = \"{}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
              metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
-            c.shards,
+            c.workers,
             self.cores,
+            c.filtering,
             c.inbound_refresh,
             c.port_min,
             c.port_max,
@@ -292,7 +301,7 @@ impl RunConfig {
             "\n[icmp]\nrate = {}\nrate_per_subscriber = {}\n\n\
              [fragments]\nmax_datagrams = {}\nmax_held = {}\ntimeout = {}\n",
             c.icmp.rate,
-            c.icmp.rate_per_host,
+            c.icmp.rate_per_subscriber,
             c.fragments.max_datagrams,
             c.fragments.max_held,
             c.fragments.timeout
@@ -304,11 +313,11 @@ impl RunConfig {
             );
         }
         for m in &c.statics {
-            let a = masq_core::config::fmt_addr;
+            let a = masq_core::addr::fmt_addr;
             s += &match m.proto {
                 Some(p) => format!(
                     "\n[[static]]\nproto = \"{}\"\ninside = \"{}:{}\"\noutside = \"{}:{}\"\n",
-                    if p == 6 { "tcp" } else { "udp" },
+                    masq_core::proto::name_of(p),
                     a(m.inside),
                     m.inside_port,
                     a(m.outside),
@@ -371,7 +380,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     let mut core = Config {
         inside: prefixes("inside", &f.inside)?,
         pool: prefixes("pool", &f.pool)?,
-        shards: f.workers.unwrap_or(1),
+        workers: f.workers.unwrap_or(1),
         port_min: f.port_min.unwrap_or(d.port_min),
         port_max: f.port_max.unwrap_or(d.port_max),
         block_size: f.block_size.unwrap_or(d.block_size),
@@ -424,10 +433,10 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         .map(static_mapping)
         .collect::<Result<_, _>>()?;
     core.icmp.rate = f.icmp.rate.unwrap_or(core.icmp.rate);
-    core.icmp.rate_per_host = f
+    core.icmp.rate_per_subscriber = f
         .icmp
         .rate_per_subscriber
-        .unwrap_or(core.icmp.rate_per_host);
+        .unwrap_or(core.icmp.rate_per_subscriber);
     let fr = &mut core.fragments;
     fr.max_datagrams = f.fragments.max_datagrams.unwrap_or(fr.max_datagrams);
     fr.max_held = f.fragments.max_held.unwrap_or(fr.max_held);
@@ -483,7 +492,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let workers = usize::from(core.shards);
+    let workers = usize::from(core.workers);
     if workers > cpus {
         return Err(err(
             "workers",
@@ -649,6 +658,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.mode, Mode::Masquerade);
+        // The printed name is the one the parser reads.
+        for mode in [Mode::Snat, Mode::Masquerade] {
+            let text = GOOD.replace("mode = \"snat\"", &format!("mode = \"{mode}\""));
+            let text = match mode {
+                Mode::Snat => text,
+                Mode::Masquerade => text.replace("pool = [\"203.0.113.0/29\"]", ""),
+            };
+            assert_eq!(parse(&text).unwrap().mode, mode);
+        }
     }
 
     #[test]

@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::wire::Mac;
-use masq_core::{DropReason, NextHops, Prefix, SessionInfo, Shard};
+use masq_core::{DropReason, NextHops, Prefix, SessionInfo, Shard, TcpState};
 use masq_xsk::command::{Command, Reply, Select};
 use masq_xsk::worker::{self, Io, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, privilege, xdp};
@@ -165,7 +165,7 @@ pub fn run(opts: Options) -> Result<(), String> {
             );
         }
     }
-    let workers = usize::from(rc.core.shards);
+    let workers = usize::from(rc.core.workers);
     for ifname in [&rc.lan, &rc.wan] {
         let q = netinfo::rx_queues(ifname).map_err(|e| format!("{ifname}: {e}"))?;
         if q > workers {
@@ -328,7 +328,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         );
     }
     eprintln!(
-        "masq: running: {:?} to {}, LAN {} WAN {}, {} worker(s) in {:?} mode, busy-poll socket options {}, pinned to cores {:?}",
+        "masq: running: {} to {}, LAN {} WAN {}, {} worker(s) in {} mode, busy-poll socket options {}, pinned to cores {:?}",
         rc.mode,
         match external {
             Some(None) => "(no address yet)".to_string(),
@@ -358,10 +358,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         eprintln!(
             "masq: event log: ipfix {}, syslog {}, session events {}",
             show(rc.log.ipfix.map(|a| a.to_string())),
-            show(rc.log.syslog.map(|s| match s {
-                eventlog::SyslogTo::Udp(a) => a.to_string(),
-                eventlog::SyslogTo::Stderr => "stderr".into(),
-            })),
+            show(rc.log.syslog.map(|s| s.to_string())),
             match (rc.log.sessions, rc.log.destinations) {
                 (false, _) => "off (port blocks and exhaustion only)",
                 (true, false) => "on, without destinations",
@@ -1037,7 +1034,7 @@ impl Control {
         let core = |name: &str| sh.total(|s| s.core(name));
         json!({
             "uptime_s": self.started.elapsed().as_secs(),
-            "mode": format!("{:?}", self.rc.mode).to_lowercase(),
+            "mode": self.rc.mode.name(),
             "external_address": match self.external {
                 Some(Some(a)) => Value::from(fmt_addr(a).to_string()),
                 Some(None) => Value::Null,
@@ -1153,14 +1150,13 @@ fn report(shared: &Shared, shards: &[Shard], xdp: [Option<(u64, u64)>; 2], max_s
                 break;
             }
             listed += 1;
-            let proto = match s.proto {
-                6 => "tcp",
-                17 => "udp",
-                _ => "icmp",
-            };
+            let proto = masq_core::proto::name_of(s.proto);
             println!(
-                "  {proto:<4} {} -> {} -> remote {}  {:?}",
-                s.inside, s.outside, s.remote, s.tcp
+                "  {proto:<4} {} -> {} -> remote {}  {}",
+                s.inside,
+                s.outside,
+                s.remote,
+                s.tcp.map_or("-", TcpState::name)
             );
         }
     }

@@ -63,6 +63,19 @@ pub enum SyslogTo {
     Stderr,
 }
 
+impl std::fmt::Display for SyslogTo {
+    /// The value of `log.syslog` that selects this destination.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyslogTo::Udp(a) => write!(f, "{a}"),
+            SyslogTo::Stderr => f.write_str(STDERR),
+        }
+    }
+}
+
+/// The value of `log.syslog` that sends lines to standard error.
+const STDERR: &str = "stderr";
+
 /// The checked `[log]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogConfig {
@@ -117,9 +130,8 @@ impl LogConfig {
             None => s += "# ipfix = \"IP:PORT\" (off)\n",
         }
         match self.syslog {
-            Some(SyslogTo::Udp(a)) => s += &format!("syslog = \"{a}\"\n"),
-            Some(SyslogTo::Stderr) => s += "syslog = \"stderr\"\n",
-            None => s += "# syslog = \"IP:PORT\" or \"stderr\" (off)\n",
+            Some(to) => s += &format!("syslog = \"{to}\"\n"),
+            None => s += &format!("# syslog = \"IP:PORT\" or \"{STDERR}\" (off)\n"),
         }
         s += &format!(
             "sessions = {}\ndestinations = {}\nqueue = {}\nobservation_domain = {}\n\
@@ -156,7 +168,7 @@ pub fn from_file(f: LogFile) -> Result<LogConfig, String> {
         .transpose()?;
     let syslog = match f.syslog.as_deref() {
         None => None,
-        Some("stderr") => Some(SyslogTo::Stderr),
+        Some(STDERR) => Some(SyslogTo::Stderr),
         Some(s) => Some(SyslogTo::Udp(
             collector("log.syslog", s).map_err(|e| format!("{e}; or \"stderr\""))?,
         )),

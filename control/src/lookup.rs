@@ -5,8 +5,8 @@
 
 use std::net::Ipv4Addr;
 
-use masq_core::config::fmt_addr;
-use masq_core::deterministic;
+use masq_core::addr::fmt_addr;
+use masq_core::{deterministic, proto};
 
 use crate::config::RunConfig;
 
@@ -19,12 +19,10 @@ pub enum Query {
     Inside(Ipv4Addr),
 }
 
+/// A static mapping's protocol; one without is a one-to-one mapping of
+/// every protocol.
 fn proto_name(p: Option<u8>) -> &'static str {
-    match p {
-        Some(6) => "tcp",
-        Some(17) => "udp",
-        _ => "all",
-    }
+    p.map_or("all", proto::name_of)
 }
 
 /// The answer as lines of text; an error when nothing in the

@@ -2,7 +2,7 @@
 //! remote server, replies, an ICMP error, a hairpin, an unsolicited probe,
 //! and the timers, printed as an operator would read them.
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::{Config, Side, Time, Verdict};
 use masq_tests::check::{checksums, seen};
 use masq_tests::frames::{self, From, SYN, SYN_ACK};
@@ -40,7 +40,7 @@ fn main() {
             "100.64.0.0/10".parse().unwrap(),
         ],
         pool: vec!["203.0.113.0/30".parse().unwrap()],
-        shards: 2,
+        workers: 2,
         max_sessions: 4096,
         max_subscribers: 256,
         event_queue: 1024,
@@ -101,16 +101,16 @@ fn main() {
     for shard in &nat.shards {
         for s in shard.sessions() {
             println!(
-                "  shard {} proto {:>2} {}:{} <-> {}:{} remote {}:{} {:?} expires at {} s",
+                "  shard {} {:<4} {}:{} <-> {}:{} remote {}:{} {} expires at {} s",
                 shard.id(),
-                s.proto,
+                masq_core::proto::name_of(s.proto),
                 fmt_addr(s.inside.addr),
                 s.inside.port,
                 fmt_addr(s.outside.addr),
                 s.outside.port,
                 fmt_addr(s.remote.addr),
                 s.remote.port,
-                s.tcp,
+                s.tcp.map_or("-", masq_core::TcpState::name),
                 s.expires
             );
         }

@@ -129,7 +129,7 @@ pub fn config(b: u8) -> Config {
     Config {
         inside: vec![prefix([192, 168, 0, 0], 16), prefix([100, 64, 0, 0], 10)],
         pool: vec![prefix([203, 0, 113, 0], 30)],
-        shards: SHARDS,
+        workers: SHARDS,
         port_min,
         port_max,
         block_size: bs,

@@ -23,7 +23,7 @@ impl Nat {
             wan_mac: Mac(WAN_MAC),
             gateway_mac: Mac(GW_MAC),
         };
-        let shards = (0..cfg.shards)
+        let shards = (0..cfg.workers)
             .map(|i| {
                 let mut s = Shard::new(cfg, i, Time::from_secs(0)).expect("valid config");
                 s.set_next_hops(hops);

@@ -118,7 +118,7 @@ fn refused_mapping_gets_3_13_an_event_and_a_rate_limit() {
         sessions_per_subscriber: 2,
         blocks_per_subscriber: 1,
     };
-    c.icmp.rate_per_host = 3;
+    c.icmp.rate_per_subscriber = 3;
     let mut n = nat(&c);
     for p in 0..2 {
         let mut f = frames::udp(From::Lan, H1, 40000 + p, R, 53, b"q");
@@ -528,7 +528,7 @@ fn fragments_cross_in_any_order_both_ways() {
 #[test]
 fn fragments_hand_off_to_the_owner_in_order() {
     let mut c = cfg();
-    c.shards = 2;
+    c.workers = 2;
     let payload = vec![5u8; 2000];
     let mut n = nat(&c);
     // Find a subscriber whose block lives on shard 1, so WAN fragments
@@ -633,7 +633,7 @@ fn deterministic_ports_follow_the_arithmetic() {
     c.deterministic = true;
     c.block_size = 1000;
     c.limits.blocks_per_subscriber = 1;
-    c.shards = 2;
+    c.workers = 2;
     let mut n = nat(&c);
     for h in [H1, H2, [192, 168, 1, 200]] {
         let place = deterministic::inside_to_outside(&c, a(h)).unwrap();
@@ -657,7 +657,7 @@ fn deterministic_ports_follow_the_arithmetic() {
     // A subscriber's block holds block_size ports per protocol, no more.
     let mut c1 = c.clone();
     c1.block_size = 64;
-    c1.shards = 1;
+    c1.workers = 1;
     let mut n = nat(&c1);
     for p in 0..64u16 {
         let mut f = frames::udp(From::Lan, H1, 30000 + p, R, 53, b"q");

@@ -2,7 +2,7 @@
 //! address (MASQUERADE), take a reloaded configuration, and hand out
 //! snapshots of sessions and subscribers.
 
-use masq_core::config::fmt_addr;
+use masq_core::addr::fmt_addr;
 use masq_core::{Config, DropReason, Prefix, SessionInfo, Side, Time, Verdict};
 use masq_tests::check::seen;
 use masq_tests::frames::{self, From};
@@ -18,7 +18,7 @@ fn masquerade(shards: u16) -> Config {
     Config {
         inside: vec!["192.168.0.0/16".parse().unwrap()],
         pool: vec!["203.0.113.5/32".parse().unwrap()],
-        shards,
+        workers: shards,
         max_sessions: 4096,
         max_subscribers: 64,
         event_queue: 4096,
@@ -184,7 +184,7 @@ fn reload_refuses_what_needs_a_restart_and_keeps_the_running_config() {
     type Edit = fn(&mut Config);
     let cases: Vec<(&str, Edit)> = vec![
         ("inside", |c| c.inside.push("10.0.0.0/8".parse().unwrap())),
-        ("workers", |c| c.shards = 2),
+        ("workers", |c| c.workers = 2),
         ("port_min", |c| c.port_min = 2048),
         ("block_size", |c| c.block_size = 256),
         ("max_sessions", |c| c.max_sessions = 8192),

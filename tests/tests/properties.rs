@@ -18,7 +18,7 @@ fn cfg(shards: u16) -> Config {
     Config {
         inside: vec!["100.64.0.0/10".parse().unwrap()],
         pool: vec!["203.0.113.0/30".parse().unwrap()],
-        shards,
+        workers: shards,
         block_size: 128,
         max_sessions: 2048,
         max_subscribers: 64,

@@ -678,7 +678,7 @@ fn icmp_error_from_inside_is_translated_out() {
 fn hairpinning_on_one_and_two_shards() {
     for shards in [1u16, 2, 4] {
         let mut c = cfg();
-        c.shards = shards;
+        c.workers = shards;
         let mut nat = Nat::new(&c);
         // B opens a mapping; A sends to B's external endpoint.
         let hb = [100, 64, 0, 7];
@@ -713,7 +713,7 @@ fn hairpinning_on_one_and_two_shards() {
 #[test]
 fn hand_off_goes_to_the_owner() {
     let mut c = cfg();
-    c.shards = 2;
+    c.workers = 2;
     let mut nat = Nat::new(&c);
     let host = (0..255u8)
         .map(|i| [100, 64, 1, i])

@@ -5,99 +5,9 @@
 
 use core::fmt;
 
-/// An IPv4 prefix such as `100.64.0.0/10`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Prefix {
-    addr: u32,
-    len: u8,
-}
-
-impl Prefix {
-    /// Builds a prefix; host bits must be zero.
-    pub fn new(addr: u32, len: u8) -> Result<Prefix, String> {
-        if len > 32 {
-            return Err(format!("prefix length {len} is over 32"));
-        }
-        let p = Prefix { addr, len };
-        if addr & !p.mask() != 0 {
-            return Err(format!("{} has host bits set past /{len}", fmt_addr(addr)));
-        }
-        Ok(p)
-    }
-
-    /// The network address.
-    pub fn addr(self) -> u32 {
-        self.addr
-    }
-
-    /// The prefix length.
-    pub fn len(self) -> u8 {
-        self.len
-    }
-
-    /// True for /0 only; a prefix is never empty of addresses.
-    pub fn is_empty(self) -> bool {
-        false
-    }
-
-    /// The netmask as a number.
-    pub fn mask(self) -> u32 {
-        if self.len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - self.len)
-        }
-    }
-
-    /// True when `a` is inside the prefix.
-    #[inline]
-    pub fn contains(self, a: u32) -> bool {
-        a & self.mask() == self.addr
-    }
-
-    /// True when the two prefixes share an address.
-    pub fn overlaps(self, o: Prefix) -> bool {
-        let m = self.mask() & o.mask();
-        self.addr & m == o.addr & m
-    }
-
-    /// Number of addresses covered.
-    pub fn size(self) -> u64 {
-        1u64 << (32 - u32::from(self.len))
-    }
-}
-
-impl core::str::FromStr for Prefix {
-    type Err = String;
-
-    /// Parses `a.b.c.d/len`, or `a.b.c.d` as a /32.
-    fn from_str(s: &str) -> Result<Prefix, String> {
-        let (a, l) = match s.split_once('/') {
-            Some((a, l)) => {
-                let l = l
-                    .parse::<u8>()
-                    .map_err(|_| format!("bad prefix length in {s:?}"))?;
-                (a, l)
-            }
-            None => (s, 32),
-        };
-        let a: core::net::Ipv4Addr = a
-            .parse()
-            .map_err(|_| format!("bad IPv4 address in {s:?}"))?;
-        Prefix::new(u32::from(a), l)
-    }
-}
-
-impl fmt::Display for Prefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", fmt_addr(self.addr), self.len)
-    }
-}
-
-/// Formats an address held as a number.
-pub fn fmt_addr(a: u32) -> core::net::Ipv4Addr {
-    core::net::Ipv4Addr::from(a)
-}
+// Re-exported so that `config::Prefix` and `config::fmt_addr` keep
+// working for the crates and modules that name them there.
+pub use crate::addr::{fmt_addr, Prefix};
 
 /// Which inbound packets a mapping admits (RFC 4787 section 5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,19 +21,41 @@ pub enum Filtering {
     AddressAndPortDependent,
 }
 
+impl Filtering {
+    /// Every behaviour, in declaration order.
+    pub const ALL: [Filtering; 3] = [
+        Filtering::EndpointIndependent,
+        Filtering::AddressDependent,
+        Filtering::AddressAndPortDependent,
+    ];
+
+    /// The name in the configuration file (the RFC 4787 term, hyphenated).
+    pub fn name(self) -> &'static str {
+        match self {
+            Filtering::EndpointIndependent => "endpoint-independent",
+            Filtering::AddressDependent => "address-dependent",
+            Filtering::AddressAndPortDependent => "address-and-port-dependent",
+        }
+    }
+}
+
+impl fmt::Display for Filtering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 impl core::str::FromStr for Filtering {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Filtering, String> {
-        match s {
-            "endpoint-independent" => Ok(Filtering::EndpointIndependent),
-            "address-dependent" => Ok(Filtering::AddressDependent),
-            "address-and-port-dependent" => Ok(Filtering::AddressAndPortDependent),
-            _ => Err(format!(
-                "{s:?} is not one of endpoint-independent, address-dependent, \
-                 address-and-port-dependent"
-            )),
-        }
+        Filtering::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Filtering::ALL.iter().map(|f| f.name()).collect();
+                format!("{s:?} is not one of {}", names.join(", "))
+            })
     }
 }
 
@@ -203,7 +135,7 @@ impl fmt::Display for StaticMapping {
             Some(p) => write!(
                 f,
                 "{} {}:{} -> {}:{}",
-                if p == 6 { "tcp" } else { "udp" },
+                crate::proto::name_of(p),
                 fmt_addr(self.inside),
                 self.inside_port,
                 fmt_addr(self.outside),
@@ -221,14 +153,14 @@ pub struct IcmpGeneration {
     pub rate: u32,
     /// Most errors per second to one destination host (hashed into 256
     /// buckets, so hosts that collide share one).
-    pub rate_per_host: u32,
+    pub rate_per_subscriber: u32,
 }
 
 impl Default for IcmpGeneration {
     fn default() -> Self {
         IcmpGeneration {
             rate: 1000,
-            rate_per_host: 10,
+            rate_per_subscriber: 10,
         }
     }
 }
@@ -263,8 +195,8 @@ pub struct Config {
     pub inside: Vec<Prefix>,
     /// External addresses (SNAT pool, or the WAN address as a /32).
     pub pool: Vec<Prefix>,
-    /// Number of shards (workers) the state is split over.
-    pub shards: u16,
+    /// Number of workers (one shard each) the state is split over.
+    pub workers: u16,
     /// Lowest external port handed out (inclusive, even).
     pub port_min: u16,
     /// Highest external port handed out (inclusive).
@@ -322,21 +254,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            inside: vec![
-                Prefix {
-                    addr: 0xc0a8_0000,
-                    len: 16,
-                },
-                Prefix {
-                    addr: 0x6440_0000,
-                    len: 10,
-                },
-            ],
-            pool: vec![Prefix {
-                addr: 0xcb00_7100,
-                len: 24,
-            }],
-            shards: 1,
+            inside: vec![known_prefix(0xc0a8_0000, 16), known_prefix(0x6440_0000, 10)],
+            pool: vec![known_prefix(0xcb00_7100, 24)],
+            workers: 1,
             port_min: 1024,
             port_max: 65535,
             block_size: 512,
@@ -359,6 +279,11 @@ impl Default for Config {
             fragments: Fragments::default(),
         }
     }
+}
+
+/// A prefix written in this file, whose host bits are known to be clear.
+fn known_prefix(addr: u32, len: u8) -> Prefix {
+    Prefix::new(addr, len).expect("a default prefix has no host bits set")
 }
 
 /// A configuration value that was refused, with the key it belongs to.
@@ -414,8 +339,8 @@ impl Config {
                 return Err(err("pool", format!("{a} overlaps inside prefix {b}")));
             }
         }
-        if self.shards == 0 {
-            return Err(err("shards", "must be at least 1"));
+        if self.workers == 0 {
+            return Err(err("workers", "must be at least 1"));
         }
         if self.block_size < 2 || self.block_size % 2 != 0 {
             return Err(err(
@@ -445,12 +370,12 @@ impl Config {
             ));
         }
         let blocks = self.blocks_per_addr();
-        if blocks < u32::from(self.shards) {
+        if blocks < u32::from(self.workers) {
             return Err(err(
                 "block_size",
                 format!(
-                    "{blocks} blocks per address cannot give each of {} shards one",
-                    self.shards
+                    "{blocks} blocks per address cannot give each of {} workers one",
+                    self.workers
                 ),
             ));
         }
@@ -543,15 +468,40 @@ impl Config {
             return Err(err("fragments.timeout", "must be 1..=60 seconds"));
         }
         if self.deterministic {
-            crate::deterministic::check(self).map_err(|r| err("deterministic", r))?;
+            self.check_deterministic()
+                .map_err(|r| err("deterministic", r))?;
         }
         self.check_statics()?;
         Ok(())
     }
 
+    /// Refuses a deterministic configuration whose pool cannot give every
+    /// inside address its block. It is checked here rather than in
+    /// `deterministic`, which reads a `Config`, so that the dependency
+    /// between the two modules runs one way.
+    fn check_deterministic(&self) -> Result<(), String> {
+        let inside: u64 = self.inside.iter().map(|p| p.size()).sum();
+        let pool: u64 = self.pool.iter().map(|p| p.size()).sum();
+        let k = u64::from(self.blocks_per_addr());
+        if inside > pool * k {
+            return Err(format!(
+                "{inside} inside addresses need {} external addresses at {k} blocks of {} ports each; \
+                 the pool has {pool} (shrink the ports per subscriber or grow the pool)",
+                inside.div_ceil(k.max(1)),
+                self.block_size
+            ));
+        }
+        if self.limits.blocks_per_subscriber != 1 {
+            return Err(
+                "each subscriber has exactly one block (limits.blocks_per_subscriber = 1)".into(),
+            );
+        }
+        Ok(())
+    }
+
     fn check_statics(&self) -> Result<(), ConfigError> {
         let map = crate::pool::BlockMap {
-            shards: self.shards,
+            shards: self.workers,
             port_min: self.port_min,
             block_size: self.block_size,
             blocks_per_addr: self.blocks_per_addr(),
@@ -630,7 +580,7 @@ impl Config {
         new.validate()?;
         let fixed = [
             ("inside", new.inside == self.inside),
-            ("workers", new.shards == self.shards),
+            ("workers", new.workers == self.workers),
             ("port_min", new.port_min == self.port_min),
             ("port_max", new.port_max == self.port_max),
             ("block_size", new.block_size == self.block_size),
@@ -685,27 +635,6 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn p(s: &str) -> Prefix {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn prefixes() {
-        assert_eq!(p("100.64.0.0/10").to_string(), "100.64.0.0/10");
-        assert_eq!(p("203.0.113.7"), Prefix::new(0xcb00_7107, 32).unwrap());
-        assert!(p("192.168.0.0/16").contains(0xc0a8_0102));
-        assert!(!p("192.168.0.0/16").contains(0xc0a9_0102));
-        assert!(p("0.0.0.0/0").contains(0x0101_0101));
-        assert!(p("10.0.0.0/8").overlaps(p("10.1.0.0/16")));
-        assert!(!p("10.0.0.0/8").overlaps(p("11.0.0.0/8")));
-        assert!("10.0.0.1/8"
-            .parse::<Prefix>()
-            .unwrap_err()
-            .contains("host bits"));
-        assert!("10.0.0.0/33".parse::<Prefix>().is_err());
-        assert!("10.0.0/8".parse::<Prefix>().is_err());
-    }
-
     #[test]
     fn default_is_valid() {
         Config::default().validate().unwrap();
@@ -721,11 +650,11 @@ mod tests {
             ("pool", |c| c.pool = vec!["192.168.5.0/24".parse().unwrap()]),
             ("pool", |c| c.pool.push("203.0.113.128/25".parse().unwrap())),
             ("pool", |c| c.pool = vec!["10.0.0.0/8".parse().unwrap()]),
-            ("shards", |c| c.shards = 0),
+            ("workers", |c| c.workers = 0),
             ("block_size", |c| c.block_size = 511),
             ("block_size", |c| {
                 c.block_size = 32768;
-                c.shards = 4
+                c.workers = 4
             }),
             ("port_min", |c| c.port_min = 1025),
             ("port_min", |c| c.port_min = 80),
@@ -840,5 +769,8 @@ mod tests {
             Ok(Filtering::AddressAndPortDependent)
         );
         assert!("full-cone".parse::<Filtering>().is_err());
+        for f in Filtering::ALL {
+            assert_eq!(f.to_string().parse(), Ok(f));
+        }
     }
 }

@@ -34,6 +34,12 @@ macro_rules! drop_reasons {
                 }
             }
         }
+
+        impl core::fmt::Display for DropReason {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.pad(self.name())
+            }
+        }
     };
 }
 

@@ -10,8 +10,13 @@
 //! owner of its block. Nothing needs logging per session: the lookup in
 //! either direction is arithmetic ([`inside_to_outside`],
 //! [`outside_to_inside`]).
+//!
+//! This module reads a [`Config`]; the configuration's own check that a
+//! deterministic pool is large enough lives in `config`, so nothing there
+//! calls back here.
 
-use crate::config::{fmt_addr, Config, Prefix};
+use crate::addr::{fmt_addr, Prefix};
+use crate::config::Config;
 
 /// Position of `a` in the concatenated prefixes, if it is in one.
 fn index_in(prefixes: &[Prefix], a: u32) -> Option<u64> {
@@ -87,7 +92,7 @@ fn place(cfg: &Config, inside: u32, i: u64) -> Option<Place> {
 
 /// Where inside address `a` is translated to; `None` when `a` is not in
 /// an inside prefix (or the configuration has no room for it, which
-/// [`check`] refuses).
+/// [`Config::validate`] refuses).
 pub fn inside_to_outside(cfg: &Config, a: u32) -> Option<Place> {
     place(cfg, a, index_in(&cfg.inside, a)?)
 }
@@ -112,29 +117,7 @@ pub fn outside_to_inside(cfg: &Config, addr: u32, port: u16) -> Option<Place> {
 pub(crate) fn owner(cfg: &Config, a: u32) -> Option<u16> {
     let i = index_in(&cfg.inside, a)?;
     let k = u64::from(cfg.blocks_per_addr());
-    Some(((i % k) % u64::from(cfg.shards)) as u16)
-}
-
-/// Refuses a deterministic configuration whose pool cannot give every
-/// inside address its block.
-pub(crate) fn check(cfg: &Config) -> Result<(), String> {
-    let inside: u64 = cfg.inside.iter().map(|p| p.size()).sum();
-    let pool: u64 = cfg.pool.iter().map(|p| p.size()).sum();
-    let k = u64::from(cfg.blocks_per_addr());
-    if inside > pool * k {
-        return Err(format!(
-            "{inside} inside addresses need {} external addresses at {k} blocks of {} ports each; \
-             the pool has {pool} (shrink the ports per subscriber or grow the pool)",
-            inside.div_ceil(k.max(1)),
-            cfg.block_size
-        ));
-    }
-    if cfg.limits.blocks_per_subscriber != 1 {
-        return Err(
-            "each subscriber has exactly one block (limits.blocks_per_subscriber = 1)".into(),
-        );
-    }
-    Ok(())
+    Some(((i % k) % u64::from(cfg.workers)) as u16)
 }
 
 #[cfg(test)]
@@ -204,7 +187,7 @@ mod tests {
     #[test]
     fn owner_follows_the_block() {
         let mut c = cfg(&["100.64.0.0/24"], &["203.0.113.0/28"], 2048);
-        c.shards = 4;
+        c.workers = 4;
         let map = crate::BlockMap {
             shards: 4,
             port_min: c.port_min,

@@ -120,6 +120,12 @@ impl Exhaustion {
     }
 }
 
+impl core::fmt::Display for Exhaustion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// A bounded queue of events that never reallocates.
 #[derive(Debug)]
 pub struct EventQueue {
@@ -229,8 +235,7 @@ impl core::fmt::Display for Event {
                 at,
             } => write!(
                 f,
-                "exhausted resource={} subscriber={} external={} at={at}",
-                what.name(),
+                "exhausted resource={what} subscriber={} external={} at={at}",
                 a(subscriber),
                 a(external)
             ),

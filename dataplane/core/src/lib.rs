@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod addr;
 pub mod config;
 pub mod counters;
 pub mod deterministic;
@@ -19,19 +20,21 @@ mod frag;
 pub mod hash;
 pub mod index;
 pub mod pool;
+pub mod proto;
 mod session;
 pub mod shard;
 pub mod tcp;
 pub mod wire;
 
+pub use addr::Prefix;
 pub use config::{
-    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, Prefix, StaticMapping,
-    Timeouts,
+    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, StaticMapping, Timeouts,
 };
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
 pub use hash::subscriber_owner;
 pub use pool::BlockMap;
+pub use proto::Protocol;
 pub use shard::{NextHops, SessionInfo, Shard, Side, SubscriberInfo, Verdict};
 pub use tcp::TcpState;
 

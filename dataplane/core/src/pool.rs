@@ -13,7 +13,9 @@ const NONE: u32 = u32::MAX;
 /// Protocols with their own port space in a block.
 pub(crate) const PROTOS: usize = 3;
 
-/// Index of a protocol's port space: TCP, UDP, ICMP.
+/// Index of a protocol's port space, in the order of `Protocol::ALL`
+/// (TCP, UDP, ICMP). Anything not TCP or UDP counts as ICMP: the caller
+/// has already refused other protocols, and this sits on the fast path.
 #[inline]
 pub(crate) fn proto_slot(proto: u8) -> usize {
     match proto {
@@ -484,6 +486,13 @@ mod tests {
             port_min: 1024,
             block_size: bs,
             blocks_per_addr: (65536 - 1024) / u32::from(bs),
+        }
+    }
+
+    #[test]
+    fn proto_slots_follow_protocol_all() {
+        for (k, p) in crate::Protocol::ALL.iter().enumerate() {
+            assert_eq!(proto_slot(p.number()), k, "{p}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! TCP session states after RFC 7857 section 2.1 and RFC 6146 section
 //! 3.5.2, seen from a NAT44: "out" is the inside (subscriber) side, "in" the
-//! external side. `docs/tcp-states.md` draws the same table.
+//! external side. `docs/tcp-states.md` draws the same table, under the
+//! names [`TcpState::name`] gives (the admin answers and the exit report
+//! print those too).
 
 use crate::wire::tcp::{FIN, RST, SYN};
 
@@ -62,6 +64,20 @@ impl TcpState {
         })
     }
 
+    /// The state's name as operators read it: `syn_out`, `syn_in`,
+    /// `established`, `fin_out`, `fin_in`, `fin_both` or `reset`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::SynOut => "syn_out",
+            TcpState::SynIn => "syn_in",
+            TcpState::Established => "established",
+            TcpState::FinOut => "fin_out",
+            TcpState::FinIn => "fin_in",
+            TcpState::FinBoth => "fin_both",
+            TcpState::Reset => "reset",
+        }
+    }
+
     /// The timer of this state.
     pub fn timer(self) -> TcpTimer {
         match self {
@@ -92,6 +108,13 @@ impl TcpState {
             (Reset, _) => Established,
             (s, _) => s,
         }
+    }
+}
+
+impl core::fmt::Display for TcpState {
+    /// The name; width and alignment apply, so tables can pad it.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.pad(self.name())
     }
 }
 
@@ -143,5 +166,24 @@ mod tests {
                 assert_eq!(s as u8, v);
             }
         }
+    }
+
+    #[test]
+    fn names() {
+        let all: Vec<TcpState> = (0..=255).filter_map(TcpState::from_u8).collect();
+        let names: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "syn_out",
+                "syn_in",
+                "established",
+                "fin_out",
+                "fin_in",
+                "fin_both",
+                "reset"
+            ]
+        );
+        assert_eq!(format!("{:<12}|", FinBoth), "fin_both    |");
     }
 }

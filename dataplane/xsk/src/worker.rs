@@ -137,7 +137,7 @@ pub struct WorkerStats {
     pub core: [AtomicU64; COUNTERS],
     /// The shard's drops, in `DropReason::ALL` order.
     pub drops: [AtomicU64; DROP_REASONS],
-    /// Live sessions of TCP, UDP and ICMP.
+    /// Live sessions per protocol, in `masq_core::Protocol::ALL` order.
     pub sessions_by_proto: [AtomicU64; 3],
     /// Live subscribers.
     pub subscribers: AtomicU64,
@@ -326,6 +326,16 @@ pub enum Mode {
     Copy,
     /// The NIC DMAs into the UMEM.
     ZeroCopy,
+}
+
+impl std::fmt::Display for Mode {
+    /// `copy` or `zero-copy`, as the startup line prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Mode::Copy => "copy",
+            Mode::ZeroCopy => "zero-copy",
+        })
+    }
 }
 
 struct Port {
