@@ -5,10 +5,10 @@
 //! shard is built; the worker takes them with [`crate::Shard::pop_emitted`]
 //! after each batch. A full ring drops the new frame and counts it.
 
+use crate::verdict::Verdict;
 use crate::wire::ethernet::{self, EthernetFrame, Mac};
 use crate::wire::repr::{self, IpRepr};
 use crate::wire::{icmp, ipv4, IcmpPacket};
-use crate::Verdict;
 
 /// Bytes a generated ICMP error may carry of the packet it is about, so
 /// that the error's IP datagram stays within 576 bytes (RFC 1812 4.3.2.3).

@@ -11,7 +11,7 @@
 //! fragment flood fills them and is dropped with counters; traffic that is
 //! not fragmented never touches them.
 
-use crate::Side;
+use crate::verdict::Side;
 
 /// Identity of one datagram's fragments, as they arrive.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -66,7 +66,7 @@ impl Shard {
                 return o;
             }
         }
-        subscriber_owner(a, self.shards)
+        subscriber_owner(a, self.cfg.workers)
     }
 
     /// The shard that translates inbound traffic to `addr:port`: the

@@ -76,7 +76,7 @@ impl Shard {
         let h = self.hasher.subscriber(ip.src);
         if !self
             .icmp_limit
-            .allow(h, c.rate, c.rate_per_host, self.now_ms)
+            .allow(h, c.rate, c.rate_per_subscriber, self.now_ms)
         {
             self.counters.icmp_rate_limited += 1;
             return;

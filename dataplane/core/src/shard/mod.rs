@@ -45,67 +45,18 @@ use crate::hash::Hasher;
 use crate::index::Index;
 use crate::pool::{BlockMap, Blocks};
 use crate::session::{Session, Wheel};
+use crate::verdict::{NextHops, Side, Verdict};
 use crate::wire::icmp;
-use crate::wire::{IpRepr, Mac, Transport, WireError};
+use crate::wire::{IpRepr, Transport, WireError};
 use crate::Time;
 use classify::Ext;
 use ports::Subscriber;
 use statics::Static;
 
-/// Where a frame came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// From a subscriber.
-    Lan,
-    /// From the Internet.
-    Wan,
-    /// The second half of a hairpin, handed over by the shard that
-    /// translated the sender: treated as arriving from the WAN, without the
-    /// checks that only make sense for real WAN frames.
-    Hairpin,
-}
-
-/// What to do with a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Rewritten in place; send it out of the LAN interface.
-    ToLan,
-    /// Rewritten in place; send it out of the WAN interface.
-    ToWan,
-    /// Another shard owns this flow: give it the frame, unchanged (or, for
-    /// `Side::Hairpin`, half translated), with this arrival side.
-    HandOff {
-        /// The owner.
-        shard: u16,
-        /// The side to pass to the owner's `process`.
-        side: Side,
-    },
-    /// Not for the NAT: give it to the kernel's stack, unchanged.
-    Pass,
-    /// Kept by the core (a fragment that came before its first fragment):
-    /// the caller may reuse the buffer. The fragment comes back through
-    /// [`Shard::pop_emitted`], or is dropped as `fragment_timeout`.
-    Held,
-    /// Drop it, for this reason (already counted).
-    Drop(DropReason),
-}
-
-/// MAC addresses for rewritten frames.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NextHops {
-    /// The LAN interface's own address (source of frames sent to the LAN).
-    pub lan_mac: Mac,
-    /// The WAN interface's own address (source of frames sent to the WAN).
-    pub wan_mac: Mac,
-    /// The WAN next hop (destination of frames sent to the WAN).
-    pub gateway_mac: Mac,
-}
-
 /// See the module documentation.
 #[derive(Debug)]
 pub struct Shard {
     id: u16,
-    shards: u16,
     cfg: Config,
     hasher: Hasher,
     pool_addrs: Vec<u32>,
@@ -153,16 +104,16 @@ impl Shard {
     /// table at its full size. `now` starts the timer wheel.
     pub fn new(cfg: &Config, id: u16, now: Time) -> Result<Shard, crate::ConfigError> {
         cfg.validate()?;
-        if id >= cfg.shards {
+        if id >= cfg.workers {
             return Err(crate::ConfigError {
-                key: "shards",
-                reason: format!("shard {id} of {}", cfg.shards),
+                key: "workers",
+                reason: format!("shard {id} of {}", cfg.workers),
             });
         }
         let cap = cfg.max_sessions as usize;
         let nsubs = cfg.max_subscribers as usize;
         let map = BlockMap {
-            shards: cfg.shards,
+            shards: cfg.workers,
             port_min: cfg.port_min,
             block_size: cfg.block_size,
             blocks_per_addr: cfg.blocks_per_addr(),
@@ -181,7 +132,6 @@ impl Shard {
         let f = cfg.fragments;
         Ok(Shard {
             id,
-            shards: cfg.shards,
             hasher: Hasher::new(cfg.hash_seed),
             blocks,
             emit: EmitQueue::new(f.max_held as usize + 64, slot),

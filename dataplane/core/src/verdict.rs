@@ -1,0 +1,55 @@
+//! What the core says about a frame: the side it arrived on, what to do
+//! with it, and the MAC addresses it is sent with. Shared by the shard and
+//! the queues it fills (emitted frames, held fragments).
+
+use crate::counters::DropReason;
+use crate::wire::Mac;
+
+/// Where a frame came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// From a subscriber.
+    Lan,
+    /// From the Internet.
+    Wan,
+    /// The second half of a hairpin, handed over by the shard that
+    /// translated the sender: treated as arriving from the WAN, without the
+    /// checks that only make sense for real WAN frames.
+    Hairpin,
+}
+
+/// What to do with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Rewritten in place; send it out of the LAN interface.
+    ToLan,
+    /// Rewritten in place; send it out of the WAN interface.
+    ToWan,
+    /// Another shard owns this flow: give it the frame, unchanged (or, for
+    /// `Side::Hairpin`, half translated), with this arrival side.
+    HandOff {
+        /// The owner.
+        shard: u16,
+        /// The side to pass to the owner's `process`.
+        side: Side,
+    },
+    /// Not for the NAT: give it to the kernel's stack, unchanged.
+    Pass,
+    /// Kept by the core (a fragment that came before its first fragment):
+    /// the caller may reuse the buffer. The fragment comes back through
+    /// [`crate::Shard::pop_emitted`], or is dropped as `fragment_timeout`.
+    Held,
+    /// Drop it, for this reason (already counted).
+    Drop(DropReason),
+}
+
+/// MAC addresses for rewritten frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NextHops {
+    /// The LAN interface's own address (source of frames sent to the LAN).
+    pub lan_mac: Mac,
+    /// The WAN interface's own address (source of frames sent to the WAN).
+    pub wan_mac: Mac,
+    /// The WAN next hop (destination of frames sent to the WAN).
+    pub gateway_mac: Mac,
+}
