@@ -202,4 +202,15 @@ mod tests {
         assert!(p.verify_checksum());
         assert_eq!(&b[4..6], &[0x04, 0x00]);
     }
+
+    #[test]
+    fn set_rest_writes_the_four_bytes_after_the_checksum() {
+        let mut b = ECHO;
+        let mut p = IcmpPacket::new_unchecked(&mut b[..]);
+        p.set_rest(576); // a 3/4's next-hop MTU
+        assert_eq!(p.ident(), 0);
+        assert_eq!(p.seq(), 576);
+        assert_eq!(b[4..8], [0, 0, 2, 0x40]);
+        assert_eq!(b[8..], ECHO[8..]);
+    }
 }

@@ -364,4 +364,76 @@ mod tests {
         assert_eq!(p.dst(), 0x0a00_0001);
         assert_eq!(&b[12..16], &[203, 0, 113, 7]);
     }
+
+    #[test]
+    fn options_valid_adds_up_the_lengths() {
+        let good: [&[u8]; 6] = [
+            &[],
+            &[1, 1, 1, 0],
+            &[0, 0xff, 0xff, 0xff], // after the end of the list, anything
+            &[7, 3, 4, 0],          // record route, then the end
+            &[0x94, 4, 0, 0],       // router alert
+            &[0x44, 8, 5, 0, 1, 2, 3, 4],
+        ];
+        for o in good {
+            assert!(options_valid(o), "{o:?}");
+        }
+        let bad: [&[u8]; 5] = [
+            &[0x44, 8, 5, 0], // longer than the options
+            &[0x44, 1, 0, 0], // length below 2
+            &[0x44, 0, 0, 0], // length 0 would never move
+            &[1, 1, 1, 7],    // no length byte
+            &[7],
+        ];
+        for o in bad {
+            assert!(!options_valid(o), "{o:?}");
+        }
+    }
+
+    // 203.0.113.1 -> 192.168.1.10, ICMP, TOS 0xc0, 56 bytes, TTL 64, id 0,
+    // checksum computed apart from the core.
+    const EMITTED: [u8; 20] = [
+        0x45, 0xc0, 0x00, 0x38, 0x00, 0x00, 0x00, 0x00, 0x40, 0x01, 0x7c, 0x51, 0xcb, 0x00, 0x71,
+        0x01, 0xc0, 0xa8, 0x01, 0x0a,
+    ];
+
+    #[test]
+    fn header_repr_emits_a_whole_header() {
+        let h = HeaderRepr {
+            tos: 0xc0,
+            total_len: 56,
+            ttl: 64,
+            protocol: PROTO_ICMP,
+            src: 0xcb00_7101,
+            dst: 0xc0a8_010a,
+        };
+        // Whatever the buffer held is overwritten; past 20 bytes, nothing.
+        let mut b = [0xaa; 24];
+        h.emit(&mut b);
+        assert_eq!(b[..20], EMITTED);
+        assert_eq!(b[20..], [0xaa; 4]);
+        let p = Ipv4Packet::new_header_checked(&b[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!((p.header_len(), p.total_len(), p.ttl()), (20, 56, 64));
+        assert_eq!((p.src(), p.dst(), p.protocol()), (h.src, h.dst, PROTO_ICMP));
+        assert!(!p.is_fragment() && !p.dont_frag() && p.ident() == 0);
+        let e = etherparse::Ipv4HeaderSlice::from_slice(&b[..20])
+            .unwrap()
+            .to_header();
+        assert_eq!(e.header_checksum, e.calc_header_checksum());
+        assert_eq!(e.source, [203, 0, 113, 1]);
+        assert_eq!(e.destination, [192, 168, 1, 10]);
+    }
+
+    #[test]
+    fn decrement_ttl_stops_at_zero() {
+        let mut b = PACKET;
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        p.decrement_ttl();
+        assert_eq!(p.ttl(), 63);
+        p.set_ttl(0);
+        p.decrement_ttl();
+        assert_eq!(p.ttl(), 0);
+        assert_eq!(b[10..12], PACKET[10..12], "the checksum is the caller's");
+    }
 }

@@ -167,3 +167,249 @@ pub fn set_macs(frame: &mut [u8], (dst, src): (Mac, Mac)) {
     e.set_dst(dst);
     e.set_src(src);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The one rewrite: each end of UDP, TCP and echo frames, compared
+    //! with literal frames whose checksums were computed apart from the
+    //! core; the TTL kept for a hairpin; UDP without a checksum; headers
+    //! only (later fragments); short TCP quotes; MACs; and an ICMP error
+    //! with the packet inside it.
+
+    use super::*;
+    use crate::wire::repr::IpRepr;
+
+    // 192.168.1.10:40000 -> 198.51.100.1:53 "query", TTL 64, LAN MACs.
+    const UDP: [u8; 47] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x11, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x21, 0x12, 0x34, 0x40, 0x00, 0x40, 0x11, 0x3c, 0xb1, 0xc0, 0xa8, 0x01, 0x0a,
+        0xc6, 0x33, 0x64, 0x01, 0x9c, 0x40, 0x00, 0x35, 0x00, 0x0d, 0x27, 0x8f, 0x71, 0x75, 0x65,
+        0x72, 0x79,
+    ];
+    // The same leaving as 203.0.113.1:1024, TTL 63, gateway MACs.
+    const UDP_OUT: [u8; 47] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x21, 0x12, 0x34, 0x40, 0x00, 0x3f, 0x11, 0xc3, 0x61, 0xcb, 0x00, 0x71, 0x01,
+        0xc6, 0x33, 0x64, 0x01, 0x04, 0x00, 0x00, 0x35, 0x00, 0x0d, 0x45, 0x80, 0x71, 0x75, 0x65,
+        0x72, 0x79,
+    ];
+    // 198.51.100.1:80 -> 203.0.113.1:1024, SYN, MSS 1460, TTL 64.
+    const TCP_SYN: [u8; 58] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x2c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0xc2, 0x61, 0xc6, 0x33, 0x64, 0x01,
+        0xcb, 0x00, 0x71, 0x01, 0x00, 0x50, 0x04, 0x00, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00,
+        0x00, 0x60, 0x02, 0xfa, 0xf0, 0x2e, 0xc7, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4,
+    ];
+    // The same delivered to 192.168.1.10:40000, TTL 63, host MACs.
+    const TCP_IN: [u8; 58] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x11, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x2c, 0x12, 0x34, 0x40, 0x00, 0x3f, 0x06, 0x3d, 0xb1, 0xc6, 0x33, 0x64, 0x01,
+        0xc0, 0xa8, 0x01, 0x0a, 0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00,
+        0x00, 0x60, 0x02, 0xfa, 0xf0, 0x10, 0xd6, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4,
+    ];
+    // Echo request 192.168.1.10 -> 198.51.100.1, id 0x4242, "ping".
+    const ECHO: [u8; 46] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x11, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x20, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0x3c, 0xc2, 0xc0, 0xa8, 0x01, 0x0a,
+        0xc6, 0x33, 0x64, 0x01, 0x08, 0x00, 0xd6, 0xeb, 0x42, 0x42, 0x00, 0x01, 0x70, 0x69, 0x6e,
+        0x67,
+    ];
+    // The same leaving as 203.0.113.1, id 1024.
+    const ECHO_OUT: [u8; 46] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x20, 0x12, 0x34, 0x40, 0x00, 0x3f, 0x01, 0xc3, 0x72, 0xcb, 0x00, 0x71, 0x01,
+        0xc6, 0x33, 0x64, 0x01, 0x08, 0x00, 0x15, 0x2e, 0x04, 0x00, 0x00, 0x01, 0x70, 0x69, 0x6e,
+        0x67,
+    ];
+    // Port unreachable 198.51.100.1 -> 203.0.113.1 quoting UDP_OUT's
+    // packet.
+    const ERR: [u8; 75] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x99, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x3d, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0xc2, 0x55, 0xc6, 0x33, 0x64, 0x01,
+        0xcb, 0x00, 0x71, 0x01, 0x03, 0x03, 0x63, 0x52, 0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00,
+        0x21, 0x12, 0x34, 0x40, 0x00, 0x3f, 0x11, 0xc3, 0x61, 0xcb, 0x00, 0x71, 0x01, 0xc6, 0x33,
+        0x64, 0x01, 0x04, 0x00, 0x00, 0x35, 0x00, 0x0d, 0x45, 0x80, 0x71, 0x75, 0x65, 0x72, 0x79,
+    ];
+    // The same delivered to 192.168.1.10 (TTL 63), quoting UDP's packet
+    // as it left the NAT (TTL 63, source 192.168.1.10:40000).
+    const ERR_IN: [u8; 75] = [
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x11, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x45,
+        0x00, 0x00, 0x3d, 0x12, 0x34, 0x40, 0x00, 0x3f, 0x01, 0x3d, 0xa5, 0xc6, 0x33, 0x64, 0x01,
+        0xc0, 0xa8, 0x01, 0x0a, 0x03, 0x03, 0xe9, 0x02, 0x00, 0x00, 0x00, 0x00, 0x45, 0x00, 0x00,
+        0x21, 0x12, 0x34, 0x40, 0x00, 0x3f, 0x11, 0x3d, 0xb1, 0xc0, 0xa8, 0x01, 0x0a, 0xc6, 0x33,
+        0x64, 0x01, 0x9c, 0x40, 0x00, 0x35, 0x00, 0x0d, 0x27, 0x8f, 0x71, 0x75, 0x65, 0x72, 0x79,
+    ];
+
+    const HOST: u32 = 0xc0a8_010a;
+    const EXT: u32 = 0xcb00_7101;
+    const HOST_MAC: Mac = Mac([2, 0, 0, 0, 0, 0x11]);
+    const LAN_MAC: Mac = Mac([2, 0, 0, 0, 0, 0x01]);
+    const WAN_MAC: Mac = Mac([2, 0, 0, 0, 0, 0x02]);
+    const GW_MAC: Mac = Mac([2, 0, 0, 0, 0, 0x99]);
+
+    /// True when `b` sums to all ones (RFC 1071), summed here apart from
+    /// `super::checksum`.
+    fn sums_to_ones(pre: u32, b: &[u8]) -> bool {
+        let mut s: u32 = pre
+            + b.chunks(2)
+                .map(|w| u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0)))
+                .sum::<u32>();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s == 0xffff
+    }
+
+    /// The pseudo-header sum of an option-less frame's IPv4 header.
+    fn pseudo(f: &[u8]) -> u32 {
+        let w = |i: usize| u32::from(u16::from_be_bytes([f[i], f[i + 1]]));
+        w(26) + w(28) + w(30) + w(32) + u32::from(f[23]) + (f.len() as u32 - 34)
+    }
+
+    /// The rewrite of an outbound packet of HOST:40000's session.
+    fn out(proto: u8) -> Rewrite {
+        let a = Delta::u32(HOST, EXT);
+        let (from, to) = if proto == PROTO_ICMP {
+            (0x4242, 1024)
+        } else {
+            (40000, 1024)
+        };
+        let p = Delta::u16(from, to);
+        Rewrite {
+            end: End::Source,
+            addr: EXT,
+            ttl: true,
+            ip_delta: a.plus(Delta::TTL_DECREMENT),
+            port: Some(PortRewrite {
+                port: 1024,
+                delta: if proto == PROTO_ICMP { p } else { a.plus(p) },
+            }),
+            macs: (GW_MAC, WAN_MAC),
+        }
+    }
+
+    /// The rewrite of an inbound packet of that session.
+    fn back() -> Rewrite {
+        let a = Delta::u32(EXT, HOST);
+        Rewrite {
+            end: End::Destination,
+            addr: HOST,
+            ttl: true,
+            ip_delta: a.plus(Delta::TTL_DECREMENT),
+            port: Some(PortRewrite {
+                port: 40000,
+                delta: a.plus(Delta::u16(1024, 40000)),
+            }),
+            macs: (HOST_MAC, LAN_MAC),
+        }
+    }
+
+    fn apply(rw: Rewrite, frame: &[u8]) -> Vec<u8> {
+        let mut f = frame.to_vec();
+        let ip = IpRepr::parse(&f).unwrap().unwrap();
+        rw.apply(&mut f, &ip);
+        f
+    }
+
+    #[test]
+    fn the_source_end_of_a_udp_datagram() {
+        let f = apply(out(PROTO_UDP), &UDP);
+        assert_eq!(f, UDP_OUT);
+        assert!(sums_to_ones(0, &f[14..34]), "IPv4 header");
+        assert!(sums_to_ones(pseudo(&f), &f[34..]), "UDP");
+    }
+
+    #[test]
+    fn the_destination_end_of_a_tcp_segment() {
+        let f = apply(back(), &TCP_SYN);
+        assert_eq!(f, TCP_IN);
+        assert!(sums_to_ones(0, &f[14..34]));
+        assert!(sums_to_ones(pseudo(&f), &f[34..]), "TCP");
+    }
+
+    #[test]
+    fn an_echo_identifier_leaves_the_address_out_of_its_checksum() {
+        let f = apply(out(PROTO_ICMP), &ECHO);
+        assert_eq!(f, ECHO_OUT);
+        assert!(sums_to_ones(0, &f[34..]), "ICMP");
+    }
+
+    #[test]
+    fn a_hairpins_second_half_keeps_its_ttl() {
+        let rw = Rewrite {
+            ttl: false,
+            ip_delta: Delta::u32(EXT, HOST),
+            ..back()
+        };
+        let f = apply(rw, &TCP_SYN);
+        assert_eq!(f[22], 64);
+        assert_eq!(&f[30..34], &[192, 168, 1, 10]);
+        assert!(sums_to_ones(0, &f[14..34]));
+        assert!(sums_to_ones(pseudo(&f), &f[34..]));
+        // The TTL never wraps below zero.
+        let mut z = UDP;
+        z[22] = 0;
+        rewrite_ip(&mut z[14..], End::Source, EXT, true, Delta::ZERO);
+        assert_eq!(z[22], 0);
+    }
+
+    #[test]
+    fn udp_without_a_checksum_stays_without() {
+        let mut none = UDP;
+        none[40..42].fill(0);
+        let f = apply(out(PROTO_UDP), &none);
+        assert_eq!(&f[40..42], &[0, 0]);
+        assert_eq!(&f[34..36], &1024u16.to_be_bytes());
+        assert_eq!(f[14..34], UDP_OUT[14..34]);
+    }
+
+    #[test]
+    fn headers_only_for_a_later_fragment() {
+        let mut f = UDP;
+        out(PROTO_UDP).apply_headers(&mut f);
+        assert_eq!(f[..34], UDP_OUT[..34], "MACs, address, TTL, checksum");
+        assert_eq!(f[34..], UDP[34..], "the bytes after the header untouched");
+    }
+
+    #[test]
+    fn a_short_tcp_quote_has_no_checksum_to_patch() {
+        let p = PortRewrite {
+            port: 40000,
+            delta: Delta::u16(1024, 40000),
+        };
+        let mut seg = [0u8; 8];
+        seg.copy_from_slice(&TCP_SYN[34..42]);
+        rewrite_port(&mut seg, PROTO_TCP, End::Destination, p);
+        assert_eq!(seg, [0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x03, 0xe8]);
+        assert!(!TcpPacket::new_unchecked(&TCP_SYN[34..51]).has_checksum());
+        assert!(TcpPacket::new_unchecked(&TCP_SYN[34..52]).has_checksum());
+        // Another protocol has no port: left alone.
+        let mut gre = [7u8; 8];
+        rewrite_port(&mut gre, 47, End::Source, p);
+        assert_eq!(gre, [7; 8]);
+    }
+
+    #[test]
+    fn an_error_and_the_packet_inside_it() {
+        let mut f = ERR;
+        let ip = IpRepr::parse(&f).unwrap().unwrap();
+        let inner = Embedded::parse(&f, &ip).unwrap().unwrap();
+        back().apply_to_error(&mut f, &ip, &inner, EXT);
+        assert_eq!(f, ERR_IN);
+        assert!(sums_to_ones(0, &f[14..34]), "outer IPv4");
+        assert!(sums_to_ones(0, &f[34..]), "ICMP");
+        assert!(sums_to_ones(0, &f[42..62]), "inner IPv4");
+        let inner_pseudo = 0xc0a8 + 0x010a + 0xc633 + 0x6401 + 17 + 13;
+        assert!(sums_to_ones(inner_pseudo, &f[62..]), "inner UDP");
+    }
+
+    #[test]
+    fn ends_and_macs() {
+        assert_eq!(End::Source.other(), End::Destination);
+        assert_eq!(End::Destination.other(), End::Source);
+        let mut f = UDP;
+        set_macs(&mut f, (GW_MAC, WAN_MAC));
+        assert_eq!(f[..12], UDP_OUT[..12]);
+        assert_eq!(f[12..], UDP[12..]);
+    }
+}

@@ -204,4 +204,147 @@ mod tests {
         assert_eq!(&s[..4], &[0x04, 0x00, 0x01, 0xbb]);
         assert_eq!(&s[16..18], &[0xbe, 0xef]);
     }
+
+    // Clamping the MSS. Segments 192.168.1.10:40000 -> 198.51.100.1:80,
+    // SYN, checksums right for that pseudo-header (computed apart from
+    // the core): MSS 1460 as the first option, and clamped to 1400.
+    const SYN_MSS: [u8; 24] = [
+        0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x60, 0x02, 0xfa,
+        0xf0, 0x10, 0xd6, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4,
+    ];
+    const SYN_MSS_1400: [u8; 24] = [
+        0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x60, 0x02, 0xfa,
+        0xf0, 0x11, 0x12, 0x00, 0x00, 0x02, 0x04, 0x05, 0x78,
+    ];
+    // NOP, MSS 1460 (at the odd offset 21), NOP NOP NOP; and at 1400.
+    const SYN_MSS_ODD: [u8; 28] = [
+        0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x70, 0x02, 0xfa,
+        0xf0, 0x4e, 0x80, 0x00, 0x00, 0x01, 0x02, 0x04, 0x05, 0xb4, 0x01, 0x01, 0x01,
+    ];
+    const SYN_MSS_ODD_1400: [u8; 28] = [
+        0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x70, 0x02, 0xfa,
+        0xf0, 0x8a, 0x80, 0x00, 0x00, 0x01, 0x02, 0x04, 0x05, 0x78, 0x01, 0x01, 0x01,
+    ];
+
+    /// The one's-complement sum of the pseudo-header (192.168.1.10 ->
+    /// 198.51.100.1, TCP) and `seg`, summed here apart from `checksum`.
+    fn sum(seg: &[u8]) -> u16 {
+        let mut s: u32 = 0xc0a8 + 0x010a + 0xc633 + 0x6401 + 6 + seg.len() as u32;
+        for w in seg.chunks(2) {
+            s += u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0));
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    fn verifies(seg: &[u8]) -> bool {
+        sum(seg) == 0xffff
+    }
+
+    /// A SYN with `opts` after the fixed header, its checksum filled.
+    fn syn_with(opts: &[u8]) -> Vec<u8> {
+        let mut s = [&SYN_MSS[..20], opts].concat();
+        s[12] = ((s.len() / 4) as u8) << 4;
+        s[16..18].fill(0);
+        let c = !sum(&s);
+        s[16..18].copy_from_slice(&c.to_be_bytes());
+        s
+    }
+
+    fn clamp(seg: &mut [u8], to: u16) -> bool {
+        TcpPacket::new_unchecked(seg).clamp_mss(to)
+    }
+
+    #[test]
+    fn clamp_mss_lowers_a_larger_mss_and_keeps_the_checksum() {
+        let mut s = SYN_MSS;
+        assert!(verifies(&s));
+        assert!(clamp(&mut s, 1400));
+        assert_eq!(s, SYN_MSS_1400);
+        assert!(verifies(&s));
+    }
+
+    #[test]
+    fn clamp_mss_never_raises() {
+        for to in [1460, 1500, 9000] {
+            let mut s = SYN_MSS;
+            assert!(!clamp(&mut s, to), "{to}");
+            assert_eq!(s, SYN_MSS);
+        }
+    }
+
+    #[test]
+    fn clamp_mss_walks_past_other_options() {
+        let ts = [8, 10, 1, 2, 3, 4, 5, 6, 7, 8];
+        let cases: [&[u8]; 3] = [
+            &[1, 1, 2, 4, 5, 0xb4, 0, 0],
+            &[ts.as_slice(), &[2, 4, 5, 0xb4, 1, 1]].concat(),
+            // An MSS of the wrong length is stepped over.
+            &[2, 2, 2, 4, 5, 0xb4, 0, 0],
+        ];
+        for opts in cases {
+            let mut s = syn_with(opts);
+            let at = s.windows(4).rposition(|w| w == [2, 4, 5, 0xb4]).unwrap();
+            assert!(verifies(&s));
+            assert!(clamp(&mut s, 1400), "{opts:?}");
+            assert_eq!(&s[at + 2..at + 4], &1400u16.to_be_bytes(), "{opts:?}");
+            assert!(verifies(&s), "{opts:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_options_stop_the_walk() {
+        let cases: [&[u8]; 6] = [
+            &[8, 1, 2, 4, 5, 0xb4, 0, 0],  // length 1
+            &[8, 0, 2, 4, 5, 0xb4, 0, 0],  // length 0
+            &[8, 12, 2, 4, 5, 0xb4, 0, 0], // past the header
+            &[0, 0, 0, 0, 2, 4, 5, 0xb4],  // end of list first
+            &[1, 1, 1, 2],                 // a kind with no length byte
+            &[2, 4, 5, 0xb4, 0, 0, 0, 0],  // (the control: clamped)
+        ];
+        for (n, opts) in cases.into_iter().enumerate() {
+            let mut s = syn_with(opts);
+            let before = s.clone();
+            let changed = clamp(&mut s, 1400);
+            assert_eq!(changed, n == 5, "{opts:?}");
+            if !changed {
+                assert_eq!(s, before, "{opts:?}");
+            }
+            assert!(verifies(&s));
+        }
+        // A buffer cut before the data offset ends the walk there.
+        for len in [20, 21, 22, 23] {
+            let mut cut = SYN_MSS[..len].to_vec();
+            assert!(!clamp(&mut cut, 1400), "{len}");
+            assert_eq!(cut, SYN_MSS[..len]);
+        }
+        assert!(!clamp(&mut [0u8; 12], 1400), "not even a data offset");
+    }
+
+    #[test]
+    #[ignore = "bug: TcpPacket::clamp_mss patches the checksum with Delta::u16(old, new) \
+                even when the MSS value sits at an odd offset, where it straddles two \
+                16-bit checksum words (the delta must be byte-swapped): the TCP checksum \
+                no longer verifies"]
+    fn clamp_mss_at_an_odd_offset_keeps_the_checksum() {
+        let mut s = SYN_MSS_ODD;
+        assert!(verifies(&s));
+        assert!(clamp(&mut s, 1400));
+        assert_eq!(&s[23..25], &1400u16.to_be_bytes());
+        assert!(
+            verifies(&s),
+            "checksum {:#06x}",
+            u16::from_be_bytes([s[16], s[17]])
+        );
+        assert_eq!(s, SYN_MSS_ODD_1400);
+    }
+
+    #[test]
+    fn has_checksum_needs_both_bytes() {
+        assert!(TcpPacket::new_unchecked(&SEG[..18]).has_checksum());
+        assert!(!TcpPacket::new_unchecked(&SEG[..17]).has_checksum());
+        assert!(!TcpPacket::new_unchecked(&SEG[..8]).has_checksum());
+    }
 }
