@@ -58,7 +58,8 @@ impl Shard {
             self.wheel.now = now + 1 - wheel;
         }
         let mut removed = 0;
-        while self.wheel.now <= now {
+        // With a budget of 0 the wheel stays where it is.
+        while self.wheel.now <= now && budget > 0 {
             let tick = self.wheel.now;
             while let Some(idx) = self.wheel.pop(&mut self.sessions, tick) {
                 let s = &self.sessions[idx as usize];

@@ -59,7 +59,7 @@ fn inside_pool_and_one_to_one_addresses() {
 #[test]
 fn owners_of_subscribers_and_of_inbound_flows() {
     let c = Config {
-        shards: 4,
+        workers: 4,
         statics: vec![fwd(6, HOST, 22, 8080), fwd(6, HOST2, 80, 80)],
         ..cfg()
     };
@@ -84,7 +84,7 @@ fn owners_of_subscribers_and_of_inbound_flows() {
     let mut d = Config {
         inside: vec![Prefix::new(0xc0a8_0100, 28).unwrap()],
         deterministic: true,
-        shards: 2,
+        workers: 2,
         block_size: 2,
         port_max: 1055,
         ..cfg()
@@ -203,7 +203,10 @@ fn where_a_hairpin_goes() {
 
 #[test]
 fn a_flow_of_another_shard_is_handed_off() {
-    let c = Config { shards: 2, ..cfg() };
+    let c = Config {
+        workers: 2,
+        ..cfg()
+    };
     let owner = subscriber_owner(HOST, 2);
     let mut s = Shard::new(&c, 1 - owner, at(0)).unwrap();
     let f = lan(HOST, REMOTE).udp(40000, 53, b"q");

@@ -144,7 +144,7 @@ fn errors_are_rate_limited() {
 fn a_full_queue_drops_and_counts() {
     let mut c = cfg();
     c.icmp.rate = 100_000;
-    c.icmp.rate_per_host = 100_000;
+    c.icmp.rate_per_subscriber = 100_000;
     c.fragments.max_held = 0; // 64 slots
     let mut s = shard(&c);
     for _ in 0..65 {

@@ -142,7 +142,7 @@ fn events_come_in_order() {
 #[test]
 fn identity_configuration_and_memory() {
     let mut c = cfg();
-    c.shards = 2;
+    c.workers = 2;
     let s = Shard::new(&c, 1, at(0)).unwrap();
     assert_eq!(s.id(), 1);
     assert_eq!(s.config(), &c);
