@@ -14,6 +14,8 @@ pub mod icmp;
 pub mod ipv4;
 pub mod repr;
 pub mod rewrite;
+#[cfg(test)]
+mod samples;
 pub mod tcp;
 pub mod udp;
 
