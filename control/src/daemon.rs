@@ -328,7 +328,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         );
     }
     eprintln!(
-        "masq: running: {} to {}, LAN {} WAN {}, {} worker(s) in {} mode, busy-poll socket options {}, pinned to cores {:?}",
+        "masq: running: {} to {}, LAN {} WAN {}, {} worker(s) in {} mode, busy-poll socket options {}, pinned to cores {}",
         rc.mode,
         match external {
             Some(None) => "(no address yet)".to_string(),
@@ -339,7 +339,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         workers,
         first.mode,
         if first.busy_poll { "on" } else { "refused by the kernel" },
-        rc.cores
+        rc.cores.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
     );
     match rc.metrics_listen {
         Some(a) if a.ip().is_loopback() => eprintln!("masq: metrics at http://{a}/metrics"),

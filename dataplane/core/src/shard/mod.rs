@@ -18,6 +18,9 @@
 //! | [`timers`] | expiry and removal of sessions |
 //! | [`snapshot`] | what the control plane reads: counts, sessions, subscribers |
 //! | [`ops`] | what the control plane changes: flush, address, configuration |
+//!
+//! Each room has unit tests of its own in `tests/`; `docs/core.md` walks
+//! one packet through the rooms.
 
 mod classify;
 mod fastpath;
