@@ -7,17 +7,17 @@
 //!
 //! | room | owns |
 //! |---|---|
-//! | [`classify`] | where an address leads: inside, pool, one-to-one; which shard owns a flow |
-//! | [`fastpath`] | session lookup and the precomputed rewrite; TCP state |
-//! | [`slowpath`] | filtering, limits and creating sessions |
-//! | [`ports`] | subscribers, port blocks and port allocation (deterministic too) |
-//! | [`statics`] | static mappings: port forwards and one-to-one addresses |
-//! | [`icmp_error`] | translating ICMP errors, both directions (RFC 5508) |
-//! | [`generate`] | the ICMP errors the NAT sends itself, exhaustion events |
-//! | [`fragments`] | fragments after the first (RFC 4787 REQ-14) |
-//! | [`timers`] | expiry and removal of sessions |
-//! | [`snapshot`] | what the control plane reads: counts, sessions, subscribers |
-//! | [`ops`] | what the control plane changes: flush, address, configuration |
+//! | `classify.rs` | where an address leads: inside, pool, one-to-one; which shard owns a flow |
+//! | `fastpath.rs` | session lookup and the precomputed rewrite; TCP state |
+//! | `slowpath.rs` | filtering, limits and creating sessions |
+//! | `ports.rs` | subscribers, port blocks and port allocation (deterministic too) |
+//! | `statics.rs` | static mappings: port forwards and one-to-one addresses |
+//! | `icmp_error.rs` | translating ICMP errors, both directions (RFC 5508) |
+//! | `generate.rs` | the ICMP errors the NAT sends itself, exhaustion events |
+//! | `fragments.rs` | fragments after the first (RFC 4787 REQ-14) |
+//! | `timers.rs` | expiry and removal of sessions |
+//! | `snapshot.rs` | what the control plane reads: counts, sessions, subscribers |
+//! | `ops.rs` | what the control plane changes: flush, address, configuration |
 //!
 //! Each room has unit tests of its own in `tests/`; `docs/core.md` walks
 //! one packet through the rooms.
