@@ -21,7 +21,7 @@ fn show(what: &str, before: &[u8], after: &[u8], v: Verdict) {
         "CHECKSUM WRONG"
     };
     println!(
-        "  {what:<28} {}:{} -> {}:{}  =>  {}:{} -> {}:{}  [{v:?}, {ok}]",
+        "  {what:<28} {}:{} -> {}:{}  =>  {}:{} -> {}:{}  [{v}, {ok}]",
         ip(b.src),
         b.sport,
         ip(b.dst),

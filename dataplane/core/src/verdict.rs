@@ -53,3 +53,52 @@ pub struct NextHops {
     /// The WAN next hop (destination of frames sent to the WAN).
     pub gateway_mac: Mac,
 }
+
+impl core::fmt::Display for Side {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Side::Lan => "lan",
+            Side::Wan => "wan",
+            Side::Hairpin => "hairpin",
+        })
+    }
+}
+
+impl core::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Verdict::ToLan => f.write_str("to lan"),
+            Verdict::ToWan => f.write_str("to wan"),
+            Verdict::HandOff { shard, side } => write!(f, "hand off to worker {shard} ({side})"),
+            Verdict::Pass => f.write_str("pass to the kernel"),
+            Verdict::Held => f.write_str("held"),
+            Verdict::Drop(r) => write!(f, "drop: {r}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_print_in_words() {
+        let cases = [
+            (Verdict::ToWan, "to wan"),
+            (Verdict::ToLan, "to lan"),
+            (
+                Verdict::HandOff {
+                    shard: 3,
+                    side: Side::Hairpin,
+                },
+                "hand off to worker 3 (hairpin)",
+            ),
+            (Verdict::Pass, "pass to the kernel"),
+            (Verdict::Held, "held"),
+            (Verdict::Drop(DropReason::NoMapping), "drop: no_mapping"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(v.to_string(), want);
+        }
+    }
+}
