@@ -328,6 +328,14 @@ burst wan echo "dst=$ONE2ONE sport=7 ttl=1" "drop:ttl_expired=$N"
 burst wan echo "dst=$ONE2ONE sport=7 ttl=0" "drop:ttl_expired=$N"
 
 # --- captures: what was carried, and that nothing leaked -----------------------------
+# The errors about the last burst are the last frames the checks count:
+# wait until the capture holds them (at most about 10 s) before it stops,
+# as a fixed pause lost them on a loaded machine.
+for _ in $(seq 20); do
+    got="$(pcap "$WORK/wan.pcap" proto=icmp icmp_type=11 src="$ONE2ONE" dst="$WANH" 2>/dev/null)" || got=""
+    [ "$got" = "$((2 * N))" ] && break
+    sleep 0.2
+done
 sleep 0.5
 for pid in "${PIDS[@]}"; do
     case "$(ps -o comm= -p "$pid" 2>/dev/null)" in tcpdump) kill -INT "$pid" ;; esac

@@ -175,3 +175,16 @@ fn outbound_icmp_that_is_neither_query_nor_error_is_refused() {
     assert_eq!(v, Verdict::Drop(DropReason::IcmpUnsupported));
     assert_eq!(drops(&s, DropReason::IcmpUnsupported), 2);
 }
+
+#[test]
+fn echoes_with_ttl_0_or_1_to_a_one_to_one_address_are_each_answered() {
+    let mut s = shard(&statics_cfg());
+    s.set_neighbor(ONE_IN, Mac(ONE_MAC));
+    for ttl in [1u8, 0, 1, 0] {
+        let last = wan(REMOTE, ONE_OUT).ttl(ttl).echo(8, 78, b"x");
+        let v = run(&mut s, last, Side::Wan, 0).0;
+        assert_eq!(v, Verdict::Drop(DropReason::TtlExpired));
+        let e = emitted(&mut s);
+        assert_eq!(e.len(), 1, "ttl {ttl}");
+    }
+}
