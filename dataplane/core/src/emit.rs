@@ -173,7 +173,7 @@ pub(crate) fn build_icmp_error(
     src_mac: Mac,
     e: IcmpError,
 ) -> usize {
-    let quote = ip.len().min(QUOTE_MAX);
+    let quote = ip.packet_len().min(QUOTE_MAX);
     let total = ipv4::MIN_HEADER_LEN + icmp::HEADER_LEN + quote;
     let len = ethernet::HEADER_LEN + total;
     let mut eth = EthernetFrame::new_unchecked(&mut out[..len]);

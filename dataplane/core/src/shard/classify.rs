@@ -172,7 +172,7 @@ impl Shard {
             return Err(Verdict::Drop(DropReason::BadFragment));
         }
         let mtu = self.cfg.lan_mtu;
-        if ip.len() > usize::from(mtu) {
+        if ip.packet_len() > usize::from(mtu) {
             if ip.df {
                 self.send_icmp_error(frame, ip, Side::Lan, icmp::DEST_UNREACHABLE, 4, mtu);
             }

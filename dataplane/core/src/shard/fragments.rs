@@ -62,7 +62,7 @@ impl Shard {
         if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        if ip.len() > usize::from(self.cfg.lan_mtu) {
+        if ip.packet_len() > usize::from(self.cfg.lan_mtu) {
             return Verdict::Drop(DropReason::MtuExceeded);
         }
         self.later_fragment(frame, ip, Side::Wan)

@@ -28,7 +28,7 @@ impl Shard {
         } else {
             self.cfg.lan_mtu
         };
-        if ip.len() > usize::from(mtu) {
+        if ip.packet_len() > usize::from(mtu) {
             if ip.df {
                 self.send_icmp_error(frame, ip, from, icmp::DEST_UNREACHABLE, 4, mtu);
             }

@@ -79,7 +79,7 @@ impl Shard {
         if !hairpin && ip.ttl <= 1 {
             return Err(Verdict::Drop(DropReason::TtlExpired));
         }
-        if ip.len() > usize::from(self.cfg.lan_mtu) {
+        if ip.packet_len() > usize::from(self.cfg.lan_mtu) {
             // Larger than the LAN link takes; never a 3/4 about an error.
             return Err(Verdict::Drop(DropReason::MtuExceeded));
         }

@@ -163,19 +163,7 @@ impl Shard {
             let Some(local) = self.blocks.take(addr_idx, sub.blocks) else {
                 continue;
             };
-            let s = &mut self.subs[si as usize];
-            s.blocks = local;
-            s.nblocks += 1;
-            s.ext = addr_idx as u32;
-            self.counters.blocks_allocated += 1;
-            let e = Event::BlockAllocated {
-                subscriber: sub.addr,
-                external: self.pool_addrs[addr_idx],
-                first_port: self.blocks.first_port(local),
-                last_port: self.blocks.last_port(local),
-                at: now,
-            };
-            self.push_event(e);
+            self.give_block(si, local, addr_idx, now);
             if let Some(p) = self.blocks.take_port(local, proto, parity) {
                 return Ok((self.pool_addrs[addr_idx], p));
             }
@@ -185,6 +173,26 @@ impl Shard {
         } else {
             Err(DropReason::PoolExhausted)
         }
+    }
+
+    /// Makes block `local` on pool address `addr_idx`, just taken and
+    /// linked before the subscriber's others, the first of subscriber
+    /// `si`'s blocks, and logs it.
+    fn give_block(&mut self, si: u32, local: u32, addr_idx: usize, now: u32) {
+        let s = &mut self.subs[si as usize];
+        s.blocks = local;
+        s.nblocks += 1;
+        s.ext = addr_idx as u32;
+        let subscriber = s.addr;
+        self.counters.blocks_allocated += 1;
+        let e = Event::BlockAllocated {
+            subscriber,
+            external: self.pool_addrs[addr_idx],
+            first_port: self.blocks.first_port(local),
+            last_port: self.blocks.last_port(local),
+            at: now,
+        };
+        self.push_event(e);
     }
 
     /// Deterministic NAT: a port of the subscriber's one fixed block.
@@ -206,18 +214,7 @@ impl Shard {
             self.blocks
                 .take_specific(local, NONE)
                 .ok_or(DropReason::PoolExhausted)?;
-            let s = &mut self.subs[si as usize];
-            s.blocks = local;
-            s.nblocks = 1;
-            s.ext = place.addr_idx as u32;
-            self.counters.blocks_allocated += 1;
-            self.push_event(Event::BlockAllocated {
-                subscriber: sub.addr,
-                external: place.external,
-                first_port: place.first_port,
-                last_port: place.last_port,
-                at: now,
-            });
+            self.give_block(si, local, place.addr_idx, now);
         }
         let parity = parity_of(proto, in_port);
         [parity, 2]

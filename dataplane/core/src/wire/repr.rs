@@ -79,16 +79,10 @@ impl IpRepr {
         Ok(Some(out))
     }
 
-    /// Length of the IP packet.
+    /// Length of the IP packet (its total length field).
     #[inline]
-    pub fn len(&self) -> usize {
+    pub fn packet_len(&self) -> usize {
         self.end - L3
-    }
-
-    /// Always false: a parsed packet holds at least its header.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     /// The transport part (header and payload) of the parsed frame.
@@ -210,6 +204,7 @@ impl FlowRepr {
             if seg.len() < need {
                 return Err(WireError::BadFragment);
             }
+            // TCP and UDP keep their ports in the same first four bytes.
             let t = TcpPacket::new_unchecked(seg);
             return Ok(FlowRepr {
                 proto: ip.proto,
@@ -341,6 +336,8 @@ impl Embedded {
         let proto = inner.protocol();
         let (sport, dport) = match proto {
             PROTO_TCP | PROTO_UDP => {
+                // Only the first 8 bytes are quoted: a TCP header is read
+                // for its ports, which sit where UDP's do.
                 let u = UdpPacket::new_unchecked(seg);
                 (u.src_port(), u.dst_port())
             }

@@ -91,8 +91,7 @@ fn ip_repr_takes_a_udp_frame_apart() {
             id: 0x1234,
         }
     );
-    assert_eq!(ip.len(), 33);
-    assert!(!ip.is_empty());
+    assert_eq!(ip.packet_len(), 33);
     assert_eq!(ip.segment(&UDP), &UDP[34..]);
     assert_eq!(ip.packet(&UDP), &UDP[14..]);
     // Ethernet padding after the packet is not the packet's.
