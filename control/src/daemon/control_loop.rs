@@ -1,0 +1,193 @@
+//! The control loop: it sleeps in poll(2) on the rtnetlink socket and the
+//! two listeners (at most 100 ms) and, between events, follows the kernel,
+//! applies a SIGHUP reload, serves the admin socket and `/metrics`, prints
+//! the statistics line and watches the workers' heartbeats. [`Control::ask`]
+//! is the one way it asks the workers anything.
+
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use masq_core::Shard;
+use masq_xsk::command::{Command, Reply};
+use masq_xsk::netinfo;
+
+use super::report::stats_line;
+use super::Control;
+
+/// How long the control thread waits for the workers to answer.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Control {
+    pub(super) fn run(
+        &mut self,
+        stop: &AtomicBool,
+        hup: &AtomicBool,
+        handles: &[JoinHandle<std::io::Result<Shard>>],
+    ) -> Result<(), String> {
+        let mut last_stats = Instant::now();
+        let mut last_check = Instant::now() - Duration::from_secs(10);
+        while !stop.load(Ordering::Relaxed) {
+            let mut fds = vec![self.watcher.raw_fd(), self.admin.as_raw_fd()];
+            if let Some(h) = &self.http {
+                fds.push(h.as_raw_fd());
+            }
+            netinfo::wait_readable(&fds, 100);
+            let mut changes = match self.watcher.drain() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("masq: rtnetlink: {e}");
+                    netinfo::Changes::default()
+                }
+            };
+            // A slow safety net besides the notifications.
+            if last_check.elapsed() >= Duration::from_secs(1) {
+                last_check = Instant::now();
+                self.follow_static_neighbours();
+                changes.addr = true;
+                changes.route = true;
+                changes.neigh = true;
+            }
+            if changes.addr || changes.link {
+                self.follow_address();
+                self.follow_lan_filter();
+            }
+            if changes.any() {
+                self.follow_next_hop(changes.route || changes.link);
+            }
+            if hup.swap(false, Ordering::Relaxed) {
+                match self.reload() {
+                    Ok(what) => {
+                        self.reloads.0 += 1;
+                        eprintln!("masq: reloaded {}: {what}", self.opts.config.display());
+                    }
+                    Err(e) => {
+                        self.reloads.1 += 1;
+                        eprintln!(
+                            "masq: reload of {} refused, running configuration kept: {e}",
+                            self.opts.config.display()
+                        );
+                    }
+                }
+            }
+            while let Ok((conn, _)) = self.admin.accept() {
+                self.serve_admin(conn);
+            }
+            while let Some(Ok((conn, _))) = self.http.as_ref().map(TcpListener::accept) {
+                self.serve_http(conn);
+            }
+            if self.opts.stats_interval > 0
+                && last_stats.elapsed() >= Duration::from_secs(self.opts.stats_interval)
+            {
+                last_stats = Instant::now();
+                eprintln!("masq: {}", stats_line(&self.shared));
+            }
+            self.watch_heartbeats();
+            if handles.iter().any(|h| h.is_finished()) {
+                return Err("a worker stopped".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn now_s(&self) -> u32 {
+        self.shared.epoch.elapsed().as_secs() as u32
+    }
+
+    /// Reports workers whose heartbeat is older than `stall_timeout` (a
+    /// worker publishes one at least every few hundred milliseconds, busy
+    /// or idle), and their recovery.
+    pub(super) fn watch_heartbeats(&mut self) {
+        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        let limit = u64::from(self.rc.stall_timeout) * 1000;
+        for (i, w) in self.shared.stats.iter().enumerate() {
+            let beat = w.heartbeat_ms.load(Ordering::Relaxed);
+            let age = now.saturating_sub(beat);
+            let st = &mut self.stalls[i];
+            match st.since {
+                None if age > limit => {
+                    st.since = Some(beat);
+                    st.count += 1;
+                    eprintln!(
+                        "masq: error: worker {i} stalled: no heartbeat for {:.1} s; frames of its queue are not being forwarded",
+                        age as f64 / 1000.0
+                    );
+                }
+                Some(b) if beat != b => {
+                    st.since = None;
+                    eprintln!(
+                        "masq: worker {i} recovered after a stall of {:.1} s",
+                        beat.saturating_sub(b) as f64 / 1000.0
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The stalled workers, as "worker 1 (no heartbeat for 3.2 s)".
+    pub(super) fn stalled(&self) -> Vec<String> {
+        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        self.stalls
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.since.map(|b| {
+                    format!(
+                        "worker {i} (no heartbeat for {:.1} s)",
+                        now.saturating_sub(b) as f64 / 1000.0
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Sends one command to every worker and collects their answers (in
+    /// worker order), or says which worker did not answer in time. With a
+    /// worker stalled it fails at once rather than wait for it.
+    pub(super) fn ask(
+        &mut self,
+        mut cmd: impl FnMut(usize) -> Command,
+    ) -> Result<Vec<Reply>, String> {
+        let stalled = self.stalled();
+        if !stalled.is_empty() {
+            return Err(format!("stalled: {}", stalled.join(", ")));
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        let n = self.shared.mailboxes.len();
+        for (i, mb) in self.shared.mailboxes.iter().enumerate() {
+            if mb.commands.push((seq, cmd(i))).is_err() {
+                return Err(format!("worker {i}: its command ring is full"));
+            }
+        }
+        let mut got: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
+        let deadline = Instant::now() + ASK_TIMEOUT;
+        while got.iter().any(Option::is_none) {
+            for (i, mb) in self.shared.mailboxes.iter().enumerate() {
+                while let Some((s, r)) = mb.replies.pop() {
+                    if s == seq {
+                        got[i] = Some(r);
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let late: Vec<String> = got
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.is_none())
+                    .map(|(i, _)| i.to_string())
+                    .collect();
+                return Err(format!(
+                    "worker(s) {} did not answer within {} s",
+                    late.join(","),
+                    ASK_TIMEOUT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(got.into_iter().flatten().collect())
+    }
+}

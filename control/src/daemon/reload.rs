@@ -1,0 +1,71 @@
+//! SIGHUP: the configuration file read again and applied live, or
+//! refused with the running configuration kept.
+
+use masq_xsk::command::{Command, Reply};
+
+use super::filter::wan_filter;
+use super::start::load;
+use super::Control;
+use crate::config::Mode;
+use crate::eventlog;
+
+impl Control {
+    /// Applies the configuration file again; returns what changed.
+    pub(super) fn reload(&mut self) -> Result<String, String> {
+        let mut new = load(&self.opts)?;
+        if self.rc.mode == Mode::Masquerade && new.mode == Mode::Masquerade {
+            new.core.pool = self.rc.core.pool.clone();
+        }
+        self.rc
+            .core
+            .live_change(&new.core)
+            .map_err(|e| e.to_string())?;
+        if let Some(k) = self.rc.restart_only_change(&new) {
+            return Err(format!("{k}: changes only on restart"));
+        }
+        if new.core == self.rc.core {
+            return Ok("no change".into());
+        }
+        let pool_grew = new.core.pool != self.rc.core.pool;
+        let cfg = Box::new(new.core.clone());
+        let replies = self.ask(|_| Command::Reconfigure(cfg.clone()))?;
+        for (i, r) in replies.into_iter().enumerate() {
+            if let Reply::Applied(Err(e)) = r {
+                return Err(format!("worker {i}: {e}"));
+            }
+        }
+        let what = describe_change(&self.rc.core, &new.core);
+        self.rc = new;
+        if let Some(l) = &self.eventlog {
+            l.set_quotas(eventlog::Quotas::of(&self.rc.core));
+        }
+        if pool_grew {
+            self.wan_prog
+                .set_filter(&wan_filter(&self.rc, self.opts.l2_forward))
+                .map_err(|e| format!("pool applied, but the XDP filter was not: {e}"))?;
+            self.follow_lan_filter();
+        }
+        Ok(what)
+    }
+}
+
+/// One line naming what a reload changed.
+fn describe_change(old: &masq_core::Config, new: &masq_core::Config) -> String {
+    let mut v = Vec::new();
+    if old.timeouts != new.timeouts {
+        v.push("timeouts");
+    }
+    if old.limits != new.limits {
+        v.push("limits");
+    }
+    if old.filtering != new.filtering {
+        v.push("filtering");
+    }
+    if old.inbound_refresh != new.inbound_refresh {
+        v.push("inbound_refresh");
+    }
+    if old.pool != new.pool {
+        v.push("pool (addresses added)");
+    }
+    v.join(", ")
+}

@@ -1,0 +1,383 @@
+//! Start-up of `masq run`: the configuration and the WAN address, the
+//! checks that fail early (queues, listeners), the XDP programs, the
+//! workers and the event logger, the privilege drop and the lines that
+//! say what runs. It hands a ready [`Control`] to the control loop.
+
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use masq_core::wire::Mac;
+use masq_core::{NextHops, Prefix, Shard};
+use masq_xsk::command::Command;
+use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
+use masq_xsk::{netinfo, privilege, xdp};
+
+use super::filter::{lan_filter, wan_filter};
+use super::{Control, Options, Stall};
+use crate::config::{self, Mode, RunConfig};
+use crate::eventlog::{self, Logger};
+use crate::metrics::Metrics;
+
+/// Placeholder external address while MASQUERADE has none (never used:
+/// the workers refuse new mappings until an address comes).
+const NO_ADDRESS: u32 = 0xc000_0201;
+
+/// A started masq: the control thread's state, the workers, the event
+/// logger and the signal flags.
+pub(super) struct Running {
+    pub ctl: Control,
+    pub handles: Vec<JoinHandle<std::io::Result<Shard>>>,
+    pub logger: Option<Logger>,
+    pub stop: Arc<AtomicBool>,
+    pub hup: Arc<AtomicBool>,
+}
+
+/// The configuration file with the command line's overrides.
+pub(super) fn load(opts: &Options) -> Result<RunConfig, String> {
+    let mut rc = config::load(&opts.config)?;
+    if let Some(m) = &opts.metrics_listen {
+        rc.metrics_listen = match m.as_str() {
+            "off" => None,
+            a => Some(
+                a.parse()
+                    .map_err(|e| format!("--metrics-listen {a:?}: {e}"))?,
+            ),
+        };
+    }
+    Ok(rc)
+}
+
+/// Starts everything `masq run` runs; on error, nothing is left attached.
+pub(super) fn start(opts: Options) -> Result<Running, String> {
+    let mut rc = load(&opts)?;
+    let external = masquerade_address(&mut rc)?;
+    check_queues(&rc)?;
+    warn_port_overlap(&rc);
+    let hops = NextHops {
+        lan_mac: netinfo::mac_of(&rc.lan).map_err(|e| format!("lan: {e}"))?,
+        wan_mac: netinfo::mac_of(&rc.wan).map_err(|e| format!("wan: {e}"))?,
+        gateway_mac: Mac::default(),
+    };
+    // Listeners before anything is attached: a port in use fails early.
+    let http = match rc.metrics_listen {
+        Some(a) => {
+            let l = TcpListener::bind(a).map_err(|e| format!("metrics_listen {a}: {e}"))?;
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            Some(l)
+        }
+        None => None,
+    };
+    let admin = bind_admin(&rc.admin_socket)?;
+    let log_outputs = eventlog::Outputs::open(&rc.log)?;
+    let watcher = netinfo::Watcher::new().map_err(|e| format!("rtnetlink: {e}"))?;
+    let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+    let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward)?;
+
+    let workers = usize::from(rc.core.workers);
+    let mut shared = Shared::new(workers, rc.handoff_ring as usize);
+    if log_outputs.is_some() {
+        shared = shared.with_events(rc.log.queue as usize);
+    }
+    let shared = Arc::new(shared);
+    let logger = match log_outputs {
+        Some(o) => Some(Logger::start(
+            o,
+            Arc::clone(&shared),
+            eventlog::Quotas::of(&rc.core),
+        )?),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .map_err(|e| format!("signal handler: {e}"))?;
+    if external == Some(None) {
+        // Queued before the workers start: they refuse mappings at once.
+        for mb in &shared.mailboxes {
+            let _ = mb.commands.push((0, Command::SetAddress(None)));
+        }
+    }
+    // ICMP errors to subscribers come from the LAN interface's address.
+    if let Some(&a) = netinfo::ipv4_of(&rc.lan)
+        .ok()
+        .and_then(|v| v.first().copied())
+        .as_ref()
+    {
+        for mb in &shared.mailboxes {
+            let _ = mb.commands.push((0, Command::SetLanAddress(a)));
+        }
+    }
+
+    let xsks = (lan_prog.xsks_fd(), wan_prog.xsks_fd());
+    let (handles, first) = match start_workers(&rc, &opts, hops, xsks, &shared) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = std::fs::remove_file(&rc.admin_socket);
+            if let Some(l) = logger {
+                l.stop();
+            }
+            return Err(e);
+        }
+    };
+    // Setup is done: the programs are attached, the sockets bound, the
+    // listeners open. The control thread keeps only what detaching the
+    // programs at exit needs; the workers and the event logger keep nothing.
+    let kept = privilege::keep_only(&[privilege::Capability::CAP_NET_ADMIN])
+        .map_err(|e| format!("dropping privileges: {e}"))?;
+    announce(&rc, &opts, external, first, &kept);
+
+    let ctl = Control {
+        opts,
+        rc,
+        shared: Arc::clone(&shared),
+        lan_prog,
+        wan_prog,
+        metrics,
+        http,
+        admin,
+        watcher,
+        external,
+        address_changes: 0,
+        reloads: (0, 0),
+        seq: 1,
+        gateway: None,
+        gateway_mac: None,
+        started: Instant::now(),
+        eventlog: logger.as_ref().map(|l| Arc::clone(&l.state)),
+        neighbours: std::collections::HashMap::new(),
+        stalls: vec![Stall::default(); workers],
+    };
+    Ok(Running {
+        ctl,
+        handles,
+        logger,
+        stop,
+        hup,
+    })
+}
+
+/// MASQUERADE: the pool is the WAN interface's address, if it has one
+/// yet. Returns the address in use (`Some(None)`: none); SNAT: `None`.
+fn masquerade_address(rc: &mut RunConfig) -> Result<Option<Option<u32>>, String> {
+    if rc.mode != Mode::Masquerade {
+        return Ok(None);
+    }
+    let addrs = netinfo::ipv4_of(&rc.wan).map_err(|e| format!("wan {}: {e}", rc.wan))?;
+    let a = addrs.first().copied().unwrap_or(NO_ADDRESS);
+    rc.core.pool = vec![Prefix::new(a, 32).map_err(|e| format!("pool: {e}"))?];
+    rc.core.validate().map_err(|e| e.to_string())?;
+    if addrs.is_empty() {
+        eprintln!(
+            "masq: wan {}: no IPv4 address yet; translation starts when one is added",
+            rc.wan
+        );
+    }
+    Ok(Some(addrs.first().copied()))
+}
+
+/// Every receive queue of both interfaces needs a worker.
+fn check_queues(rc: &RunConfig) -> Result<(), String> {
+    let workers = usize::from(rc.core.workers);
+    for ifname in [&rc.lan, &rc.wan] {
+        let q = netinfo::rx_queues(ifname).map_err(|e| format!("{ifname}: {e}"))?;
+        if q > workers {
+            return Err(format!(
+                "workers: {ifname} has {q} receive queues but {workers} worker(s); set workers = {q} \
+                 or reduce the queues (ethtool -L {ifname} combined {workers})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// MASQUERADE: warns when the kernel's ephemeral ports overlap the NAT's.
+fn warn_port_overlap(rc: &RunConfig) {
+    if rc.mode != Mode::Masquerade {
+        return;
+    }
+    if let Ok((lo, hi)) = netinfo::local_port_range() {
+        if lo <= rc.core.port_max && hi >= rc.core.port_min {
+            eprintln!(
+                "masq: warning: the box's own ephemeral ports {lo}-{hi} (net.ipv4.ip_local_port_range) \
+                 overlap the NAT ports {}-{}: replies to the box's own connections from the WAN \
+                 address would go to the NAT. Set port_max = {} (or move the kernel's range).",
+                rc.core.port_min,
+                rc.core.port_max,
+                lo.saturating_sub(1)
+            );
+        }
+    }
+}
+
+/// Removes stale copies of masq's program, arranges for a crash to
+/// detach, and attaches the LAN and WAN programs.
+fn attach_programs(
+    rc: &RunConfig,
+    l2_forward: bool,
+) -> Result<(xdp::XdpProgram, xdp::XdpProgram), String> {
+    for ifname in [&rc.lan, &rc.wan] {
+        if xdp::detach_stale(ifname).map_err(|e| format!("{ifname}: {e}"))? {
+            eprintln!("masq: removed a stale XDP program from {ifname}");
+        }
+    }
+    // With `panic = "abort"` no destructor runs: detach the programs from
+    // the panic hook so that a crash does not leave them attached.
+    let (lan_name, wan_name) = (rc.lan.clone(), rc.wan.clone());
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = xdp::detach_stale(&lan_name);
+        let _ = xdp::detach_stale(&wan_name);
+        default_hook(info);
+    }));
+    let lan = xdp::XdpProgram::attach(&rc.lan, &lan_filter(rc))
+        .map_err(|e| format!("lan {}: {e}", rc.lan))?;
+    let wan = xdp::XdpProgram::attach(&rc.wan, &wan_filter(rc, l2_forward))
+        .map_err(|e| format!("wan {}: {e}", rc.wan))?;
+    Ok((lan, wan))
+}
+
+/// Spawns one worker per queue and waits until each has bound its
+/// sockets; returns their handles and how the first one runs.
+#[allow(clippy::type_complexity)]
+fn start_workers(
+    rc: &RunConfig,
+    opts: &Options,
+    hops: NextHops,
+    xsks: (i32, i32),
+    shared: &Arc<Shared>,
+) -> Result<(Vec<JoinHandle<std::io::Result<Shard>>>, Started), String> {
+    let workers = usize::from(rc.core.workers);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Started>();
+    let mut handles = Vec::new();
+    for id in 0..workers {
+        let spec = WorkerSpec {
+            id: id as u16,
+            queue: id as u32,
+            lan: rc.lan.clone(),
+            wan: rc.wan.clone(),
+            core: rc.cores.get(id).copied(),
+            frames: rc.umem_frames,
+            ring: rc.ring_size,
+            xsks,
+            l2_forward: opts.l2_forward,
+        };
+        let cfg = rc.core.clone();
+        let shared = Arc::clone(shared);
+        let tx = ready_tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("masq-worker-{id}"))
+            .spawn(move || {
+                worker::run(spec, cfg, hops, shared, |m| {
+                    let _ = tx.send(m);
+                })
+            })
+            .map_err(|e| format!("worker {id}: {e}"))?;
+        handles.push(h);
+    }
+    drop(ready_tx);
+    let mut modes = Vec::new();
+    for _ in 0..workers {
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(m) => modes.push(m),
+            Err(_) => {
+                shared.stop.store(true, Ordering::Relaxed);
+                let errs: Vec<String> = handles
+                    .into_iter()
+                    .filter_map(|h| h.join().ok().and_then(|r| r.err()).map(|e| e.to_string()))
+                    .collect();
+                return Err(format!("workers did not start: {}", errs.join("; ")));
+            }
+        }
+    }
+    let first = modes.first().copied().unwrap_or(Started {
+        mode: XskMode::Copy,
+        busy_poll: false,
+    });
+    Ok((handles, first))
+}
+
+/// The lines that say what runs, where, and with which privileges.
+fn announce(
+    rc: &RunConfig,
+    opts: &Options,
+    external: Option<Option<u32>>,
+    first: Started,
+    kept: &[privilege::Capability],
+) {
+    if opts.l2_forward {
+        eprintln!(
+            "masq: --l2-forward: frames are forwarded with their MACs rewritten, not translated"
+        );
+    }
+    eprintln!(
+        "masq: running: {} to {}, LAN {} WAN {}, {} worker(s) in {} mode, busy-poll socket options {}, pinned to cores {}",
+        rc.mode,
+        match external {
+            Some(None) => "(no address yet)".to_string(),
+            _ => rc.core.pool.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+        },
+        rc.lan,
+        rc.wan,
+        rc.core.workers,
+        first.mode,
+        if first.busy_poll { "on" } else { "refused by the kernel" },
+        rc.cores.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
+    );
+    match rc.metrics_listen {
+        Some(a) if a.ip().is_loopback() => eprintln!("masq: metrics at http://{a}/metrics"),
+        Some(a) => eprintln!(
+            "masq: metrics at http://{a}/metrics; note: reachable beyond this host, without authentication (keep it on a management network)"
+        ),
+        None => eprintln!("masq: metrics off"),
+    }
+    eprintln!("masq: admin socket {}", rc.admin_socket.display());
+    eprintln!(
+        "masq: privileges: control thread keeps {}, workers and event logger none; no new privileges",
+        privilege::names(kept)
+    );
+    if rc.log.enabled() {
+        let show = |a: Option<String>| a.unwrap_or_else(|| "off".into());
+        eprintln!(
+            "masq: event log: ipfix {}, syslog {}, session events {}",
+            show(rc.log.ipfix.map(|a| a.to_string())),
+            show(rc.log.syslog.map(|s| s.to_string())),
+            match (rc.log.sessions, rc.log.destinations) {
+                (false, _) => "off (port blocks and exhaustion only)",
+                (true, false) => "on, without destinations",
+                (true, true) => "on, with destinations",
+            }
+        );
+    }
+}
+
+/// Binds the admin socket with mode 0600, replacing a stale socket file
+/// but refusing to steal one that a running masq answers on.
+fn bind_admin(path: &Path) -> Result<UnixListener, String> {
+    let key = |e: std::io::Error| format!("admin_socket {}: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(key)?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "admin_socket {}: another masq is answering there; stop it or choose another path",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path).map_err(key)?;
+    }
+    // Created with no permission for group and others from the start.
+    let l = netinfo::with_umask(0o177, || UnixListener::bind(path));
+    let l = l.map_err(key)?;
+    l.set_nonblocking(true).map_err(key)?;
+    Ok(l)
+}
