@@ -35,10 +35,13 @@ pub enum Request {
     Subscribers,
     /// Counters and gauges.
     Stats,
-    /// Remove sessions (all, or one subscriber's).
+    /// Remove sessions (all, or those selected).
     Flush {
         /// Only this subscriber's.
         subscriber: Option<Ipv4Addr>,
+        /// Only this external address, and port when not 0.
+        #[serde(default)]
+        external: Option<(Ipv4Addr, u16)>,
     },
     /// Fault injection: one worker sleeps as a stuck worker would
     /// (refused unless masq runs with `--fault-injection`).
@@ -211,8 +214,11 @@ mod tests {
             ),
             (Request::Stats, r#"{"cmd":"stats"}"#),
             (
-                Request::Flush { subscriber: None },
-                r#"{"cmd":"flush","subscriber":null}"#,
+                Request::Flush {
+                    subscriber: None,
+                    external: Some((Ipv4Addr::new(203, 0, 113, 7), 0)),
+                },
+                r#"{"cmd":"flush","subscriber":null,"external":["203.0.113.7",0]}"#,
             ),
         ];
         for (req, text) in cases {
@@ -220,6 +226,14 @@ mod tests {
             assert_eq!(serde_json::from_str::<Request>(text).unwrap(), req);
         }
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());
+        // A client that does not know --external asks for every session.
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"cmd":"flush","subscriber":null}"#).unwrap(),
+            Request::Flush {
+                subscriber: None,
+                external: None
+            }
+        );
     }
 
     #[test]

@@ -254,12 +254,16 @@ impl RunConfig {
             s += &format!("pool = [{}]\n", list(&c.pool));
         }
         s += &format!(
-            "workers = {}\ncores = {:?}\nfiltering = \"{}\"\ninbound_refresh = {}\n\
+            "workers = {}\ncores = [{}]\nfiltering = \"{}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
              max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
              metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
             c.workers,
-            self.cores,
+            self.cores
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             c.filtering,
             c.inbound_refresh,
             c.port_min,
@@ -334,6 +338,14 @@ impl RunConfig {
         s += &self.log.to_toml();
         s
     }
+}
+
+/// A TOML document (the effective configuration) as pretty JSON, key
+/// for key and table for table.
+pub fn toml_to_json(text: &str) -> Result<String, String> {
+    let t: toml::Table =
+        toml::from_str(text).map_err(|e| format!("the effective configuration: {e}"))?;
+    serde_json::to_string_pretty(&t).map_err(|e| e.to_string())
 }
 
 /// `s` as a TOML basic string: quoted, with quotes, backslashes and

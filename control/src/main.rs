@@ -55,10 +55,18 @@ enum Cmd {
         #[arg(long)]
         fault_injection: bool,
     },
-    /// Check a configuration file and print the effective configuration.
+    /// Check a configuration file and print the effective configuration
+    /// (TOML, or JSON with --json).
     CheckConfig {
         /// The configuration file (TOML).
-        file: PathBuf,
+        #[arg(long, short, required_unless_present = "file", conflicts_with = "file")]
+        config: Option<PathBuf>,
+        /// The configuration file, given without --config.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print the effective configuration as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List sessions of a running masq.
     Sessions {
@@ -66,8 +74,8 @@ enum Cmd {
         #[arg(long)]
         subscriber: Option<Ipv4Addr>,
         /// Only sessions on this external IP, or IP:PORT.
-        #[arg(long, value_parser = parse_external)]
-        external: Option<(Ipv4Addr, u16)>,
+        #[arg(long, value_name = "IP[:PORT]", value_parser = parse_external)]
+        external: Option<External>,
         /// Most sessions to list.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
@@ -84,20 +92,23 @@ enum Cmd {
         #[command(flatten)]
         client: Client,
     },
-    /// Who holds an external IP:PORT, or where an inside address is
-    /// translated to, from the configuration alone (deterministic NAT and
-    /// static mappings; no running masq needed).
+    /// Who holds an external IP (or IP:PORT), or where an inside address
+    /// is translated to, from the configuration alone (deterministic NAT
+    /// and static mappings; no running masq needed).
     Lookup {
         /// The configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
-        /// External address and port to find the subscriber of.
-        #[arg(long, value_parser = parse_endpoint, conflicts_with = "inside", required_unless_present = "inside")]
-        external: Option<(Ipv4Addr, u16)>,
+        /// External IP, or IP:PORT, to find the subscribers of.
+        #[arg(long, value_name = "IP[:PORT]", value_parser = parse_external, conflicts_with = "inside", required_unless_present = "inside")]
+        external: Option<External>,
         /// Inside (subscriber) address to find the external address and
         /// ports of.
         #[arg(long)]
         inside: Option<Ipv4Addr>,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Fault injection: make one worker of a running masq sleep, as a
     /// stuck worker would, to test stall detection (the masq must run with
@@ -112,11 +123,14 @@ enum Cmd {
         #[command(flatten)]
         client: Client,
     },
-    /// Remove sessions of a running masq (all, or one subscriber's).
+    /// Remove sessions of a running masq (all, or those selected).
     Flush {
         /// Only sessions of this inside (subscriber) address.
         #[arg(long)]
         subscriber: Option<Ipv4Addr>,
+        /// Only sessions on this external IP, or IP:PORT.
+        #[arg(long, value_name = "IP[:PORT]", value_parser = parse_external)]
+        external: Option<External>,
         #[command(flatten)]
         client: Client,
     },
@@ -128,30 +142,61 @@ struct Client {
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
-    /// The admin socket of the running masq.
-    #[arg(long, default_value = config::DEFAULT_SOCKET)]
-    socket: PathBuf,
+    /// The admin socket of the running masq [default: admin_socket of
+    /// --config, else /run/masq/masq.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// The running masq's configuration file, to find its admin socket.
+    #[arg(long, short, conflicts_with = "socket")]
+    config: Option<PathBuf>,
 }
 
-fn parse_external(s: &str) -> Result<(Ipv4Addr, u16), String> {
-    match s.split_once(':') {
-        Some((a, p)) => Ok((
-            a.parse().map_err(|e| format!("{a:?}: {e}"))?,
-            p.parse().map_err(|e| format!("port {p:?}: {e}"))?,
-        )),
-        None => Ok((s.parse().map_err(|e| format!("{s:?}: {e}"))?, 0)),
+impl Client {
+    /// The admin socket: --socket, the file's admin_socket, or the default.
+    fn socket(&self) -> Result<PathBuf, String> {
+        match (&self.socket, &self.config) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(f)) => Ok(config::load(f)?.admin_socket),
+            (None, None) => Ok(PathBuf::from(config::DEFAULT_SOCKET)),
+        }
     }
 }
 
-fn parse_endpoint(s: &str) -> Result<(Ipv4Addr, u16), String> {
-    match parse_external(s)? {
-        (_, 0) => Err(format!("{s:?}: give IP:PORT")),
-        e => Ok(e),
+/// An external address, and a port when one is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct External {
+    addr: Ipv4Addr,
+    port: Option<u16>,
+}
+
+impl External {
+    /// As the admin protocol says it: port 0 for every port.
+    fn pair(self) -> (Ipv4Addr, u16) {
+        (self.addr, self.port.unwrap_or(0))
     }
+}
+
+/// `IP` or `IP:PORT`, with the same meaning for every subcommand.
+fn parse_external(s: &str) -> Result<External, String> {
+    let (a, p) = match s.split_once(':') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr = a
+        .parse()
+        .map_err(|_| format!("{a}: not an IPv4 address (give IP or IP:PORT)"))?;
+    let port = match p {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(format!("{p}: not a port from 1 to 65535")),
+            Ok(n) => Some(n),
+        },
+    };
+    Ok(External { addr, port })
 }
 
 fn ask(req: Request, client: Client) -> Result<(), String> {
-    let v = admin::call(&client.socket, &req)?;
+    let v = admin::call(&client.socket()?, &req)?;
     let text = if client.json {
         serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n"
     } else {
@@ -174,7 +219,16 @@ fn write_out(text: &str) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::CheckConfig { file } => config::load(&file).and_then(|c| write_out(&c.to_toml())),
+        Cmd::CheckConfig { config, file, json } => {
+            let path = config.or(file).unwrap_or_default();
+            config::load(&path).and_then(|c| {
+                if json {
+                    write_out(&(config::toml_to_json(&c.to_toml())? + "\n"))
+                } else {
+                    write_out(&c.to_toml())
+                }
+            })
+        }
         Cmd::Run {
             config,
             stats_interval,
@@ -198,7 +252,7 @@ fn main() -> ExitCode {
         } => ask(
             Request::Sessions {
                 subscriber,
-                external,
+                external: external.map(External::pair),
                 limit,
             },
             client,
@@ -208,16 +262,33 @@ fn main() -> ExitCode {
             config,
             external,
             inside,
+            json,
         } => config::load(&config).and_then(|rc| {
             let q = match (external, inside) {
-                (Some((a, p)), _) => lookup::Query::External(a, p),
+                (Some(e), _) => lookup::Query::External(e.addr, e.port),
                 (None, Some(a)) => lookup::Query::Inside(a),
-                (None, None) => return Err("give --external IP:PORT or --inside IP".into()),
+                (None, None) => return Err("give --external IP[:PORT] or --inside IP".into()),
             };
-            write_out(&lookup::lookup(&rc, q)?)
+            let answers = lookup::lookup(&rc, q)?;
+            if json {
+                let v = lookup::json(q, &answers);
+                write_out(&(serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n"))
+            } else {
+                write_out(&lookup::text(&answers))
+            }
         }),
         Cmd::Stats { client } => ask(Request::Stats, client),
-        Cmd::Flush { subscriber, client } => ask(Request::Flush { subscriber }, client),
+        Cmd::Flush {
+            subscriber,
+            external,
+            client,
+        } => ask(
+            Request::Flush {
+                subscriber,
+                external: external.map(External::pair),
+            },
+            client,
+        ),
         Cmd::PauseWorker {
             worker,
             seconds,

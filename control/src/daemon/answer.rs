@@ -81,10 +81,13 @@ impl Control {
                 }
                 Ok(json!({ "count": list.len(), "subscribers": list }))
             }
-            Request::Flush { subscriber } => {
+            Request::Flush {
+                subscriber,
+                external,
+            } => {
                 let select = Select {
                     subscriber: subscriber.map(u32::from),
-                    external: None,
+                    external: external.map(|(a, p)| (u32::from(a), p)),
                 };
                 let n: usize = self
                     .ask(|_| Command::Flush(select))?
