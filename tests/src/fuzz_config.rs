@@ -87,8 +87,9 @@ pub fn check(rc: &RunConfig, data: &[u8]) {
     for &a in &addrs {
         let ip = Ipv4Addr::from(a);
         let _ = lookup::lookup(rc, Query::Inside(ip));
+        let _ = lookup::lookup(rc, Query::External(ip, None));
         for &p in &ports {
-            let _ = lookup::lookup(rc, Query::External(ip, p));
+            let _ = lookup::lookup(rc, Query::External(ip, Some(p)));
         }
     }
     if c.deterministic {
