@@ -118,13 +118,15 @@ impl LogConfig {
     }
 }
 
+/// The address of a UDP output (`key` = `s` in the file), a real address
+/// with a port.
 fn collector(key: &str, s: &str) -> Result<SocketAddr, String> {
     let a: SocketAddr = s
         .parse()
-        .map_err(|e| format!("{key}: {s:?}: {e} (an IP:PORT such as 192.0.2.10:4739)"))?;
+        .map_err(|e| format!("{key}: \"{s}\": {e} (an IP:PORT such as 192.0.2.10:4739)"))?;
     if a.port() == 0 || a.ip().is_unspecified() {
         return Err(format!(
-            "{key}: {s:?}: needs a real address and a port other than 0"
+            "{key}: \"{s}\": needs a real address and a port other than 0"
         ));
     }
     Ok(a)
@@ -142,7 +144,7 @@ pub fn from_file(f: LogFile) -> Result<LogConfig, String> {
         None => None,
         Some(STDERR) => Some(SyslogTo::Stderr),
         Some(s) => Some(SyslogTo::Udp(
-            collector("log.syslog", s).map_err(|e| format!("{e}; or \"stderr\""))?,
+            collector("log.syslog", s).map_err(|e| format!("{e}; or \"{STDERR}\""))?,
         )),
     };
     let sessions = f.sessions.unwrap_or(d.sessions);
@@ -223,6 +225,12 @@ mod tests {
             let e = log_of(text).unwrap_err();
             assert!(e.contains(key), "{text}: {e}");
         }
+        // The value is quoted as written in the file.
+        assert_eq!(
+            log_of("syslog = \"192.0.2.10:0\"").unwrap_err(),
+            "log.syslog: \"192.0.2.10:0\": needs a real address and a port other than 0; \
+             or \"stderr\""
+        );
         // The printed table reads back as the same configuration.
         #[derive(Deserialize)]
         struct W {

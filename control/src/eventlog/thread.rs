@@ -113,7 +113,7 @@ fn udp_to(key: &str, to: SocketAddr) -> Result<Udp, String> {
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = UdpSocket::bind(any).map_err(|e| format!("{key} {to}: {e}"))?;
+    let sock = UdpSocket::bind(any).map_err(|e| format!("{key}: {to}: {e}"))?;
     Ok(Udp { sock, to })
 }
 
