@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use masq_core::Event;
 use serde::Deserialize;
 
 /// Default capacity of the event queue between the workers and the logger.
@@ -86,6 +87,15 @@ impl LogConfig {
     /// Whether anything is logged at all.
     pub fn enabled(&self) -> bool {
         self.ipfix.is_some() || self.syslog.is_some()
+    }
+
+    /// Whether `e` is logged: session events only with `sessions`.
+    pub fn logs(&self, e: &Event) -> bool {
+        self.sessions
+            || !matches!(
+                e,
+                Event::SessionCreated { .. } | Event::SessionDeleted { .. }
+            )
     }
 
     /// Whether the core should queue session events: only when a log
@@ -179,6 +189,7 @@ pub fn from_file(f: LogFile) -> Result<LogConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eventlog::fixtures::events;
 
     fn log_of(text: &str) -> Result<LogConfig, String> {
         let f: LogFile = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -240,6 +251,19 @@ mod tests {
             let w: W = toml::from_str(&c.to_toml()).unwrap();
             assert_eq!(from_file(w.log).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn session_events_are_logged_only_with_sessions() {
+        let ev = events();
+        let off = LogConfig::default();
+        assert!(!off.logs(&ev[0]) && !off.logs(&ev[1]));
+        assert!(ev[2..].iter().all(|e| off.logs(e)), "blocks, exhaustion");
+        let on = LogConfig {
+            sessions: true,
+            ..LogConfig::default()
+        };
+        assert!(ev.iter().all(|e| on.logs(e)));
     }
 
     #[test]

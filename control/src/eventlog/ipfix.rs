@@ -86,6 +86,9 @@ impl Record {
 /// The data record of an event at `ms` (milliseconds since the Unix
 /// epoch); `None` for a session event when sessions are not logged.
 pub fn record(e: &Event, ms: u64, log: &LogConfig, q: &Quotas) -> Option<Record> {
+    if !log.logs(e) {
+        return None;
+    }
     Some(match *e {
         Event::SessionCreated {
             proto,
@@ -101,9 +104,6 @@ pub fn record(e: &Event, ms: u64, log: &LogConfig, q: &Quotas) -> Option<Record>
             remote,
             ..
         } => {
-            if !log.sessions {
-                return None;
-            }
             let ev = if matches!(e, Event::SessionCreated { .. }) {
                 nat_event::NAT44_SESSION_CREATE
             } else {

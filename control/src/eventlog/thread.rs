@@ -3,7 +3,7 @@
 //! what it sends (`LogState`, read by `/metrics`, which also holds the
 //! quotas that quota-exceeded records report).
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -35,6 +35,13 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts one message sent that held `records` events.
+    fn sent(&self, records: u64) {
+        let r = Ordering::Relaxed;
+        self.messages.fetch_add(1, r);
+        self.records.fetch_add(records, r);
+    }
+
     fn snapshot(&self) -> [u64; 3] {
         let r = Ordering::Relaxed;
         [
@@ -95,7 +102,29 @@ impl LogState {
 pub struct Outputs {
     log: LogConfig,
     ipfix: Option<Udp>,
-    syslog: Option<Option<Udp>>,
+    syslog: Option<SyslogOut>,
+}
+
+/// Where the thread writes syslog lines.
+#[derive(Debug)]
+enum SyslogOut {
+    /// One datagram per line.
+    Udp(Udp),
+    /// One line per event on standard error.
+    Stderr,
+}
+
+impl SyslogOut {
+    /// Writes one line and counts it.
+    fn write(&self, line: &str, c: &Counts) {
+        match self {
+            SyslogOut::Udp(u) => u.send(line.as_bytes(), c, 1),
+            SyslogOut::Stderr => {
+                eprintln!("{line}");
+                c.sent(1);
+            }
+        }
+    }
 }
 
 /// A UDP socket and where its datagrams go. It is not connected: a
@@ -107,14 +136,27 @@ struct Udp {
     to: SocketAddr,
 }
 
-fn udp_to(key: &str, to: SocketAddr) -> Result<Udp, String> {
-    let any: SocketAddr = if to.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = UdpSocket::bind(any).map_err(|e| format!("{key}: {to}: {e}"))?;
-    Ok(Udp { sock, to })
+impl Udp {
+    /// A socket of `to`'s family, for the output of `key`.
+    fn open(key: &str, to: SocketAddr) -> Result<Udp, String> {
+        let any: SocketAddr = if to.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let sock = UdpSocket::bind(any).map_err(|e| format!("{key}: {to}: {e}"))?;
+        Ok(Udp { sock, to })
+    }
+
+    /// Sends one datagram holding `records` events and counts it.
+    fn send(&self, msg: &[u8], c: &Counts, records: u64) {
+        match self.sock.send_to(msg, self.to) {
+            Ok(_) => c.sent(records),
+            Err(_) => {
+                c.send_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 impl Outputs {
@@ -123,11 +165,11 @@ impl Outputs {
         if !log.enabled() {
             return Ok(None);
         }
-        let ipfix = log.ipfix.map(|a| udp_to("log.ipfix", a)).transpose()?;
+        let ipfix = log.ipfix.map(|a| Udp::open("log.ipfix", a)).transpose()?;
         let syslog = match log.syslog {
             None => None,
-            Some(SyslogTo::Stderr) => Some(None),
-            Some(SyslogTo::Udp(a)) => Some(Some(udp_to("log.syslog", a)?)),
+            Some(SyslogTo::Stderr) => Some(SyslogOut::Stderr),
+            Some(SyslogTo::Udp(a)) => Some(SyslogOut::Udp(Udp::open("log.syslog", a)?)),
         };
         Ok(Some(Outputs {
             log: log.clone(),
@@ -189,32 +231,20 @@ fn export_secs() -> u32 {
     (unix_ms(SystemTime::now()) / 1000) as u32
 }
 
-/// Sends one datagram and counts it.
-fn send(u: &Udp, msg: &[u8], c: &Counts, records: u64) {
-    let r = Ordering::Relaxed;
-    match u.sock.send_to(msg, u.to) {
-        Ok(_) => {
-            c.messages.fetch_add(1, r);
-            c.records.fetch_add(records, r);
-        }
-        Err(_) => {
-            c.send_errors.fetch_add(1, r);
-        }
-    }
-}
-
-fn run(mut out: Outputs, shared: &Shared, stop: &AtomicBool, state: &LogState) {
+/// The thread's body: drains the queue into the outputs until `stop`, then
+/// drains what is left and sends the open IPFIX message.
+fn run(out: Outputs, shared: &Shared, stop: &AtomicBool, state: &LogState) {
     let Some(queue) = shared.events.as_ref() else {
         return;
     };
     let epoch_ms = unix_ms(shared.epoch_wall);
     let host = hostname();
-    let log = out.log.clone();
-    let mut ipfix = Ipfix::new(&log);
+    let log = &out.log;
+    let mut ipfix = Ipfix::new(log);
     let interval = Duration::from_secs(u64::from(log.template_interval));
     let mut templates_due = Instant::now();
     let mut oldest: Option<Instant> = None;
-    let send_ipfix = |u: &Udp, m: &[u8]| send(u, m, &state.ipfix, data_records(m));
+    let send_ipfix = |u: &Udp, m: &[u8]| u.send(m, &state.ipfix, data_records(m));
     loop {
         // Read before draining: events queued before the flag was set are
         // all taken by the final drain below.
@@ -231,9 +261,12 @@ fn run(mut out: Outputs, shared: &Shared, stop: &AtomicBool, state: &LogState) {
         while n < DRAIN_STEP || stopping {
             let Some(e) = queue.pop() else { break };
             n += 1;
+            if !log.logs(&e) {
+                continue;
+            }
             let ms = epoch_ms + u64::from(event_secs(&e)) * 1000;
             if let Some(sock) = &out.ipfix {
-                if let Some(r) = record(&e, ms, &log, &quotas) {
+                if let Some(r) = record(&e, ms, log, &quotas) {
                     if let Some(m) = ipfix.add(&r, export_secs()) {
                         send_ipfix(sock, &m);
                         // Only this record is pending now.
@@ -242,24 +275,8 @@ fn run(mut out: Outputs, shared: &Shared, stop: &AtomicBool, state: &LogState) {
                     oldest.get_or_insert(now);
                 }
             }
-            if let Some(to) = &mut out.syslog {
-                if !log.sessions
-                    && matches!(
-                        e,
-                        Event::SessionCreated { .. } | Event::SessionDeleted { .. }
-                    )
-                {
-                    continue;
-                }
-                let line = syslog_line(&e, ms, &host, log.destinations);
-                match to {
-                    Some(sock) => send(sock, line.as_bytes(), &state.syslog, 1),
-                    None => {
-                        eprintln!("{line}");
-                        state.syslog.messages.fetch_add(1, Ordering::Relaxed);
-                        state.syslog.records.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+            if let Some(to) = &out.syslog {
+                to.write(&syslog_line(&e, ms, &host, log.destinations), &state.syslog);
             }
         }
         if let Some(sock) = &out.ipfix {
