@@ -105,6 +105,26 @@ pub struct Outputs {
     syslog: Option<SyslogOut>,
 }
 
+impl Outputs {
+    /// Opens what `log` asks for; `None` when nothing is logged.
+    pub fn open(log: &LogConfig) -> Result<Option<Outputs>, String> {
+        if !log.enabled() {
+            return Ok(None);
+        }
+        let ipfix = log.ipfix.map(|a| Udp::open("log.ipfix", a)).transpose()?;
+        let syslog = match log.syslog {
+            None => None,
+            Some(SyslogTo::Stderr) => Some(SyslogOut::Stderr),
+            Some(SyslogTo::Udp(a)) => Some(SyslogOut::Udp(Udp::open("log.syslog", a)?)),
+        };
+        Ok(Some(Outputs {
+            log: log.clone(),
+            ipfix,
+            syslog,
+        }))
+    }
+}
+
 /// Where the thread writes syslog lines.
 #[derive(Debug)]
 enum SyslogOut {
@@ -156,26 +176,6 @@ impl Udp {
                 c.send_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }
-}
-
-impl Outputs {
-    /// Opens what `log` asks for; `None` when nothing is logged.
-    pub fn open(log: &LogConfig) -> Result<Option<Outputs>, String> {
-        if !log.enabled() {
-            return Ok(None);
-        }
-        let ipfix = log.ipfix.map(|a| Udp::open("log.ipfix", a)).transpose()?;
-        let syslog = match log.syslog {
-            None => None,
-            Some(SyslogTo::Stderr) => Some(SyslogOut::Stderr),
-            Some(SyslogTo::Udp(a)) => Some(SyslogOut::Udp(Udp::open("log.syslog", a)?)),
-        };
-        Ok(Some(Outputs {
-            log: log.clone(),
-            ipfix,
-            syslog,
-        }))
     }
 }
 
