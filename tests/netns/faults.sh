@@ -15,7 +15,9 @@
 #     thread;
 #   * masq is killed with SIGKILL: its XDP programs stay attached and
 #     nothing passes; a restart removes them and traffic resumes;
-#   * a clean stop detaches the programs (with the reduced privileges).
+#   * a clean stop detaches the programs (with the reduced privileges);
+#   * another XDP program on the LAN interface (a pass program attached
+#     with ip): masq refuses to start, names it, and leaves it attached.
 # Needs root. Usage: tests/netns/faults.sh [path/to/masq]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -183,5 +185,27 @@ masq_stop || fail "masq exited with an error"
 if ns box ip link show lan0 | grep -q " xdp"; then fail "XDP program left on lan0 after a clean stop"; fi
 if ns box ip link show wan0 | grep -q " xdp"; then fail "XDP program left on wan0 after a clean stop"; fi
 ok "clean stop under load: programs detached with the reduced privileges, no UMEM frame unaccounted, no panic"
+
+# --- another XDP program on the LAN interface -----------------------------------
+cat > "$WORK/foreign.c" <<'C'
+#include <linux/bpf.h>
+__attribute__((section("xdp"), used)) int foreign_pass(struct xdp_md *ctx) { return XDP_PASS; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+C
+clang -O2 -g -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$WORK/foreign.c" -o "$WORK/foreign.o" \
+    || fail "cannot compile the foreign XDP program"
+ns box ip link set dev lan0 xdpdrv obj "$WORK/foreign.o" sec xdp || fail "ip did not attach the foreign program"
+xdp_id() { ns box ip -d link show "$1" | sed -n 's|.*prog/xdp id \([0-9]*\) name \([^ ]*\).*|\1 \2|p'; }
+foreign="$(xdp_id lan0)"
+[ "${foreign#* }" = foreign_pass ] || fail "the foreign program is not on lan0: '$foreign'"
+if timeout 10 ip netns exec "$P-box" "$MASQ" run --config "$WORK/masq.toml" > /dev/null 2> "$WORK/foreign.log"; then
+    fail "masq started over another XDP program"
+fi
+want="interface lan0 has another XDP program attached (id ${foreign% *}, name foreign_pass); masq does not remove it"
+grep -qF "$want" "$WORK/foreign.log" || fail "masq did not name the foreign program: $(cat "$WORK/foreign.log")"
+[ "$(xdp_id lan0)" = "$foreign" ] || fail "the foreign program on lan0 was removed or replaced: '$(xdp_id lan0)'"
+[ -z "$(xdp_id wan0)" ] || fail "masq left a program on wan0 when it refused to start: $(xdp_id wan0)"
+ns box ip link set dev lan0 xdpdrv off
+ok "another XDP program on lan0 (id ${foreign% *}, foreign_pass): masq refused to start, named it, and left it attached"
 
 echo "$TEST_NAME: $passed passed, 0 failed"

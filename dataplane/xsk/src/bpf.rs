@@ -1,118 +1,141 @@
-//! The few libbpf calls the project makes: open and load an object from
-//! memory, find its programs and maps, update and read maps.
+//! masq's uses of libbpf-rs: an object loaded from memory, its programs and
+//! maps, map writes and per-CPU reads, the name of a loaded program, and the
+//! table of the XDP programs this process attached.
+//!
+//! The table serves two callers that hold no handle of their own: a worker
+//! registers its sockets in an XSKMAP it knows only by the fd number
+//! [`crate::xdp::XdpProgram::xsks_fd`] gave out ([`map_update`]), and
+//! [`crate::xdp::detach_stale`], called from the panic hook on a thread that
+//! may keep only `CAP_NET_ADMIN`, recognises the programs this process
+//! attached by their ids without reading any program's name.
 
-use std::ffi::CStr;
 use std::io;
-use std::ptr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
-use libxdp_sys as sys;
+use libbpf_rs::query::ProgInfoIter;
+use libbpf_rs::{MapCore, MapFlags, MapHandle, Object, ObjectBuilder, Program};
 
-/// A libbpf return value: negative is `-errno`.
-pub(crate) fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
-    if ret < 0 {
-        let e = io::Error::from_raw_os_error(-ret);
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+/// A libbpf-rs error as an `io::Error` that says what failed, with the
+/// whole chain of causes.
+pub(crate) fn error(what: &str, e: &libbpf_rs::Error) -> io::Error {
+    let mut msg = format!("{what}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
     }
-    Ok(())
+    io::Error::other(msg)
 }
 
-/// A loaded BPF object; closed on drop.
-#[derive(Debug)]
-pub(crate) struct Object {
-    obj: *mut sys::bpf_object,
+/// Opens and loads an ELF image (8-byte aligned).
+pub(crate) fn load(image: &[u8]) -> io::Result<Object> {
+    ObjectBuilder::default()
+        .open_memory(image)
+        .and_then(|o| o.load())
+        .map_err(|e| error("load the XDP object", &e))
 }
 
-// SAFETY: the object is only used through libbpf calls that are safe from
-// any thread (map and program lookups, map syscalls) and closed once, in
-// Drop; it is never shared, only moved.
-unsafe impl Send for Object {}
-
-impl Object {
-    /// Opens and loads an ELF image (8-byte aligned, 'static).
-    pub(crate) fn load(image: &'static [u8]) -> io::Result<Object> {
-        // SAFETY: `image` is a valid ELF image that lives for 'static; null
-        // options are allowed.
-        let obj = unsafe {
-            sys::bpf_object__open_mem(image.as_ptr().cast(), image.len() as _, ptr::null())
-        };
-        if obj.is_null() {
-            return Err(io::Error::other(format!(
-                "bpf_object__open_mem: {}",
-                io::Error::last_os_error()
-            )));
-        }
-        let o = Object { obj };
-        // SAFETY: `obj` is a valid opened object owned by `o`.
-        check(unsafe { sys::bpf_object__load(obj) }, "bpf_object__load")?;
-        Ok(o)
-    }
-
-    /// The fd of program `name`.
-    pub(crate) fn prog_fd(&self, name: &CStr) -> io::Result<i32> {
-        // SAFETY: the object is loaded; `name` is NUL-terminated.
-        let p = unsafe { sys::bpf_object__find_program_by_name(self.obj, name.as_ptr()) };
-        if p.is_null() {
-            return Err(io::Error::other(format!("program {name:?} not found")));
-        }
-        // SAFETY: `p` belongs to the loaded object.
-        let fd = unsafe { sys::bpf_program__fd(p) };
-        check(fd, "bpf_program__fd")?;
-        Ok(fd)
-    }
-
-    /// The fd of map `name`.
-    pub(crate) fn map_fd(&self, name: &CStr) -> io::Result<i32> {
-        // SAFETY: the object is loaded; `name` is NUL-terminated.
-        let fd = unsafe { sys::bpf_object__find_map_fd_by_name(self.obj, name.as_ptr()) };
-        check(fd, &format!("map {name:?}"))?;
-        Ok(fd)
-    }
+/// An fd of program `name` of `obj`, its own (the object may be dropped).
+pub(crate) fn program(obj: &Object, name: &str) -> io::Result<OwnedFd> {
+    let p = obj
+        .progs()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| io::Error::other(format!("program {name} not found in the XDP object")))?;
+    p.as_fd().try_clone_to_owned()
 }
 
-impl Drop for Object {
-    fn drop(&mut self) {
-        // SAFETY: closing our own object, once.
-        unsafe { sys::bpf_object__close(self.obj) };
-    }
+/// A handle of map `name` of `obj`, its own (the object may be dropped).
+pub(crate) fn map(obj: &Object, name: &str) -> io::Result<MapHandle> {
+    let m = obj
+        .maps()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| io::Error::other(format!("map {name} not found in the XDP object")))?;
+    MapHandle::try_from(&m).map_err(|e| error(&format!("map {name}"), &e))
 }
 
-/// Writes `val` under `key` in map `fd`. `K` and `V` must have the sizes
-/// of the map's key and value (the C structs they mirror).
-pub(crate) fn map_update<K: Copy, V: Copy>(
-    fd: i32,
-    key: &K,
-    val: &V,
-    what: &str,
-) -> io::Result<()> {
-    // SAFETY: key and value point to live values; the kernel reads exactly
-    // the map's key and value sizes, which the caller's types match.
-    let r = unsafe {
-        sys::bpf_map_update_elem(
-            fd,
-            (key as *const K).cast(),
-            (val as *const V).cast(),
-            u64::from(sys::BPF_ANY),
-        )
-    };
-    check(r, what)
+/// Writes `val` under `key` in `map` (libbpf-rs checks both sizes against
+/// the map's).
+pub(crate) fn update(map: &MapHandle, key: &[u8], val: &[u8], what: &str) -> io::Result<()> {
+    map.update(key, val, MapFlags::ANY)
+        .map_err(|e| error(what, &e))
 }
 
 /// The sum over CPUs of entry `key` of a per-CPU array of u64.
-pub(crate) fn percpu_sum(fd: i32, key: u32) -> io::Result<u64> {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
-    let ncpu = s
-        .trim()
-        .rsplit(['-', ','])
-        .next()
-        .and_then(|n| n.parse::<usize>().ok())
-        .ok_or_else(|| io::Error::other(format!("bad cpu list {s:?}")))?
-        + 1;
-    let mut vals = vec![0u64; ncpu];
-    // SAFETY: a per-CPU array lookup writes one u64 per possible CPU into
-    // `vals`, which holds exactly that many.
-    let r = unsafe {
-        sys::bpf_map_lookup_elem(fd, (&key as *const u32).cast(), vals.as_mut_ptr().cast())
+pub(crate) fn percpu_sum(map: &MapHandle, key: u32) -> io::Result<u64> {
+    let what = || {
+        format!(
+            "read entry {key} of per-CPU map {}",
+            map.name().to_string_lossy()
+        )
     };
-    check(r, "read per-CPU map")?;
-    Ok(vals.iter().sum())
+    let vals = map
+        .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
+        .map_err(|e| error(&what(), &e))?
+        .ok_or_else(|| io::Error::other(format!("{}: no such entry", what())))?;
+    vals.iter().try_fold(0u64, |sum, v| {
+        let v: [u8; 8] = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| io::Error::other(format!("{}: values of {} bytes", what(), v.len())))?;
+        Ok(sum.wrapping_add(u64::from_ne_bytes(v)))
+    })
+}
+
+/// The name of loaded program `id`. None when it cannot be read: the
+/// kernel lists and opens programs by id only for `CAP_SYS_ADMIN`.
+pub(crate) fn program_name(id: u32) -> Option<String> {
+    ProgInfoIter::default()
+        .find(|p| p.id == id)
+        .map(|p| p.name.to_string_lossy().into_owned())
+}
+
+/// The id of a loaded program.
+pub(crate) fn program_id(prog: &OwnedFd) -> io::Result<u32> {
+    Program::id_from_fd(prog.as_fd()).map_err(|e| error("read the program's id", &e))
+}
+
+/// An XDP program this process attached.
+#[derive(Debug)]
+pub(crate) struct Attached {
+    /// The interface it is attached to.
+    pub ifindex: i32,
+    /// Its id.
+    pub prog_id: u32,
+    /// An fd of it, for queries and detachment from the panic hook.
+    pub prog: OwnedFd,
+    /// Its XSKMAP.
+    pub xsks: MapHandle,
+}
+
+static ATTACHED: Mutex<Vec<Attached>> = Mutex::new(Vec::new());
+
+/// The table of attached programs. A poisoned lock is taken anyway (the
+/// table is only pushed to and removed from).
+pub(crate) fn attached() -> MutexGuard<'static, Vec<Attached>> {
+    ATTACHED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The table, or None when another holder has it: the panic hook must not
+/// wait on a lock its own thread may hold.
+pub(crate) fn try_attached() -> Option<MutexGuard<'static, Vec<Attached>>> {
+    match ATTACHED.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Writes `val` under `key` in the XSKMAP whose fd number is `fd` (one that
+/// [`crate::xdp::XdpProgram::xsks_fd`] gave out, of a program still
+/// attached).
+pub(crate) fn map_update(fd: i32, key: &u32, val: &i32, what: &str) -> io::Result<()> {
+    let table = attached();
+    let a = table
+        .iter()
+        .find(|a| a.xsks.as_fd().as_raw_fd() == fd)
+        .ok_or_else(|| {
+            io::Error::other(format!("{what}: fd {fd} is no attached program's XSKMAP"))
+        })?;
+    update(&a.xsks, &key.to_ne_bytes(), &val.to_ne_bytes(), what)
 }

@@ -1,12 +1,15 @@
 //! masq-xsk: the AF_XDP side of masq.
 //!
-//! This is the only crate of the project with `unsafe` code: the libbpf
-//! calls that load and attach the XDP program, and the xsk-rs ring
-//! operations whose contract is that a frame descriptor is handed to the
-//! kernel at most once at a time. Each `unsafe` block says why it holds.
+//! The only crate of masq itself with `unsafe` code (the benchmark's
+//! traffic generator, in bench/, has its own): the xsk-rs socket and ring operations, whose contract is that a frame
+//! descriptor is handed to the kernel at most once at a time, and the few
+//! system calls the workers and the control thread make. The XDP program
+//! is loaded, configured and attached through libbpf-rs, without `unsafe`.
+//! Each `unsafe` block says why it holds.
 //!
 //! * [`xdp`]: the project's own XDP program (xdp/masq.c, compiled by
-//!   build.rs), loaded from memory, configured and attached per interface.
+//!   build.rs), loaded from memory, configured and attached per interface
+//!   in native mode, never over another program.
 //! * [`worker`]: one poll-mode worker per queue pair: a UMEM shared by its
 //!   LAN and WAN sockets, a [`masq_core::Shard`], and the loop that moves
 //!   frames between them.
@@ -20,7 +23,6 @@
 
 mod bpf;
 pub mod command;
-pub mod gen;
 pub mod netinfo;
 pub mod privilege;
 pub mod worker;

@@ -1,17 +1,26 @@
 //! The XDP program: loading, configuration, attachment and detachment.
 //!
+//! masq attaches its program in native (driver) mode and never over another
+//! one: an interface that holds another XDP program is refused, naming it
+//! (its id and name), and left as it is. [`detach_stale`] removes only
+//! masq's own program (one of its name, [`PROGRAM`], left by a killed run,
+//! or one this process attached), and an [`XdpProgram`] detaches on drop
+//! only while the interface still holds that very program (checked by id).
+//!
 //! Its counters are the slots of [`stats`], the one table that build.rs
 //! also writes into the program's C header.
 
-use std::ffi::CString;
 use std::io;
-use std::ptr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use libxdp_sys as sys;
+use libbpf_rs::{MapHandle, Xdp, XdpFlags};
 
-use crate::bpf::{self, check, Object};
+use crate::bpf::{self, Attached};
 
+mod attach;
 pub mod stats;
+
+pub use attach::detach_stale;
 
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);
@@ -19,8 +28,8 @@ struct Aligned<T: ?Sized>(T);
 /// The compiled program (xdp/masq.c); libbpf wants it 8-byte aligned.
 static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/masq.o")));
 
-/// Native (driver) mode attachment.
-const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+/// The name of the program in xdp/masq.c, by which a stale one is known.
+pub const PROGRAM: &str = "masq_xdp";
 /// Prefixes the program can hold (`MAX_PREFIXES` in masq.c).
 pub const MAX_PREFIXES: usize = 16;
 /// Spoofed-source prefixes the LAN program can hold (`MAX_SPOOF`).
@@ -97,6 +106,33 @@ struct RawConfig {
     spoof_count: u32,
     spoof_addr: [u32; MAX_SPOOF],
     spoof_mask: [u32; MAX_SPOOF],
+}
+
+impl RawConfig {
+    /// The bytes of the map value: the fields in order, each in host byte
+    /// order, as the C struct lays them out (all `__u32`, so no padding).
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(std::mem::size_of::<RawConfig>());
+        let mut put = |words: &[u32]| {
+            for w in words {
+                out.extend_from_slice(&w.to_ne_bytes());
+            }
+        };
+        put(&[self.side, self.count]);
+        put(&self.addr);
+        put(&self.mask);
+        put(&[self.port_min, self.port_max, self.excl_count]);
+        put(&self.excl_addr);
+        put(&self.excl_mask);
+        put(&[self.o2o_count]);
+        put(&self.o2o_addr);
+        put(&[self.sport_count]);
+        put(&self.sport);
+        put(&[self.drop_other, self.spoof_count]);
+        put(&self.spoof_addr);
+        put(&self.spoof_mask);
+        out
+    }
 }
 
 /// Writes `prefixes` as network-order (address, mask) pairs.
@@ -197,71 +233,64 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
 
 /// The index of interface `name`.
 pub fn ifindex(name: &str) -> io::Result<i32> {
-    let c =
-        CString::new(name).map_err(|_| io::Error::other(format!("bad interface name {name:?}")))?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if i == 0 {
-        return Err(io::Error::other(format!(
-            "no interface {name:?}: {}",
-            io::Error::last_os_error()
-        )));
-    }
-    Ok(i as i32)
-}
-
-/// Removes whatever XDP program is attached to `ifname` in native mode
-/// (a killed run leaves its program behind). Returns whether one was.
-pub fn detach_stale(ifname: &str) -> io::Result<bool> {
-    let idx = ifindex(ifname)?;
-    let mut prog_id: u32 = 0;
-    // SAFETY: `prog_id` is a valid out-pointer for the duration of the call.
-    let r = unsafe { sys::bpf_xdp_query_id(idx, XDP_FLAGS_DRV_MODE as i32, &mut prog_id) };
-    check(r, "bpf_xdp_query_id")?;
-    if prog_id == 0 {
-        return Ok(false);
-    }
-    // SAFETY: plain syscall wrapper; null options are allowed.
-    let r = unsafe { sys::bpf_xdp_detach(idx, XDP_FLAGS_DRV_MODE, ptr::null()) };
-    check(r, "bpf_xdp_detach")?;
-    Ok(true)
+    let i = nix::net::if_::if_nametoindex(name)
+        .map_err(|e| io::Error::other(format!("no interface {name}: {e}")))?;
+    i32::try_from(i)
+        .map_err(|_| io::Error::other(format!("interface {name}: index {i} out of range")))
 }
 
 /// One loaded copy of the program, attached to one interface; detached
-/// and closed on drop.
+/// (if the interface still holds it) and closed on drop.
 #[derive(Debug)]
 pub struct XdpProgram {
-    _obj: Object,
+    _obj: libbpf_rs::Object,
+    prog: OwnedFd,
+    prog_id: u32,
     ifindex: i32,
     ifname: String,
     xsks_fd: i32,
-    stats_fd: i32,
-    config_fd: i32,
+    stats: MapHandle,
+    config: MapHandle,
 }
 
 impl XdpProgram {
     /// Loads the program, writes `filter` into its configuration map and
-    /// attaches it to `ifname` in native mode.
+    /// attaches it to `ifname` in native mode. An interface that holds
+    /// another XDP program is refused, naming it.
     pub fn attach(ifname: &str, filter: &Filter) -> io::Result<XdpProgram> {
         let cfg = raw(filter)?;
         let ifindex = ifindex(ifname)?;
-        let obj = Object::load(&OBJECT.0)?;
-        let prog_fd = obj.prog_fd(c"masq_xdp")?;
-        let xsks_fd = obj.map_fd(c"xsks")?;
-        let stats_fd = obj.map_fd(c"stats")?;
-        let config_fd = obj.map_fd(c"config")?;
-        bpf::map_update(config_fd, &0u32, &cfg, "write config map")?;
+        let obj = bpf::load(&OBJECT.0)?;
+        let prog = bpf::program(&obj, PROGRAM)?;
+        let prog_id = bpf::program_id(&prog)?;
+        let xsks = bpf::map(&obj, "xsks")?;
+        let stats = bpf::map(&obj, "stats")?;
+        let config = bpf::map(&obj, "config")?;
+        bpf::update(
+            &config,
+            &0u32.to_ne_bytes(),
+            &cfg.bytes(),
+            "write config map",
+        )?;
+        attach::attach(&Xdp::new(prog.as_fd()), ifname, ifindex)?;
         let p = XdpProgram {
             _obj: obj,
+            prog,
+            prog_id,
             ifindex,
             ifname: ifname.to_string(),
-            xsks_fd,
-            stats_fd,
-            config_fd,
+            xsks_fd: xsks.as_fd().as_raw_fd(),
+            stats,
+            config,
         };
-        // SAFETY: plain syscall wrapper on a valid interface and program fd.
-        let r = unsafe { sys::bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, ptr::null()) };
-        check(r, "bpf_xdp_attach")?;
+        // From here on, an error drops `p`, which detaches it.
+        let entry = Attached {
+            ifindex,
+            prog_id,
+            prog: p.prog.try_clone()?,
+            xsks,
+        };
+        bpf::attached().push(entry);
         Ok(p)
     }
 
@@ -269,8 +298,8 @@ impl XdpProgram {
     /// (slots [`stats::FRAMES`]).
     pub fn stats(&self) -> io::Result<(u64, u64)> {
         Ok((
-            bpf::percpu_sum(self.stats_fd, 0)?,
-            bpf::percpu_sum(self.stats_fd, 1)?,
+            bpf::percpu_sum(&self.stats, 0)?,
+            bpf::percpu_sum(&self.stats, 1)?,
         ))
     }
 
@@ -278,7 +307,7 @@ impl XdpProgram {
     pub fn drops(&self) -> io::Result<[u64; DROP_REASONS.len()]> {
         let mut d = [0; DROP_REASONS.len()];
         for (i, v) in d.iter_mut().enumerate() {
-            *v = bpf::percpu_sum(self.stats_fd, (stats::FRAMES.len() + i) as u32)?;
+            *v = bpf::percpu_sum(&self.stats, (stats::FRAMES.len() + i) as u32)?;
         }
         Ok(d)
     }
@@ -287,10 +316,16 @@ impl XdpProgram {
     /// changed, or pool addresses were added). One map write: the program
     /// reads the new filter from its next frame.
     pub fn set_filter(&self, filter: &Filter) -> io::Result<()> {
-        bpf::map_update(self.config_fd, &0u32, &raw(filter)?, "write config map")
+        bpf::update(
+            &self.config,
+            &0u32.to_ne_bytes(),
+            &raw(filter)?.bytes(),
+            "write config map",
+        )
     }
 
-    /// The fd of the program's XSKMAP, where workers register sockets.
+    /// The fd number of the program's XSKMAP, where workers register
+    /// sockets; valid while this program lives.
     pub fn xsks_fd(&self) -> i32 {
         self.xsks_fd
     }
@@ -303,9 +338,15 @@ impl XdpProgram {
 
 impl Drop for XdpProgram {
     fn drop(&mut self) {
-        // SAFETY: detaching by interface index; the object is closed after
-        // this, when its field drops.
-        unsafe { sys::bpf_xdp_detach(self.ifindex, XDP_FLAGS_DRV_MODE, ptr::null()) };
+        bpf::attached().retain(|a| (a.ifindex, a.prog_id) != (self.ifindex, self.prog_id));
+        // Errors have no one to go to here; the interface is left with
+        // whatever it holds if this fails.
+        let _ = attach::detach_own(
+            &Xdp::new(self.prog.as_fd()),
+            self.ifindex,
+            XdpFlags::DRV_MODE.bits(),
+            self.prog_id,
+        );
     }
 }
 
@@ -370,6 +411,42 @@ mod tests {
             spoofed: vec![(0, 32); MAX_SPOOF + 1],
         };
         assert!(raw(&too_many).is_err());
+    }
+
+    /// The map value is the struct's memory: every field where `repr(C)`
+    /// puts it.
+    #[test]
+    fn config_bytes_follow_the_struct() {
+        let c = raw(&Filter::Wan {
+            pool: vec![(0xcb00_7100, 24)],
+            ports: (1024, 65000),
+            one_to_one: vec![0xcb00_7180],
+            static_ports: vec![80, 443],
+            drop_other: true,
+        })
+        .unwrap();
+        let b = c.bytes();
+        assert_eq!(b.len(), std::mem::size_of::<RawConfig>());
+        let at = |off: usize| u32::from_ne_bytes(b[off..off + 4].try_into().unwrap());
+        use std::mem::offset_of;
+        assert_eq!(at(offset_of!(RawConfig, side)), 1);
+        assert_eq!(at(offset_of!(RawConfig, addr)), c.addr[0]);
+        assert_eq!(at(offset_of!(RawConfig, mask)), c.mask[0]);
+        assert_eq!(at(offset_of!(RawConfig, port_max)), 65000);
+        assert_eq!(at(offset_of!(RawConfig, o2o_addr)), c.o2o_addr[0]);
+        assert_eq!(at(offset_of!(RawConfig, sport) + 4), 443);
+        assert_eq!(at(offset_of!(RawConfig, drop_other)), 1);
+        let c = raw(&Filter::Lan {
+            inside: vec![],
+            exclude: vec![],
+            spoofed: vec![(0xc612_0001, 32); MAX_SPOOF],
+        })
+        .unwrap();
+        let b = c.bytes();
+        let at = |off: usize| u32::from_ne_bytes(b[off..off + 4].try_into().unwrap());
+        let last = offset_of!(RawConfig, spoof_mask) + 4 * (MAX_SPOOF - 1);
+        assert_eq!(at(last), u32::MAX.to_be());
+        assert_eq!(at(offset_of!(RawConfig, spoof_count)), MAX_SPOOF as u32);
     }
 
     const MASQ_C: &str = include_str!("../xdp/masq.c");

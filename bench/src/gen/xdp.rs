@@ -6,20 +6,60 @@
 //! costs the system under test any CPU of its own.
 
 use std::io;
-use std::ptr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use libxdp_sys as sys;
-
-use crate::bpf::{self, check, Object};
-use crate::xdp::ifindex;
+use libbpf_rs::libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES;
+use libbpf_rs::{MapCore, MapFlags, MapHandle, Object, ObjectBuilder, ProgramInput, Xdp, XdpFlags};
+use masq_xsk::xdp::ifindex;
 
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);
 
+/// The compiled programs (xdp/gen.c); libbpf wants them 8-byte aligned.
 static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/gen.o")));
 
-const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+/// A libbpf-rs error as an `io::Error` that says what failed.
+fn error(what: &str, e: &libbpf_rs::Error) -> io::Error {
+    let mut msg = format!("{what}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    io::Error::other(msg)
+}
+
+/// The generator's object, loaded.
+fn load() -> io::Result<Object> {
+    ObjectBuilder::default()
+        .open_memory(&OBJECT.0)
+        .and_then(|o| o.load())
+        .map_err(|e| error("load xdp/gen.c", &e))
+}
+
+/// Program `name` of `obj` (the kind of handle a test run takes).
+fn program<'o>(obj: &'o Object, name: &str) -> io::Result<libbpf_rs::ProgramMut<'o>> {
+    obj.progs_mut()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| io::Error::other(format!("program {name} not found in xdp/gen.c")))
+}
+
+/// A handle of map `name` of `obj`.
+fn map(obj: &Object, name: &str) -> io::Result<MapHandle> {
+    let m = obj
+        .maps()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| io::Error::other(format!("map {name} not found in xdp/gen.c")))?;
+    MapHandle::try_from(&m).map_err(|e| error(&format!("map {name}"), &e))
+}
+
+/// Writes `cfg` into the object's `gen_config` map.
+fn configure(obj: &Object, cfg: &GenConfig) -> io::Result<()> {
+    map(obj, "gen_config")?
+        .update(&0u32.to_ne_bytes(), &cfg.bytes(), MapFlags::ANY)
+        .map_err(|e| error("write gen_config", &e))
+}
 
 /// Length of the Ethernet, IPv4 and UDP headers the program writes.
 const HDR_LEN: usize = 42;
@@ -38,6 +78,27 @@ struct GenConfig {
     dst_addr: u32,
     dst_port: u32,
     header: [u8; HDR_LEN + 2],
+}
+
+impl GenConfig {
+    /// The bytes of the map value, as the C struct lays them out: the
+    /// `__u32` fields in host byte order, then the header (no padding).
+    fn bytes(&self) -> Vec<u8> {
+        let words = [
+            self.ifindex,
+            self.flows,
+            self.hosts,
+            self.ports,
+            self.dsts,
+            self.base_port,
+            self.base_addr,
+            self.dst_addr,
+            self.dst_port,
+        ];
+        let mut out: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        out.extend_from_slice(&self.header);
+        out
+    }
 }
 
 /// What to send: 60-byte UDP frames (checksum 0) spread over flows.
@@ -108,21 +169,21 @@ impl Traffic {
     }
 }
 
+/// The `xdp_md` context of a test run: a frame of `len` bytes received on
+/// `ifindex`, queue 0 (the fields of `struct xdp_md` in order, each `__u32`).
+fn context(len: usize, ifindex: u32) -> Vec<u8> {
+    let md = [0, len as u32, 0, ifindex, 0, 0];
+    md.iter().flat_map(|w| w.to_ne_bytes()).collect()
+}
+
 /// Sends `t` for `duration`; returns the frames sent.
 pub fn generate(t: &Traffic, duration: Duration) -> io::Result<u64> {
-    let o = Object::load(&OBJECT.0)?;
-    let prog = o.prog_fd(c"masq_gen")?;
+    let obj = load()?;
+    let prog = program(&obj, "masq_gen")?;
     let cfg = t.config()?;
-    bpf::map_update(o.map_fd(c"gen_config")?, &0u32, &cfg, "write gen_config")?;
+    configure(&obj, &cfg)?;
     let template = t.frame(0);
-    let mut ctx = sys::xdp_md {
-        data: 0,
-        data_end: template.len() as u32,
-        data_meta: 0,
-        ingress_ifindex: cfg.ifindex,
-        rx_queue_index: 0,
-        egress_ifindex: 0,
-    };
+    let mut ctx = context(template.len(), cfg.ifindex);
     // Each test run attaches the program to the XDP dispatcher and
     // detaches it, waiting for an RCU grace period each time (milliseconds),
     // so runs are sized to last about 200 ms at the rate measured so far.
@@ -130,27 +191,15 @@ pub fn generate(t: &Traffic, duration: Duration) -> io::Result<u64> {
     let mut sent = 0u64;
     let mut repeat: u32 = 1 << 16;
     while start.elapsed() < duration {
-        let mut opts = sys::bpf_test_run_opts {
-            sz: std::mem::size_of::<sys::bpf_test_run_opts>(),
-            data_in: template.as_ptr().cast(),
-            data_out: ptr::null_mut(),
-            data_size_in: template.len() as u32,
-            data_size_out: 0,
-            ctx_in: (&mut ctx as *mut sys::xdp_md).cast(),
-            ctx_out: ptr::null_mut(),
-            ctx_size_in: std::mem::size_of::<sys::xdp_md>() as u32,
-            ctx_size_out: 0,
-            retval: 0,
-            repeat: repeat as i32,
-            duration: 0,
-            flags: sys::BPF_F_TEST_XDP_LIVE_FRAMES,
-            cpu: 0,
-            batch_size: 64,
+        let input = ProgramInput {
+            context_in: Some(&mut ctx),
+            data_in: Some(&template),
+            flags: BPF_F_TEST_XDP_LIVE_FRAMES,
+            repeat,
+            ..Default::default()
         };
-        // SAFETY: `opts` points at the template and context, both alive for
-        // the call; no output buffers are given.
-        let r = unsafe { sys::bpf_prog_test_run_opts(prog, &mut opts) };
-        check(r, "BPF_PROG_RUN (live frames)")?;
+        prog.test_run(input)
+            .map_err(|e| error("BPF_PROG_RUN (live frames)", &e))?;
         sent += u64::from(repeat);
         let elapsed = start.elapsed();
         let rate = sent as f64 / elapsed.as_secs_f64().max(1e-6);
@@ -160,10 +209,13 @@ pub fn generate(t: &Traffic, duration: Duration) -> io::Result<u64> {
     Ok(sent)
 }
 
-/// A counting sink attached to an interface; detached on drop.
+/// A counting sink attached to an interface in native mode; detached on
+/// drop if the interface still holds it.
 #[derive(Debug)]
 pub struct Sink {
     obj: Object,
+    name: &'static str,
+    id: u32,
     ifindex: i32,
 }
 
@@ -171,7 +223,6 @@ impl Sink {
     /// Attaches the sink to `iface` in native mode; it counts and drops
     /// IPv4 UDP frames to `port` and passes everything else.
     pub fn attach(iface: &str, port: u16) -> io::Result<Sink> {
-        let s = Sink::attach_program(iface, c"masq_sink")?;
         let t = Traffic {
             iface: iface.to_string(),
             macs: ([0; 6], [0; 6]),
@@ -183,40 +234,59 @@ impl Sink {
             hosts: 1,
             dsts: 1,
         };
-        bpf::map_update(
-            s.obj.map_fd(c"gen_config")?,
-            &0u32,
-            &t.config()?,
-            "write gen_config",
-        )?;
-        Ok(s)
+        let cfg = t.config()?;
+        let obj = load()?;
+        configure(&obj, &cfg)?;
+        Sink::attach_program(obj, iface, "masq_sink")
     }
 
     /// Attaches the pass-everything program to `iface` instead.
     pub fn attach_pass(iface: &str) -> io::Result<Sink> {
-        Sink::attach_program(iface, c"masq_pass")
+        Sink::attach_program(load()?, iface, "masq_pass")
     }
 
-    fn attach_program(iface: &str, name: &std::ffi::CStr) -> io::Result<Sink> {
-        let obj = Object::load(&OBJECT.0)?;
-        let prog = obj.prog_fd(name)?;
-        let idx = ifindex(iface)?;
-        // SAFETY: plain syscall wrapper on a valid interface and program fd.
-        let r = unsafe { sys::bpf_xdp_attach(idx, prog, XDP_FLAGS_DRV_MODE, ptr::null()) };
-        check(r, "bpf_xdp_attach")?;
-        Ok(Sink { obj, ifindex: idx })
+    /// Attaches program `name` of `obj`, only where no XDP program is.
+    fn attach_program(obj: Object, iface: &str, name: &'static str) -> io::Result<Sink> {
+        let ifindex = ifindex(iface)?;
+        let prog = program(&obj, name)?;
+        let id = libbpf_rs::Program::id_from_fd(prog.as_fd())
+            .map_err(|e| error(&format!("id of {name}"), &e))?;
+        Xdp::new(prog.as_fd())
+            .attach(ifindex, XdpFlags::DRV_MODE | XdpFlags::UPDATE_IF_NOEXIST)
+            .map_err(|e| error(&format!("attach {name} in native mode"), &e))?;
+        Ok(Sink {
+            obj,
+            name,
+            id,
+            ifindex,
+        })
     }
 
     /// Frames counted so far.
     pub fn count(&self) -> io::Result<u64> {
-        bpf::percpu_sum(self.obj.map_fd(c"counter")?, 0)
+        let key = 0u32.to_ne_bytes();
+        let vals = map(&self.obj, "counter")?
+            .lookup_percpu(&key, MapFlags::ANY)
+            .map_err(|e| error("read counter", &e))?
+            .ok_or_else(|| io::Error::other("read counter: no entry 0"))?;
+        vals.iter().try_fold(0u64, |sum, v| {
+            let v: [u8; 8] = v.as_slice().try_into().map_err(|_| {
+                io::Error::other(format!("read counter: values of {} bytes", v.len()))
+            })?;
+            Ok(sum.wrapping_add(u64::from_ne_bytes(v)))
+        })
     }
 }
 
 impl Drop for Sink {
     fn drop(&mut self) {
-        // SAFETY: detaching by interface index; the object outlives it.
-        unsafe { sys::bpf_xdp_detach(self.ifindex, XDP_FLAGS_DRV_MODE, ptr::null()) };
+        let Ok(prog) = program(&self.obj, self.name) else {
+            return;
+        };
+        let xdp = Xdp::new(prog.as_fd());
+        if xdp.query_id(self.ifindex, XdpFlags::DRV_MODE).ok() == Some(self.id) {
+            let _ = xdp.detach(self.ifindex, XdpFlags::DRV_MODE);
+        }
     }
 }
 
@@ -249,130 +319,28 @@ pub fn udp_template(
     f
 }
 
-/// The same traffic as [`generate`], sent through an AF_PACKET socket on
-/// `t.iface` (qdisc bypassed, 64 frames per sendmmsg) instead of the
-/// live-frames test run (slower; for kernels without live frames). The
-/// frames of up to 1M flows are built up front. Returns the frames the
-/// kernel accepted.
-pub fn generate_packet(t: &Traffic, duration: Duration) -> io::Result<u64> {
-    // Every frame a new flow is approximated by 1M distinct frames.
-    let flows = if t.flows == 0 {
-        1 << 20
-    } else {
-        t.flows.min(1 << 20)
-    };
-    let frames: Vec<Vec<u8>> = (0..flows).map(|i| t.frame(i)).collect();
-    let idx = ifindex(&t.iface)?;
-    // SAFETY: plain socket(2) call; the fd is closed below.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        return Err(io::Error::other(format!(
-            "AF_PACKET socket: {}",
-            io::Error::last_os_error()
-        )));
-    }
-    let result = send_loop(fd, idx, &frames, duration);
-    // SAFETY: closing the socket opened above, once.
-    unsafe { libc::close(fd) };
-    result
-}
-
-fn send_loop(fd: i32, ifindex: i32, frames: &[Vec<u8>], duration: Duration) -> io::Result<u64> {
-    // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are
-    // set below.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_ifindex = ifindex;
-    sll.sll_protocol = 0;
-    // SAFETY: `sll` is a live sockaddr_ll and its size is passed with it.
-    let r = unsafe {
-        libc::bind(
-            fd,
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::other(format!(
-            "bind AF_PACKET: {}",
-            io::Error::last_os_error()
-        )));
-    }
-    let one: libc::c_int = 1;
-    // SAFETY: `one` is a live c_int and its size is passed with it.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_PACKET,
-            libc::PACKET_QDISC_BYPASS,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as u32,
-        )
-    };
-    const BATCH: usize = 64;
-    let start = Instant::now();
-    let mut sent = 0u64;
-    let mut next = 0usize;
-    // SAFETY: an all-zero iovec is a valid value (null base, length 0).
-    let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    // SAFETY: an all-zero mmsghdr is a valid value; every entry used is
-    // filled before the call.
-    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    while start.elapsed() < duration {
-        for k in 0..BATCH {
-            let f = &frames[next];
-            next = (next + 1) % frames.len();
-            iov[k] = libc::iovec {
-                iov_base: f.as_ptr() as *mut libc::c_void,
-                iov_len: f.len(),
-            };
-            msgs[k].msg_hdr.msg_iov = &mut iov[k];
-            msgs[k].msg_hdr.msg_iovlen = 1;
-        }
-        // SAFETY: `msgs` holds BATCH headers whose iovecs point into
-        // `frames`, alive for the call; the kernel only reads them.
-        let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), BATCH as u32, 0) };
-        if n > 0 {
-            sent += n as u64;
-        }
-    }
-    Ok(sent)
-}
-
 /// Runs the generator program `n` times on `input`, without live frames,
 /// and returns the frames it wrote (run k of one loaded program writes flow
 /// k): what the tests compare with [`Traffic::frame`].
-pub fn generate_frames(t: &Traffic, input: &[u8], n: usize) -> io::Result<Vec<Vec<u8>>> {
-    let o = Object::load(&OBJECT.0)?;
-    let prog = o.prog_fd(c"masq_gen")?;
-    let cfg = t.config()?;
-    bpf::map_update(o.map_fd(c"gen_config")?, &0u32, &cfg, "write gen_config")?;
-    let template = input;
+#[cfg(test)]
+fn generate_frames(t: &Traffic, input: &[u8], n: usize) -> io::Result<Vec<Vec<u8>>> {
+    let obj = load()?;
+    let prog = program(&obj, "masq_gen")?;
+    configure(&obj, &t.config()?)?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut buf = vec![0u8; template.len()];
-        let mut opts = sys::bpf_test_run_opts {
-            sz: std::mem::size_of::<sys::bpf_test_run_opts>(),
-            data_in: template.as_ptr().cast(),
-            data_out: buf.as_mut_ptr().cast(),
-            data_size_in: template.len() as u32,
-            data_size_out: buf.len() as u32,
-            ctx_in: ptr::null(),
-            ctx_out: ptr::null_mut(),
-            ctx_size_in: 0,
-            ctx_size_out: 0,
-            retval: 0,
-            repeat: 1,
-            duration: 0,
-            flags: 0,
-            cpu: 0,
-            batch_size: 0,
+        let mut buf = vec![0u8; input.len()];
+        let run = ProgramInput {
+            data_in: Some(input),
+            data_out: Some(&mut buf),
+            ..Default::default()
         };
-        // SAFETY: `opts` points at the template (read) and `buf` (written,
-        // its length given), both alive for the call.
-        let r = unsafe { sys::bpf_prog_test_run_opts(prog, &mut opts) };
-        check(r, "BPF_PROG_RUN")?;
-        buf.truncate(opts.data_size_out as usize);
+        let written = prog
+            .test_run(run)
+            .map_err(|e| error("BPF_PROG_RUN", &e))?
+            .data
+            .map_or(0, |d| d.len());
+        buf.truncate(written);
         out.push(buf);
     }
     Ok(out)
@@ -415,6 +383,29 @@ mod tests {
     }
 
     #[test]
+    fn the_context_is_an_xdp_md() {
+        let c = context(60, 7);
+        assert_eq!(
+            c.len(),
+            std::mem::size_of::<libbpf_rs::libbpf_sys::xdp_md>()
+        );
+        assert_eq!(c[4..8], 60u32.to_ne_bytes(), "data_end");
+        assert_eq!(c[12..16], 7u32.to_ne_bytes(), "ingress_ifindex");
+    }
+
+    #[test]
+    fn the_config_is_the_c_struct() {
+        let c = traffic(7, 3, 2).config().unwrap();
+        let b = c.bytes();
+        assert_eq!(b.len(), std::mem::size_of::<GenConfig>());
+        let at = |off: usize| u32::from_ne_bytes(b[off..off + 4].try_into().unwrap());
+        assert_eq!(at(std::mem::offset_of!(GenConfig, flows)), 7);
+        assert_eq!(at(std::mem::offset_of!(GenConfig, dst_port)), 9);
+        let h = std::mem::offset_of!(GenConfig, header);
+        assert_eq!(b[h..], c.header);
+    }
+
+    #[test]
     fn frames_are_valid_ipv4_udp() {
         let t = traffic(1000, 256, 16);
         for i in [0, 1, 255, 256, 999] {
@@ -438,8 +429,7 @@ mod tests {
     /// Needs root (BPF_PROG_RUN); skipped with a message otherwise.
     #[test]
     fn the_program_writes_the_model_frames() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: BPF_PROG_RUN needs root");
             return;
         }

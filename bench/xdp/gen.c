@@ -23,7 +23,7 @@
 
 #define HDR_LEN 42
 
-/* Must match `GenConfig` in src/gen.rs. */
+/* Must match `GenConfig` in src/gen/xdp.rs. */
 struct gen_cfg {
     __u32 ifindex;
     __u32 flows;

@@ -12,14 +12,22 @@
 //!   accepts redirected frames for the kernel's stack.
 //! * `echo` and `rtt`: a UDP echo server and a client that measures round
 //!   trips through the NAT at a low rate.
-#![forbid(unsafe_code)]
+//!
+//! [`xdp`] holds the generator and sink programs (xdp/gen.c, compiled by
+//! build.rs) and drives them through libbpf-rs; [`packet`] is the
+//! AF_PACKET sender, the only module with `unsafe` code.
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod packet;
+mod xdp;
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use masq_xsk::{gen, netinfo};
+use masq_xsk::netinfo;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -175,7 +183,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             let src_mac = netinfo::mac_of(&iface)
                 .map_err(|e| format!("{iface}: {e}"))?
                 .0;
-            let t = gen::Traffic {
+            let t = xdp::Traffic {
                 iface,
                 macs: (src_mac, parse_mac(&dst_mac)?),
                 src: src.into(),
@@ -189,8 +197,8 @@ fn run(cmd: Cmd) -> Result<(), String> {
             let d = duration(seconds, "--seconds")?;
             let start = Instant::now();
             let n = match via {
-                Via::Live => gen::generate(&t, d),
-                Via::Packet => gen::generate_packet(&t, d),
+                Via::Live => xdp::generate(&t, d),
+                Via::Packet => packet::generate_packet(&t, d),
             }
             .map_err(|e| e.to_string())?;
             let dt = start.elapsed().as_secs_f64();
@@ -201,7 +209,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             Ok(())
         }
         Cmd::Pass { iface, seconds } => {
-            let _pass = gen::Sink::attach_pass(&iface).map_err(|e| format!("{iface}: {e}"))?;
+            let _pass = xdp::Sink::attach_pass(&iface).map_err(|e| format!("{iface}: {e}"))?;
             std::thread::sleep(duration(seconds, "--seconds")?);
             Ok(())
         }
@@ -212,7 +220,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             seconds,
             core,
         } => {
-            let sink = gen::Sink::attach(&iface, port).map_err(|e| format!("{iface}: {e}"))?;
+            let sink = xdp::Sink::attach(&iface, port).map_err(|e| format!("{iface}: {e}"))?;
             std::thread::sleep(duration(warmup, "--warmup")?);
             let count = || sink.count().map_err(|e| e.to_string());
             let (c0, b0, t0) = (count()?, cpu_busy()?, Instant::now());
