@@ -6,12 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-const DASHBOARD: &str = include_str!("../grafana/masq-dashboard.json");
-const METRICS_RS: &str = include_str!("../src/metrics.rs");
+mod common;
+use common::{exported, is_name_byte};
 
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
-}
+const DASHBOARD: &str = include_str!("../grafana/masq-dashboard.json");
 
 /// Every identifier matching `masq_[a-z0-9_]+` in `text` (not preceded by
 /// an identifier character).
@@ -35,31 +33,6 @@ fn masq_identifiers(text: &str) -> Vec<&str> {
         i = end;
     }
     out
-}
-
-/// The metric families masq exports: every string literal in
-/// `src/metrics.rs` that is exactly a `masq_…` name, plus the AF_XDP ones
-/// (`masq_xsk_<stat>_total`, which the exporter names from the table with
-/// `format!`).
-fn exported() -> BTreeSet<String> {
-    let bytes = METRICS_RS.as_bytes();
-    let mut names: BTreeSet<String> = masq_xsk::worker::XSK_STATISTICS
-        .iter()
-        .map(|(stat, _)| format!("masq_xsk_{stat}_total"))
-        .collect();
-    let mut i = 0;
-    while let Some(off) = METRICS_RS[i..].find("\"masq_") {
-        let start = i + off + 1;
-        let mut end = start;
-        while end < bytes.len() && is_name_byte(bytes[end]) {
-            end += 1;
-        }
-        if bytes.get(end) == Some(&b'"') {
-            names.insert(METRICS_RS[start..end].to_string());
-        }
-        i = end;
-    }
-    names
 }
 
 fn dashboard() -> Value {
