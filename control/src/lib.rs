@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 pub mod daemon;
 pub mod eventlog;
+pub mod external;
 pub mod kernel;
 pub mod lookup;
 pub mod metrics;
