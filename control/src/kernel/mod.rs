@@ -13,6 +13,7 @@
 //! The answer arrives as a neighbour notification.
 //!
 //! * `view`: the pure state and what each message changes;
+//! * `entries`: what the view holds, and [`Changes`];
 //! * `tests`: the view fed with messages captured from a kernel.
 
 use std::collections::{HashMap, VecDeque};
@@ -34,12 +35,14 @@ use netlink_packet_route::route::{RouteMessage, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
+mod entries;
 mod view;
 
 #[cfg(test)]
 mod tests;
 
-pub use view::{Address, Changes, Gateway, Hop, KernelView, Link, Neighbour, Nud, Table};
+pub use entries::{Address, Changes, Gateway, Hop, Link, Neighbour, Nud, Table};
+pub use view::KernelView;
 
 /// Multicast groups (RTMGRP_*): links, neighbours, IPv4 addresses and
 /// IPv4 routes.
@@ -73,10 +76,11 @@ pub struct Kernel {
     /// Sequence numbers of resolution requests not yet answered, to name
     /// the address in an error.
     requests: HashMap<u32, Ipv4Addr>,
+    /// The last error of resolving an address, noted once until the
+    /// address's entry changes.
+    failed: HashMap<Ipv4Addr, String>,
     /// Lines to log: failed requests, overruns.
     notes: Vec<String>,
-    /// Times the socket overran and everything was read again.
-    pub overruns: u64,
 }
 
 impl Kernel {
@@ -85,8 +89,12 @@ impl Kernel {
     pub fn open() -> io::Result<Kernel> {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind(&SocketAddr::new(0, GROUPS))?;
-        // Best effort: the default size only makes overruns likelier.
-        let _ = socket.set_rx_buf_sz(RECEIVE_BUFFER);
+        // Best effort: past net.core.rmem_max with CAP_NET_ADMIN, else up
+        // to it; a smaller buffer only makes overruns likelier.
+        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&socket, RECEIVE_BUFFER).is_err()
+        {
+            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER);
+        }
         socket.set_non_blocking(true)?;
         let mut k = Kernel {
             socket,
@@ -97,8 +105,8 @@ impl Kernel {
             running: None,
             asked: HashMap::new(),
             requests: HashMap::new(),
+            failed: HashMap::new(),
             notes: Vec::new(),
-            overruns: 0,
         };
         let deadline = Instant::now() + DUMP_TIMEOUT;
         k.kick()?;
@@ -236,13 +244,16 @@ impl Kernel {
                 }
                 self.running = None;
             }
-            NetlinkPayload::Error(e) if e.code.is_some() => {
-                let what = match self.requests.remove(&seq) {
-                    Some(a) => format!("resolving {a}"),
-                    None => format!("request {seq}"),
-                };
-                self.notes.push(format!("{what}: {}", e.to_io()));
-            }
+            NetlinkPayload::Error(e) if e.code.is_some() => match self.requests.remove(&seq) {
+                Some(a) => {
+                    let text = e.to_io().to_string();
+                    if self.failed.get(&a) != Some(&text) {
+                        self.notes.push(format!("resolving {a}: {text}"));
+                        self.failed.insert(a, text);
+                    }
+                }
+                None => self.notes.push(format!("request {seq}: {}", e.to_io())),
+            },
             NetlinkPayload::Overrun(_) => self.overrun(),
             NetlinkPayload::InnerMessage(_) => {
                 if let (Some(r), true) = (&mut self.running, m.header.flags & NLM_F_DUMP_INTR != 0)
@@ -250,6 +261,9 @@ impl Kernel {
                     r.2 = true;
                 }
                 let c = self.view.apply(m);
+                for (_, a) in &c.neighbours {
+                    self.failed.remove(a);
+                }
                 if c.routes_unannounced {
                     self.queue(Table::Routes);
                 }
@@ -262,7 +276,6 @@ impl Kernel {
 
     /// Notifications were lost: everything is read again.
     fn overrun(&mut self) {
-        self.overruns += 1;
         self.notes.push(
             "notifications lost (socket overrun): reading links, addresses, routes and neighbours again"
                 .into(),

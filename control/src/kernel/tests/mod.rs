@@ -1,14 +1,15 @@
 //! The view fed with rtnetlink messages captured from a kernel
 //! (`captured.rs`): addresses added and removed, default routes of other
 //! metrics, tables and interfaces, neighbours through their states, links
-//! going down, up and away, and dumps that remove what is gone.
+//! going down, up and away, and dumps that remove what is gone; and the
+//! socket itself on this machine's kernel, read again after an overrun.
 
 use std::net::Ipv4Addr;
 
 use masq_core::wire::Mac;
 
-use super::view::{Changes, Gateway, KernelView, Nud, Table};
-use super::{messages, NetlinkMessage, NetlinkPayload, RouteNetlinkMessage};
+use super::{messages, Kernel, NetlinkMessage, NetlinkPayload, RouteNetlinkMessage};
+use super::{Changes, Gateway, KernelView, Nud, Table};
 
 mod captured;
 use captured::*;
@@ -309,4 +310,31 @@ fn a_datagram_splits_into_its_messages_and_bad_lengths_end_it() {
     let n = bad.len() as u32;
     bad[..4].copy_from_slice(&n.to_ne_bytes());
     assert!(messages(&bad).all(|m| m.is_err()));
+}
+
+#[test]
+fn an_overrun_reads_the_four_tables_again_on_a_real_socket() {
+    let mut k = Kernel::open().expect("rtnetlink socket and start-up dumps");
+    let lo = k.view().index_of("lo").expect("the loopback link");
+    let addresses = k.view().addresses(lo);
+    assert!(!k.dumping());
+    k.overrun();
+    assert!(k.dumping());
+    assert!(k.take_notes()[0].contains("socket overrun"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while k.dumping() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dumps did not end"
+        );
+        crate::sys::wait_readable(&[k.fd()], std::time::Duration::from_millis(100));
+        k.drain().expect("drain");
+    }
+    assert_eq!(
+        k.view().index_of("lo"),
+        Some(lo),
+        "still there after the sweep"
+    );
+    assert_eq!(k.view().addresses(lo), addresses);
+    assert!(k.take_notes().is_empty());
 }
