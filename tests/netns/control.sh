@@ -193,7 +193,9 @@ ok "masq stopped cleanly and removed its admin socket"
 # --- started before the WAN interface has an address ------------------------
 { masq_config masquerade; echo 'port_max = 32767'; } > "$WORK/masq.toml"
 ns box ip addr flush dev wan0
-(sleep 1; ns box ip addr add 198.18.0.1/24 dev wan0; ns box ip route replace default via 198.18.0.2) & PIDS+=($!)
+# The address comes once masq has said it has none (a fixed delay races a
+# slow start on a loaded machine).
+(wait_log "no IPv4 address yet" 100; ns box ip addr add 198.18.0.1/24 dev wan0; ns box ip route replace default via 198.18.0.2) & PIDS+=($!)
 masq_start "$MASQ" || fail "masq did not start without a WAN address"
 grep -q "no IPv4 address yet" "$WORK/masq.log" || fail "no word of the missing address at start"
 wait_log "none -> 198.18.0.1" || fail "masq did not take the address added after start"

@@ -1,10 +1,11 @@
 //! The control loop: it sleeps in poll(2) on the rtnetlink socket and the
 //! two listeners (at most 100 ms) and, between events, reacts to what the
-//! kernel's notifications changed (once a second it also asks the kernel
-//! again for the neighbours it has not resolved), applies a SIGHUP reload,
-//! serves the admin socket and `/metrics`, prints the statistics line and
-//! watches the workers' heartbeats. [`Control::ask`] is the one way it asks
-//! the workers anything.
+//! kernel's notifications changed, applies a SIGHUP reload, serves the
+//! admin socket and `/metrics`, prints the statistics line and watches the
+//! workers' heartbeats. Once a second it retries what the workers did not
+//! take and asks the kernel again for the neighbours it has not resolved;
+//! it never reads the kernel's tables again on a timer. [`Control::ask`]
+//! is the one way it asks the workers anything.
 
 use std::net::TcpListener;
 use std::os::fd::AsFd;
@@ -51,10 +52,9 @@ impl Control {
             for note in self.kernel.take_notes() {
                 eprintln!("masq: rtnetlink: {note}");
             }
-            // Not a re-read: asks the kernel to resolve what is missing.
             if last_retry.elapsed() >= Duration::from_secs(1) {
                 last_retry = Instant::now();
-                self.resolve_missing();
+                self.retry();
             }
             if hup.swap(false, Ordering::Relaxed) {
                 match self.reload() {

@@ -254,9 +254,13 @@ impl Control {
         }
     }
 
-    /// The slow retry: asks again for the neighbours masq needs and the
-    /// kernel has not resolved (or let go stale).
-    pub(super) fn resolve_missing(&mut self) {
+    /// The slow retry, once a second: applies again what the workers did
+    /// not take (comparing with the view, which is not read again) and
+    /// asks the kernel again for the neighbours masq needs and it has not
+    /// resolved (or let go stale).
+    pub(super) fn retry(&mut self) {
+        self.follow_address();
+        self.follow_lan_address();
         self.follow_next_hop();
         self.follow_static_neighbours();
     }
