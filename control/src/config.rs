@@ -524,7 +524,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         Mode::Masquerade => {
             // Validated with a placeholder; the WAN address replaces it.
             let mut probe = core.clone();
-            probe.pool = vec![Prefix::new(0xc000_0201, 32).map_err(|e| err("pool", e))?];
+            probe.pool = crate::external::External::masquerade_pool(None);
             probe.validate().map_err(|e| e.to_string())?;
         }
         Mode::Snat => core.validate().map_err(|e| e.to_string())?,

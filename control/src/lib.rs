@@ -9,5 +9,8 @@ pub mod admin;
 pub mod config;
 pub mod daemon;
 pub mod eventlog;
+pub mod external;
+pub mod kernel;
 pub mod lookup;
 pub mod metrics;
+pub mod sys;

@@ -14,6 +14,8 @@ use masq_core::Protocol;
 use masq_xsk::worker::{Io, Shared, XSK_STATISTICS};
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::external::External;
+
 /// What the control thread knows at scrape time besides the workers'
 /// atomics.
 #[derive(Debug, Default)]
@@ -33,8 +35,9 @@ pub struct Scrape {
     pub xdp_drops: [Option<[u64; masq_xsk::xdp::DROP_REASONS.len()]>; 2],
     /// Session capacity of each worker.
     pub capacity: u64,
-    /// The external address in MASQUERADE mode (`None`: no address).
-    pub external: Option<Option<u32>>,
+    /// Where the external address comes from (MASQUERADE: the address
+    /// in use, if any).
+    pub external: External,
     /// Times the external address changed.
     pub address_changes: u64,
     /// Reloads that were applied and that were refused.
@@ -480,8 +483,11 @@ impl Metrics {
         }
         self.counter("masq_config_reloads_total", &["ok"], s.reloads.0);
         self.counter("masq_config_reloads_total", &["failed"], s.reloads.1);
-        let up = s.external.is_none_or(|a| a.is_some());
-        self.gauge("masq_external_address_up", &[], u64::from(up));
+        self.gauge(
+            "masq_external_address_up",
+            &[],
+            u64::from(s.external.is_up()),
+        );
         if let Some((_, g)) = self
             .gauges
             .iter()
@@ -489,8 +495,8 @@ impl Metrics {
         {
             g.reset();
         }
-        if let Some(Some(a)) = s.external {
-            self.gauge("masq_external_address_info", &[&fmt_addr(a).to_string()], 1);
+        if s.external.address().is_some() {
+            self.gauge("masq_external_address_info", &[&s.external.to_string()], 1);
         }
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
@@ -533,7 +539,7 @@ mod tests {
             blocks: Some(vec![(0xcb00_7105, 2, 100)]),
             blocks_per_addr: 126,
             capacity: 1000,
-            external: Some(Some(0xcb00_7105)),
+            external: External::Interface(Some(std::net::Ipv4Addr::new(203, 0, 113, 5))),
             address_changes: 1,
             eventlog: vec![("ipfix", [5, 2, 1])],
             ..Scrape::default()

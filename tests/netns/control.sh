@@ -144,6 +144,22 @@ read -r _ src <<<"$(flow lan1)" || fail "UDP after the link flap"
 case "$src" in 198.18.0.9:*) ;; *) fail "after the flap the WAN host saw $src" ;; esac
 ok "WAN link down/up survived: traffic resumes from 198.18.0.9"
 
+# --- the default route moves to another gateway -----------------------------
+# next_hops GATEWAY: how often masq has said it moved to GATEWAY.
+next_hops() { grep -c "WAN next hop is $1\$" "$WORK/masq.log" || true; }
+ns wan ip addr add 198.18.0.3/24 dev w0
+n2="$(next_hops 198.18.0.2)"
+ns box ip route add default via 198.18.0.2 metric 100
+ns box ip route del default via 198.18.0.2 metric 0
+ns box ip route add default via 198.18.0.3 metric 50
+wait_log "WAN next hop 198.18.0.3 is " || fail "masq did not move to the lower-metric default route via 198.18.0.3"
+read -r _ src <<<"$(flow lan1)" || fail "UDP through the next hop 198.18.0.3"
+ns box ip route del default via 198.18.0.3 metric 50
+for _ in $(seq 50); do [ "$(next_hops 198.18.0.2)" -gt "$n2" ] && break; sleep 0.1; done
+[ "$(next_hops 198.18.0.2)" -gt "$n2" ] || fail "masq did not go back to 198.18.0.2 when the metric 50 route went"
+flow lan1 > /dev/null || fail "UDP after going back to 198.18.0.2"
+ok "default route via 198.18.0.3 with a lower metric moved the next hop there, and its removal moved it back"
+
 # --- SIGHUP ---------------------------------------------------------------
 printf '[timeouts]\nudp = 600\n' >> "$WORK/masq.toml"
 kill -HUP "$MASQ_PID"
@@ -177,7 +193,9 @@ ok "masq stopped cleanly and removed its admin socket"
 # --- started before the WAN interface has an address ------------------------
 { masq_config masquerade; echo 'port_max = 32767'; } > "$WORK/masq.toml"
 ns box ip addr flush dev wan0
-(sleep 1; ns box ip addr add 198.18.0.1/24 dev wan0; ns box ip route replace default via 198.18.0.2) & PIDS+=($!)
+# The address comes once masq has said it has none (a fixed delay races a
+# slow start on a loaded machine).
+(wait_log "no IPv4 address yet" 100; ns box ip addr add 198.18.0.1/24 dev wan0; ns box ip route replace default via 198.18.0.2) & PIDS+=($!)
 masq_start "$MASQ" || fail "masq did not start without a WAN address"
 grep -q "no IPv4 address yet" "$WORK/masq.log" || fail "no word of the missing address at start"
 wait_log "none -> 198.18.0.1" || fail "masq did not take the address added after start"

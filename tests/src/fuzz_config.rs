@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 
 use masq_control::config::{self, Mode, RunConfig};
 use masq_control::lookup::{self, Query};
-use masq_core::{deterministic, Prefix};
+use masq_core::deterministic;
 
 /// Runs one input (see the module documentation); panics when a property
 /// does not hold.
@@ -35,7 +35,7 @@ pub fn check(rc: &RunConfig, data: &[u8]) {
     let mut core = rc.core.clone();
     if rc.mode == Mode::Masquerade {
         assert!(core.pool.is_empty(), "masquerade with a pool: {core:?}");
-        core.pool = vec![Prefix::new(0xc000_0201, 32).expect("prefix")];
+        core.pool = masq_control::external::External::masquerade_pool(None);
     }
     if let Err(e) = core.validate() {
         panic!("accepted, but the core refuses it: {e}\n{}", rc.to_toml());

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::Control;
 use crate::admin::{self, Request};
+use crate::external::External;
 
 impl Control {
     pub(super) fn serve_admin(&mut self, conn: std::os::unix::net::UnixStream) {
@@ -150,9 +151,9 @@ impl Control {
             "uptime_s": self.started.elapsed().as_secs(),
             "mode": self.rc.mode.name(),
             "external_address": match self.external {
-                Some(Some(a)) => Value::from(fmt_addr(a).to_string()),
-                Some(None) => Value::Null,
-                None => Value::from(self.rc.core.pool.iter().map(|p| p.to_string()).collect::<Vec<_>>()),
+                External::Pool => Value::from(self.rc.core.pool.iter().map(|p| p.to_string()).collect::<Vec<_>>()),
+                e if e.is_up() => Value::from(e.to_string()),
+                _ => Value::Null,
             },
             "external_address_changes": self.address_changes,
             "reloads_ok": self.reloads.0,

@@ -1,21 +1,24 @@
 //! The control loop: it sleeps in poll(2) on the rtnetlink socket and the
-//! two listeners (at most 100 ms) and, between events, follows the kernel,
-//! applies a SIGHUP reload, serves the admin socket and `/metrics`, prints
-//! the statistics line and watches the workers' heartbeats. [`Control::ask`]
+//! two listeners (at most 100 ms) and, between events, reacts to what the
+//! kernel's notifications changed, applies a SIGHUP reload, serves the
+//! admin socket and `/metrics`, prints the statistics line and watches the
+//! workers' heartbeats. Once a second it retries what the workers did not
+//! take and asks the kernel again for the neighbours it has not resolved;
+//! it never reads the kernel's tables again on a timer. [`Control::ask`]
 //! is the one way it asks the workers anything.
 
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use masq_core::Shard;
 use masq_xsk::command::{Command, Reply};
-use masq_xsk::netinfo;
 
 use super::report::stats_line;
 use super::Control;
+use crate::sys;
 
 /// How long the control thread waits for the workers to answer.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,34 +31,30 @@ impl Control {
         handles: &[JoinHandle<std::io::Result<Shard>>],
     ) -> Result<(), String> {
         let mut last_stats = Instant::now();
-        let mut last_check = Instant::now() - Duration::from_secs(10);
+        let mut last_retry = Instant::now();
+        self.follow_all();
         while !stop.load(Ordering::Relaxed) {
-            let mut fds = vec![self.watcher.raw_fd(), self.admin.as_raw_fd()];
-            if let Some(h) = &self.http {
-                fds.push(h.as_raw_fd());
-            }
-            netinfo::wait_readable(&fds, 100);
-            let mut changes = match self.watcher.drain() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("masq: rtnetlink: {e}");
-                    netinfo::Changes::default()
+            {
+                let mut fds = vec![self.kernel.fd(), self.admin.as_fd()];
+                if let Some(h) = &self.http {
+                    fds.push(h.as_fd());
                 }
-            };
-            // A slow safety net besides the notifications.
-            if last_check.elapsed() >= Duration::from_secs(1) {
-                last_check = Instant::now();
-                self.follow_static_neighbours();
-                changes.addr = true;
-                changes.route = true;
-                changes.neigh = true;
+                sys::wait_readable(&fds, Duration::from_millis(100));
             }
-            if changes.addr || changes.link {
-                self.follow_address();
-                self.follow_lan_filter();
+            match self.kernel.drain() {
+                Ok(changes) => self.follow(&changes),
+                Err(e) => {
+                    // What was read before the error is in the view.
+                    eprintln!("masq: rtnetlink: {e}");
+                    self.follow_all();
+                }
             }
-            if changes.any() {
-                self.follow_next_hop(changes.route || changes.link);
+            for note in self.kernel.take_notes() {
+                eprintln!("masq: rtnetlink: {note}");
+            }
+            if last_retry.elapsed() >= Duration::from_secs(1) {
+                last_retry = Instant::now();
+                self.retry();
             }
             if hup.swap(false, Ordering::Relaxed) {
                 match self.reload() {

@@ -1,8 +1,10 @@
 //! The filters of masq's two XDP programs, made from the configuration:
 //! which frames each interface redirects to the NAT.
 
+use std::net::Ipv4Addr;
+
 use masq_core::Prefix;
-use masq_xsk::{netinfo, xdp};
+use masq_xsk::xdp;
 
 use crate::config::{Mode, RunConfig};
 
@@ -45,21 +47,16 @@ pub(super) fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
 
 /// The LAN program's filter: subscribers, less the excluded destinations;
 /// LAN sources that are the NAT's own addresses (the pool in snat mode,
-/// static mappings' outside addresses, the WAN interface's addresses now)
-/// are dropped as spoofed.
-pub(super) fn lan_filter(rc: &RunConfig) -> xdp::Filter {
+/// static mappings' outside addresses, the WAN interface's addresses
+/// `wan`) are dropped as spoofed.
+pub(super) fn lan_filter(rc: &RunConfig, wan: &[Ipv4Addr]) -> xdp::Filter {
     let mut spoofed = if rc.mode == Mode::Snat {
         pfx(&rc.core.pool)
     } else {
         Vec::new()
     };
     spoofed.extend(rc.core.statics.iter().map(|m| (m.outside, 32)));
-    spoofed.extend(
-        netinfo::ipv4_of(&rc.wan)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| (a, 32)),
-    );
+    spoofed.extend(wan.iter().map(|&a| (u32::from(a), 32)));
     // A subscriber's own address is never a spoof.
     spoofed.retain(|&(a, _)| !rc.core.inside.iter().any(|p| p.contains(a)));
     spoofed.sort_unstable();

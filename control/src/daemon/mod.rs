@@ -1,12 +1,15 @@
 //! `masq run`: start-up, the control thread and the exit report.
 //!
-//! The control thread is the only place that talks netlink, serves HTTP
-//! and the admin socket, and reads the configuration file. Its rooms:
+//! The control thread is the only place that talks netlink (through
+//! [`crate::kernel`]), serves HTTP and the admin socket, and reads the
+//! configuration file. Its rooms:
 //! * `start`: configuration, checks, XDP programs, workers, privilege drop;
 //! * `control_loop`: the loop, heartbeats, and `ask`, the one way to the
 //!   workers (their mailboxes, `masq_xsk::command`); it never blocks a
 //!   worker;
-//! * `kernel`: following the WAN address, next hop and neighbours;
+//! * `kernel`: what the kernel view's changes mean for masq: the WAN
+//!   address (one owner, `Control::external`; see [`crate::external`]),
+//!   the LAN address, the WAN next hop and the static mappings' hosts;
 //! * `filter`: the XDP programs' filters made from the configuration;
 //! * `reload`: SIGHUP;
 //! * `http`: `/metrics` and `/healthz`;
@@ -17,7 +20,8 @@
 //! (`eventlog`) drains the workers' event queue; it is stopped after the
 //! workers, so that it sends their last events.
 
-use std::net::TcpListener;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -26,10 +30,12 @@ use std::time::Instant;
 
 use masq_core::wire::Mac;
 use masq_xsk::worker::Shared;
-use masq_xsk::{netinfo, xdp};
+use masq_xsk::xdp;
 
 use crate::config::RunConfig;
 use crate::eventlog::LogState;
+use crate::external::External;
+use crate::kernel::{Kernel, Nud};
 use crate::metrics::Metrics;
 
 mod answer;
@@ -110,19 +116,29 @@ struct Control {
     metrics: Metrics,
     http: Option<TcpListener>,
     admin: UnixListener,
-    watcher: netinfo::Watcher,
-    /// MASQUERADE: the WAN address in use (`Some(None)`: none); SNAT: `None`.
-    external: Option<Option<u32>>,
+    /// The rtnetlink socket and the kernel view it keeps.
+    kernel: Kernel,
+    /// The source of the external address; in MASQUERADE mode the one
+    /// owner of the WAN address in use.
+    external: External,
     address_changes: u64,
     reloads: (u64, u64),
     seq: u64,
-    gateway: Option<u32>,
+    /// The LAN and WAN interfaces' indexes, as last seen.
+    if_indexes: [Option<u32>; 2],
+    /// The LAN interface's address, as last given to the workers.
+    lan_address: Option<Ipv4Addr>,
+    /// The gateway of the WAN's default route.
+    gateway: Option<Ipv4Addr>,
+    /// Its MAC, as last given to the workers.
     gateway_mac: Option<Mac>,
+    /// Its neighbour state, as last reported.
+    gateway_state: Option<Nud>,
     started: Instant,
     /// The event logger's counters (None: nothing logged).
     eventlog: Option<Arc<LogState>>,
     /// MACs of static mappings' inside hosts, as last given to the workers.
-    neighbours: std::collections::HashMap<u32, Mac>,
+    neighbours: HashMap<Ipv4Addr, Mac>,
     /// Per worker: whether it is stalled now, and how often it was.
     stalls: Vec<Stall>,
 }

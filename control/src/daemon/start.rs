@@ -3,7 +3,7 @@
 //! workers and the event logger, the privilege drop and the lines that
 //! say what runs. It hands a ready [`Control`] to the control loop.
 
-use std::net::TcpListener;
+use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,20 +12,20 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use masq_core::wire::Mac;
-use masq_core::{NextHops, Prefix, Shard};
+use masq_core::{NextHops, Shard};
 use masq_xsk::command::Command;
 use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, privilege, xdp};
 
 use super::filter::{lan_filter, wan_filter};
+use super::kernel::wan_address;
 use super::{Control, Options, Stall};
 use crate::config::{self, Mode, RunConfig};
 use crate::eventlog::{self, Logger};
+use crate::external::External;
+use crate::kernel::{Kernel, KernelView};
 use crate::metrics::Metrics;
-
-/// Placeholder external address while MASQUERADE has none (never used:
-/// the workers refuse new mappings until an address comes).
-const NO_ADDRESS: u32 = 0xc000_0201;
+use crate::sys;
 
 /// A started masq: the control thread's state, the workers, the event
 /// logger and the signal flags.
@@ -55,12 +55,13 @@ pub(super) fn load(opts: &Options) -> Result<RunConfig, String> {
 /// Starts everything `masq run` runs; on error, nothing is left attached.
 pub(super) fn start(opts: Options) -> Result<Running, String> {
     let mut rc = load(&opts)?;
-    let external = masquerade_address(&mut rc)?;
+    let kernel = Kernel::open().map_err(|e| format!("rtnetlink: {e}"))?;
+    let external = masquerade_address(&mut rc, kernel.view())?;
     check_queues(&rc)?;
     warn_port_overlap(&rc);
     let hops = NextHops {
-        lan_mac: netinfo::mac_of(&rc.lan).map_err(|e| format!("lan: {e}"))?,
-        wan_mac: netinfo::mac_of(&rc.wan).map_err(|e| format!("wan: {e}"))?,
+        lan_mac: mac_of("lan", &rc.lan, kernel.view())?,
+        wan_mac: mac_of("wan", &rc.wan, kernel.view())?,
         gateway_mac: Mac::default(),
     };
     // Listeners before anything is attached: a port in use fails early.
@@ -74,9 +75,8 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     };
     let admin = bind_admin(&rc.admin_socket)?;
     let log_outputs = eventlog::Outputs::open(&rc.log)?;
-    let watcher = netinfo::Watcher::new().map_err(|e| format!("rtnetlink: {e}"))?;
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
-    let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward)?;
+    let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward, kernel.view())?;
 
     let workers = usize::from(rc.core.workers);
     let mut shared = Shared::new(workers, rc.handoff_ring as usize);
@@ -100,20 +100,20 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .map_err(|e| format!("signal handler: {e}"))?;
-    if external == Some(None) {
+    if !external.is_up() {
         // Queued before the workers start: they refuse mappings at once.
         for mb in &shared.mailboxes {
             let _ = mb.commands.push((0, Command::SetAddress(None)));
         }
     }
     // ICMP errors to subscribers come from the LAN interface's address.
-    if let Some(&a) = netinfo::ipv4_of(&rc.lan)
-        .ok()
-        .and_then(|v| v.first().copied())
-        .as_ref()
-    {
+    let lan_address = kernel
+        .view()
+        .index_of(&rc.lan)
+        .and_then(|i| kernel.view().primary_address(i));
+    if let Some(a) = lan_address {
         for mb in &shared.mailboxes {
-            let _ = mb.commands.push((0, Command::SetLanAddress(a)));
+            let _ = mb.commands.push((0, Command::SetLanAddress(u32::from(a))));
         }
     }
 
@@ -135,6 +135,10 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         .map_err(|e| format!("dropping privileges: {e}"))?;
     announce(&rc, &opts, external, first, &kept);
 
+    let if_indexes = [
+        kernel.view().index_of(&rc.lan),
+        kernel.view().index_of(&rc.wan),
+    ];
     let ctl = Control {
         opts,
         rc,
@@ -144,13 +148,16 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         metrics,
         http,
         admin,
-        watcher,
+        if_indexes,
+        kernel,
         external,
         address_changes: 0,
         reloads: (0, 0),
         seq: 1,
+        lan_address,
         gateway: None,
         gateway_mac: None,
+        gateway_state: None,
         started: Instant::now(),
         eventlog: logger.as_ref().map(|l| Arc::clone(&l.state)),
         neighbours: std::collections::HashMap::new(),
@@ -166,22 +173,32 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
 }
 
 /// MASQUERADE: the pool is the WAN interface's address, if it has one
-/// yet. Returns the address in use (`Some(None)`: none); SNAT: `None`.
-fn masquerade_address(rc: &mut RunConfig) -> Result<Option<Option<u32>>, String> {
+/// yet ([`External::masquerade_pool`]). Returns where the external
+/// address comes from.
+fn masquerade_address(rc: &mut RunConfig, view: &KernelView) -> Result<External, String> {
     if rc.mode != Mode::Masquerade {
-        return Ok(None);
+        return Ok(External::Pool);
     }
-    let addrs = netinfo::ipv4_of(&rc.wan).map_err(|e| format!("wan {}: {e}", rc.wan))?;
-    let a = addrs.first().copied().unwrap_or(NO_ADDRESS);
-    rc.core.pool = vec![Prefix::new(a, 32).map_err(|e| format!("pool: {e}"))?];
+    let a = wan_address(rc, view);
+    rc.core.pool = External::masquerade_pool(a);
     rc.core.validate().map_err(|e| e.to_string())?;
-    if addrs.is_empty() {
+    if a.is_none() {
         eprintln!(
             "masq: wan {}: no IPv4 address yet; translation starts when one is added",
             rc.wan
         );
     }
-    Ok(Some(addrs.first().copied()))
+    Ok(External::Interface(a))
+}
+
+/// The MAC of the interface `name` (the `side` of the NAT).
+fn mac_of(side: &str, name: &str, view: &KernelView) -> Result<Mac, String> {
+    let link = view
+        .index_of(name)
+        .and_then(|i| view.link(i))
+        .ok_or_else(|| format!("{side} {name}: no such interface"))?;
+    link.mac
+        .ok_or_else(|| format!("{side} {name}: the interface has no MAC address"))
 }
 
 /// Every receive queue of both interfaces needs a worker.
@@ -223,6 +240,7 @@ fn warn_port_overlap(rc: &RunConfig) {
 fn attach_programs(
     rc: &RunConfig,
     l2_forward: bool,
+    view: &KernelView,
 ) -> Result<(xdp::XdpProgram, xdp::XdpProgram), String> {
     for ifname in [&rc.lan, &rc.wan] {
         if xdp::detach_stale(ifname).map_err(|e| format!("{ifname}: {e}"))? {
@@ -238,7 +256,11 @@ fn attach_programs(
         let _ = xdp::detach_stale(&wan_name);
         default_hook(info);
     }));
-    let lan = xdp::XdpProgram::attach(&rc.lan, &lan_filter(rc))
+    let wan_addresses: Vec<Ipv4Addr> = view
+        .index_of(&rc.wan)
+        .map(|i| view.addresses(i))
+        .unwrap_or_default();
+    let lan = xdp::XdpProgram::attach(&rc.lan, &lan_filter(rc, &wan_addresses))
         .map_err(|e| format!("lan {}: {e}", rc.lan))?;
     let wan = xdp::XdpProgram::attach(&rc.wan, &wan_filter(rc, l2_forward))
         .map_err(|e| format!("wan {}: {e}", rc.wan))?;
@@ -309,7 +331,7 @@ fn start_workers(
 fn announce(
     rc: &RunConfig,
     opts: &Options,
-    external: Option<Option<u32>>,
+    external: External,
     first: Started,
     kept: &[privilege::Capability],
 ) {
@@ -322,8 +344,8 @@ fn announce(
         "masq: running: {} to {}, LAN {} WAN {}, {} worker(s) in {} mode, busy-poll socket options {}, pinned to cores {}",
         rc.mode,
         match external {
-            Some(None) => "(no address yet)".to_string(),
-            _ => rc.core.pool.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            External::Pool => rc.core.pool.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","),
+            now => format!("the address of {} (now {now})", rc.wan),
         },
         rc.lan,
         rc.wan,
@@ -376,7 +398,7 @@ fn bind_admin(path: &Path) -> Result<UnixListener, String> {
         std::fs::remove_file(path).map_err(key)?;
     }
     // Created with no permission for group and others from the start.
-    let l = netinfo::with_umask(0o177, || UnixListener::bind(path));
+    let l = sys::with_umask(0o177, || UnixListener::bind(path));
     let l = l.map_err(key)?;
     l.set_nonblocking(true).map_err(key)?;
     Ok(l)

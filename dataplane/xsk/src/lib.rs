@@ -13,9 +13,8 @@
 //! * [`worker`]: one poll-mode worker per queue pair: a UMEM shared by its
 //!   LAN and WAN sockets, a [`masq_core::Shard`], and the loop that moves
 //!   frames between them.
-//! * [`netinfo`]: interface addresses and next hops read from the kernel,
-//!   the rtnetlink watcher and the small system calls of the control
-//!   thread (poll, umask), so that the `masq` binary needs no `unsafe`.
+//! * [`netinfo`]: an interface's MAC and receive queues (sysfs) and the
+//!   kernel's ephemeral port range.
 //! * [`privilege`]: each thread's capabilities cut to what it still needs
 //!   once setup is done.
 //! * [`command`]: the mailboxes through which the control thread asks the
