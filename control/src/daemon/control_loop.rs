@@ -1,10 +1,9 @@
-//! The control loop: it sleeps in poll(2) on the rtnetlink socket and the
-//! two listeners (at most 100 ms) and, between events, follows the kernel,
+//! The control loop: it sleeps in poll(2) on the rtnetlink socket, the
+//! admin listener and the HTTP server's wake-up socket (at most 100 ms) and, between events, follows the kernel,
 //! applies a SIGHUP reload, serves the admin socket and `/metrics`, prints
 //! the statistics line and watches the workers' heartbeats. [`Control::ask`]
 //! is the one way it asks the workers anything.
 
-use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -32,7 +31,7 @@ impl Control {
         while !stop.load(Ordering::Relaxed) {
             let mut fds = vec![self.watcher.raw_fd(), self.admin.as_raw_fd()];
             if let Some(h) = &self.http {
-                fds.push(h.as_raw_fd());
+                fds.push(h.wake_fd());
             }
             netinfo::wait_readable(&fds, 100);
             let mut changes = match self.watcher.drain() {
@@ -75,9 +74,7 @@ impl Control {
             while let Ok((conn, _)) = self.admin.accept() {
                 self.serve_admin(conn);
             }
-            while let Some(Ok((conn, _))) = self.http.as_ref().map(TcpListener::accept) {
-                self.serve_http(conn);
-            }
+            self.serve_http();
             if self.opts.stats_interval > 0
                 && last_stats.elapsed() >= Duration::from_secs(self.opts.stats_interval)
             {

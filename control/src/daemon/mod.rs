@@ -1,6 +1,6 @@
 //! `masq run`: start-up, the control thread and the exit report.
 //!
-//! The control thread is the only place that talks netlink, serves HTTP
+//! The control thread is the only place that talks netlink, answers HTTP
 //! and the admin socket, and reads the configuration file. Its rooms:
 //! * `start`: configuration, checks, XDP programs, workers, privilege drop;
 //! * `control_loop`: the loop, heartbeats, and `ask`, the one way to the
@@ -9,7 +9,8 @@
 //! * `kernel`: following the WAN address, next hop and neighbours;
 //! * `filter`: the XDP programs' filters made from the configuration;
 //! * `reload`: SIGHUP;
-//! * `http`: `/metrics` and `/healthz`;
+//! * `http`: `/metrics` and `/healthz`, served on threads of their own
+//!   and computed by the control thread;
 //! * `answer`: the admin socket's requests;
 //! * `report`: the statistics line and the report at exit.
 //!
@@ -17,7 +18,6 @@
 //! (`eventlog`) drains the workers' event queue; it is stopped after the
 //! workers, so that it sends their last events.
 
-use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -108,7 +108,7 @@ struct Control {
     lan_prog: xdp::XdpProgram,
     wan_prog: xdp::XdpProgram,
     metrics: Metrics,
-    http: Option<TcpListener>,
+    http: Option<http::Http>,
     admin: UnixListener,
     watcher: netinfo::Watcher,
     /// MASQUERADE: the WAN address in use (`Some(None)`: none); SNAT: `None`.

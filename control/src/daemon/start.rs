@@ -18,6 +18,7 @@ use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, privilege, xdp};
 
 use super::filter::{lan_filter, wan_filter};
+use super::http::{self, Http};
 use super::{Control, Options, Stall};
 use crate::config::{self, Mode, RunConfig};
 use crate::eventlog::{self, Logger};
@@ -67,8 +68,9 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let http = match rc.metrics_listen {
         Some(a) => {
             let l = TcpListener::bind(a).map_err(|e| format!("metrics_listen {a}: {e}"))?;
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            Some(l)
+            let h = Http::start(l, http::WRITE_TIMEOUT)
+                .map_err(|e| format!("metrics_listen {a}: {e}"))?;
+            Some(h)
         }
         None => None,
     };
@@ -341,7 +343,7 @@ fn announce(
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
     eprintln!(
-        "masq: privileges: control thread keeps {}, workers and event logger none; no new privileges",
+        "masq: privileges: control thread keeps {}, workers, event logger and HTTP threads none; no new privileges",
         privilege::names(kept)
     );
     if rc.log.enabled() {
