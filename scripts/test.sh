@@ -14,7 +14,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # Build: clang/llvm/m4/libelf/zlib for xsk-rs and the XDP program, g++ for
 # libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3,
-# promtool (package prometheus) to check the /metrics output, traceroute and
+# prometheus (the server scrapes masq and answers the dashboard's queries;
+# promtool checks the /metrics output), traceroute and
 # scapy (the CGN features: TTL expiry, fragments). Benchmark
 # smoke runs: iptables and nftables (the kernel NATs compared with), a font
 # for the chart, scapy for the TRex profile check, luac for the pktgen script.
@@ -44,6 +45,8 @@ step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"
 tests/netns/control.sh target/debug/masq
+step "a real Prometheus: the front door (statuses, type, port in use), scrapes under traffic, every panel query of the Grafana dashboard answered (tests/netns/prometheus.sh)"
+tests/netns/prometheus.sh target/debug/masq
 step "NAT event logging: IPFIX to a collector, syslog, metrics (tests/netns/eventlog.sh)"
 tests/netns/eventlog.sh target/debug/masq
 step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"
