@@ -14,13 +14,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # Build: clang/llvm/m4/libelf/zlib for xsk-rs and the XDP program, g++ for
 # libFuzzer. Namespace tests: iproute2, ethtool, tcpdump, ping, curl, python3,
-# promtool (package prometheus) to check the /metrics output, traceroute and
+# prometheus (the server scrapes masq and answers the dashboard's queries;
+# promtool checks the /metrics output), traceroute and
 # scapy (the CGN features: TTL expiry, fragments). Benchmark
 # smoke runs: iptables and nftables (the kernel NATs compared with), a font
 # for the chart, scapy for the TRex profile check, luac for the pktgen script.
+# systemd-analyze (package systemd) verifies control/masq.service.
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
     iproute2 ethtool tcpdump iputils-ping curl python3 prometheus traceroute \
-    iptables nftables fonts-dejavu-core python3-scapy lua5.4 iperf3 hping3
+    iptables nftables fonts-dejavu-core python3-scapy lua5.4 iperf3 hping3 \
+    systemd
 
 step() { printf '\n[test] %s\n' "$*"; }
 
@@ -38,12 +41,19 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, table-driven, timer, property and fuzz-replay tests"
 cargo test --workspace --locked
 
+step "the systemd unit: systemd-analyze verify, its command lines (control/tests/systemd_unit.rs, not skipped)"
+MASQ_REQUIRE_SYSTEMD=1 cargo test -p masq --locked --test systemd_unit
+
 step "dataplane end to end in network namespaces (tests/netns/e2e.sh)"
 tests/netns/e2e.sh target/debug/masq
 step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"
 tests/netns/control.sh target/debug/masq
+step "a real Prometheus: the front door (statuses, type, port in use), scrapes under traffic, every panel query of the Grafana dashboard answered (tests/netns/prometheus.sh)"
+tests/netns/prometheus.sh target/debug/masq
+step "masq under the systemd unit's capabilities, no_new_privs and read-only file system (tests/netns/systemd.sh)"
+tests/netns/systemd.sh target/debug/masq
 step "NAT event logging: IPFIX to a collector, syslog, metrics (tests/netns/eventlog.sh)"
 tests/netns/eventlog.sh target/debug/masq
 step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"

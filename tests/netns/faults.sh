@@ -2,7 +2,7 @@
 # Faults under load, in network namespaces (MASQUERADE mode, one worker),
 # while hping3 pushes a steady UDP stream from lan1 through masq:
 #   * privileges: after setup the control thread keeps only cap_net_admin,
-#     the worker none, every thread has no_new_privs;
+#     the worker and the HTTP threads none, every thread has no_new_privs;
 #   * the WAN link goes down and up: masq survives, traffic resumes;
 #   * the WAN address is removed (drops counted as no_external_address)
 #     and comes back: translation resumes;
@@ -11,8 +11,8 @@
 #   * a worker stalls (fault injection: `masq pause-worker`): the control
 #     thread reports it in its log, /healthz (503), masq_worker_stalled and
 #     `masq stats`, stays responsive, and reports the recovery;
-#   * an HTTP client that trickles its request does not hold the control
-#     thread;
+#   * an HTTP client that trickles its request, or one that never reads,
+#     holds neither the control thread nor other HTTP clients;
 #   * masq is killed with SIGKILL: its XDP programs stay attached and
 #     nothing passes; a restart removes them and traffic resumes;
 #   * a clean stop detaches the programs (with the reduced privileges);
@@ -57,6 +57,7 @@ probe lan2 > /dev/null || fail "no UDP echo through masq before the faults"
 
 # --- privileges after setup -------------------------------------------------
 caps_of() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$MASQ_PID/task/$1/status"; }
+http_threads=0
 for t in /proc/"$MASQ_PID"/task/*; do
     tid="${t##*/}"
     name="$(cat "$t/comm")"
@@ -65,15 +66,17 @@ for t in /proc/"$MASQ_PID"/task/*; do
     nnp="$(caps_of "$tid" NoNewPrivs)"
     case "$name" in
         masq-worker-*) want=0000000000000000 ;;
+        masq-http) want=0000000000000000 http_threads=$((http_threads + 1)) ;;
         *) want=0000000000001000 ;; # cap_net_admin (bit 12)
     esac
     [ "$eff" = "$want" ] && [ "$prm" = "$want" ] || fail "thread $name: CapEff $eff CapPrm $prm, expected $want"
     [ "$nnp" = 1 ] || fail "thread $name: NoNewPrivs $nnp"
     [ "$name" = masq ] && bnd="$(caps_of "$tid" CapBnd)"
 done
+[ "$http_threads" -ge 2 ] || fail "$http_threads masq-http threads (the server and its accept thread expected)"
 [ "${bnd:-}" = 0000000000001000 ] || fail "bounding set of the control thread: ${bnd:-none}"
 grep -q "privileges: control thread keeps cap_net_admin" "$WORK/masq.log" || fail "no privileges line in the log"
-ok "after setup: control thread cap_net_admin only (effective, permitted, bounding), worker none, no_new_privs on every thread"
+ok "after setup: control thread cap_net_admin only (effective, permitted, bounding), worker and HTTP threads none, no_new_privs on every thread"
 
 # --- the load -----------------------------------------------------------------
 # hping3 with a fixed source port (-k): one session, about 10 kpps.
@@ -145,9 +148,11 @@ probe lan2 > /dev/null || fail "no UDP echo after the stall"
 load_flows || fail "the load is not translated after the stall"
 ok "a worker paused 4 s: reported stalled (log, /healthz 503, masq_worker_stalled, masq stats) while the control thread kept answering; recovery reported, traffic resumed"
 
-# --- a client that trickles an HTTP request ----------------------------------
-# One byte every 0.2 s for 6 s: the control thread gives a request 0.5 s,
-# so the admin socket still answers at once.
+# --- clients that trickle an HTTP request, or never read ----------------------
+# One byte every 0.2 s for 6 s, and 300 requests sent at once through a
+# 4 KiB receive buffer that is never read: the HTTP threads hold them, the
+# control thread never touches their sockets, so the admin socket and
+# /healthz still answer at once.
 ip netns exec "$P-box" python3 -c "
 import socket,time
 s=socket.create_connection(('127.0.0.1',9469))
@@ -158,10 +163,18 @@ for b in b'GET /metrics HTTP/1.0\r\nX-Slow: aaaaaaaaaaa':
         break
     time.sleep(0.2)" & slow=$!
 PIDS+=($slow)
+ip netns exec "$P-box" python3 -c "
+import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,4096)
+s.connect(('127.0.0.1',9469))
+s.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'*300)
+time.sleep(8)" & sleeper=$!
+PIDS+=($sleeper)
 sleep 1
-timeout 3 "$MASQ" stats --json --socket "$WORK/masq.sock" > /dev/null || fail "the admin socket did not answer within 3 s while an HTTP client trickled its request"
-[ "$(healthz)" = 200 ] || fail "/healthz not served while a client trickled its request"
-ok "a client trickling an HTTP request one byte per 0.2 s does not hold the control thread"
+timeout 3 "$MASQ" stats --json --socket "$WORK/masq.sock" > /dev/null || fail "the admin socket did not answer within 3 s while an HTTP client trickled its request and another never read"
+[ "$(healthz)" = 200 ] || fail "/healthz not served while a client trickled its request and another never read"
+metrics > "$WORK/m" || fail "/metrics not served while a client trickled its request and another never read"
+ok "a client trickling an HTTP request one byte per 0.2 s, and one pipelining 300 requests that it never reads, hold neither the control thread nor other HTTP clients"
 
 # --- SIGKILL under load, and a restart --------------------------------------------
 kill -KILL "$MASQ_PID"

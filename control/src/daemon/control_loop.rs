@@ -1,13 +1,13 @@
-//! The control loop: it sleeps in poll(2) on the rtnetlink socket and the
-//! two listeners (at most 100 ms) and, between events, reacts to what the
-//! kernel's notifications changed, applies a SIGHUP reload, serves the
-//! admin socket and `/metrics`, prints the statistics line and watches the
-//! workers' heartbeats. Once a second it retries what the workers did not
-//! take and asks the kernel again for the neighbours it has not resolved;
-//! it never reads the kernel's tables again on a timer. [`Control::ask`]
-//! is the one way it asks the workers anything.
+//! The control loop: it sleeps in poll(2) on the rtnetlink socket, the
+//! admin listener and the HTTP server's wake-up socket (at most 100 ms)
+//! and, between events, reacts to what the kernel's notifications changed,
+//! applies a SIGHUP reload, serves the admin socket and `/metrics`, prints
+//! the statistics line and watches the workers' heartbeats. Once a second
+//! it retries what the workers did not take and asks the kernel again for
+//! the neighbours it has not resolved; it never reads the kernel's tables
+//! again on a timer. [`Control::ask`] is the one way it asks the workers
+//! anything.
 
-use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -37,7 +37,7 @@ impl Control {
             {
                 let mut fds = vec![self.kernel.fd(), self.admin.as_fd()];
                 if let Some(h) = &self.http {
-                    fds.push(h.as_fd());
+                    fds.push(h.wake_fd());
                 }
                 sys::wait_readable(&fds, Duration::from_millis(100));
             }
@@ -74,9 +74,7 @@ impl Control {
             while let Ok((conn, _)) = self.admin.accept() {
                 self.serve_admin(conn);
             }
-            while let Some(Ok((conn, _))) = self.http.as_ref().map(TcpListener::accept) {
-                self.serve_http(conn);
-            }
+            self.serve_http();
             if self.opts.stats_interval > 0
                 && last_stats.elapsed() >= Duration::from_secs(self.opts.stats_interval)
             {

@@ -1,7 +1,7 @@
 //! `masq run`: start-up, the control thread and the exit report.
 //!
 //! The control thread is the only place that talks netlink (through
-//! [`crate::kernel`]), serves HTTP and the admin socket, and reads the
+//! [`crate::kernel`]), answers HTTP and the admin socket, and reads the
 //! configuration file. Its rooms:
 //! * `start`: configuration, checks, XDP programs, workers, privilege drop;
 //! * `control_loop`: the loop, heartbeats, and `ask`, the one way to the
@@ -12,7 +12,8 @@
 //!   the LAN address, the WAN next hop and the static mappings' hosts;
 //! * `filter`: the XDP programs' filters made from the configuration;
 //! * `reload`: SIGHUP;
-//! * `http`: `/metrics` and `/healthz`;
+//! * `http`: `/metrics` and `/healthz`, served on threads of their own
+//!   and computed by the control thread;
 //! * `answer`: the admin socket's requests;
 //! * `report`: the statistics line and the report at exit.
 //!
@@ -21,7 +22,7 @@
 //! workers, so that it sends their last events.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::Ipv4Addr;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -114,7 +115,7 @@ struct Control {
     lan_prog: xdp::XdpProgram,
     wan_prog: xdp::XdpProgram,
     metrics: Metrics,
-    http: Option<TcpListener>,
+    http: Option<http::Http>,
     admin: UnixListener,
     /// The rtnetlink socket and the kernel view it keeps.
     kernel: Kernel,

@@ -19,6 +19,7 @@ use masq_xsk::{netinfo, privilege, xdp};
 
 use super::filter::{lan_filter, wan_filter};
 use super::kernel::wan_address;
+use super::http::{self, Http};
 use super::{Control, Options, Stall};
 use crate::config::{self, Mode, RunConfig};
 use crate::eventlog::{self, Logger};
@@ -68,8 +69,9 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let http = match rc.metrics_listen {
         Some(a) => {
             let l = TcpListener::bind(a).map_err(|e| format!("metrics_listen {a}: {e}"))?;
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            Some(l)
+            let h = Http::start(l, http::WRITE_TIMEOUT)
+                .map_err(|e| format!("metrics_listen {a}: {e}"))?;
+            Some(h)
         }
         None => None,
     };
@@ -363,7 +365,7 @@ fn announce(
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
     eprintln!(
-        "masq: privileges: control thread keeps {}, workers and event logger none; no new privileges",
+        "masq: privileges: control thread keeps {}, workers, event logger and HTTP threads none; no new privileges",
         privilege::names(kept)
     );
     if rc.log.enabled() {
