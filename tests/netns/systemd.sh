@@ -9,8 +9,9 @@
 #     (ProtectSystem=strict with RuntimeDirectory=), /proc/sys and /sys
 #     read-only (ProtectKernelTunables=yes), in a mount namespace of its own;
 # and with that it translates UDP, serves /metrics and the admin socket,
-# reloads on the unit's ExecReload= command and detaches its programs at
-# stop. control/tests/systemd_unit.rs runs systemd-analyze verify on it.
+# after a SIGKILL starts again and removes the killed run's programs (known
+# by the ids recorded beside the admin socket), reloads on the unit's
+# ExecReload= command and detaches its programs at stop. control/tests/systemd_unit.rs runs systemd-analyze verify on it.
 # Needs root. Usage: tests/netns/systemd.sh [path/to/masq]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,11 +50,15 @@ findmnt -rn -o TARGET | sort -u | while read -r m; do
 done
 exec setpriv --bounding-set "-all,$caps" --inh-caps=-all --no-new-privs -- "$@"
 SH
-ip netns exec "$P-box" unshare --mount --propagation private \
-    sh "$WORK/confine.sh" "$WORK/run" "$caps" "$MASQ" run --config "$WORK/masq.toml" \
-    > "$WORK/report.txt" 2> "$WORK/masq.log" &
-MASQ_PID=$!
-wait_log "WAN next hop is" 100 || fail "masq did not start under the unit's confinement ($caps)"
+# start_confined: masq run, confined, in the box; waits for its next hop.
+start_confined() {
+    ip netns exec "$P-box" unshare --mount --propagation private \
+        sh "$WORK/confine.sh" "$WORK/run" "$caps" "$MASQ" run --config "$WORK/masq.toml" \
+        > "$WORK/report.txt" 2> "$WORK/masq.log" &
+    MASQ_PID=$!
+    wait_log "WAN next hop is" 100
+}
+start_confined || fail "masq did not start under the unit's confinement ($caps)"
 
 # The confinement took effect.
 # The capability numbers of linux/capability.h that a unit may name here.
@@ -77,6 +82,24 @@ metrics > "$WORK/m" || fail "/metrics not served"
 "$MASQ" stats --json --socket "$WORK/run/masq.sock" > /dev/null || fail "the admin socket does not answer"
 ok "confined: UDP leaves from 198.18.0.1, /metrics and the admin socket answer"
 
+# A killed run leaves its programs attached (nothing crosses untranslated).
+# The next run, with the same bounding set (no CAP_SYS_ADMIN, so it cannot
+# read a program's name), knows them by the ids the killed run recorded
+# beside its admin socket, removes them and translates.
+[ -s "$WORK/run/masq.sock.xdp" ] || fail "no record of the XDP programs beside the admin socket"
+kill -KILL "$MASQ_PID"
+wait "$MASQ_PID" 2> /dev/null || true
+MASQ_PID=""
+ns box ip link show lan0 | grep -q " xdp" || fail "the killed run's program is gone from lan0"
+mv "$WORK/masq.log" "$WORK/masq-killed.log"
+start_confined || fail "masq did not start again under the unit's confinement after a SIGKILL"
+for i in lan0 wan0; do
+    grep -q "removed a stale XDP program from $i" "$WORK/masq.log" || fail "the stale program on $i was not removed"
+done
+src="$(udp_ask lan1 y 0.7 3)" || fail "no UDP echo after the restart"
+case "$src" in 198.18.0.1:*) ;; *) fail "after the restart the WAN host saw $src" ;; esac
+ok "SIGKILL: the programs stay attached; a run with the same bounding set knows them by their recorded ids, removes them and translates"
+
 printf '[timeouts]\nudp = 600\n' >> "$WORK/masq.toml"
 MAINPID="$MASQ_PID"
 ${reload//\$MAINPID/$MAINPID}
@@ -87,6 +110,7 @@ masq_stop || fail "masq exited with an error"
 if ns box ip link show lan0 | grep -q " xdp"; then fail "XDP program left on lan0"; fi
 if ns box ip link show wan0 | grep -q " xdp"; then fail "XDP program left on wan0"; fi
 [ ! -e "$WORK/run/masq.sock" ] || fail "admin socket left behind"
+[ ! -e "$WORK/run/masq.sock.xdp" ] || fail "the record of the XDP programs left behind"
 if grep -qi "panic" "$WORK/masq.log"; then fail "a panic in masq's log"; fi
-ok "confined masq stopped cleanly: programs detached, admin socket removed"
+ok "confined masq stopped cleanly: programs detached, admin socket and record removed"
 echo "$TEST_NAME: $passed passed, 0 failed"

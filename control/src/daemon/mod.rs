@@ -11,6 +11,7 @@
 //!   address (one owner, `Control::external`; see [`crate::external`]),
 //!   the LAN address, the WAN next hop and the static mappings' hosts;
 //! * `filter`: the XDP programs' filters made from the configuration;
+//! * `record`: the ids of the attached XDP programs, for the next run;
 //! * `reload`: SIGHUP;
 //! * `http`: `/metrics` and `/healthz`, served on threads of their own
 //!   and computed by the control thread;
@@ -44,6 +45,7 @@ mod control_loop;
 mod filter;
 mod http;
 mod kernel;
+mod record;
 mod reload;
 mod report;
 mod start;
@@ -95,8 +97,10 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     let xdp_stats = [ctl.lan_prog.stats().ok(), ctl.wan_prog.stats().ok()];
     let _ = std::fs::remove_file(&ctl.rc.admin_socket);
+    let admin_socket = ctl.rc.admin_socket.clone();
     let report_sessions = ctl.opts.report_sessions;
     drop(ctl);
+    record::remove(&admin_socket);
     report::report(&shared, &shards, xdp_stats, report_sessions);
     eprintln!("masq: stopped; XDP programs detached");
     result?;

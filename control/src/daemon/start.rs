@@ -18,9 +18,9 @@ use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, privilege, xdp};
 
 use super::filter::{lan_filter, wan_filter};
-use super::kernel::wan_address;
 use super::http::{self, Http};
-use super::{Control, Options, Stall};
+use super::kernel::wan_address;
+use super::{record, Control, Options, Stall};
 use crate::config::{self, Mode, RunConfig};
 use crate::eventlog::{self, Logger};
 use crate::external::External;
@@ -124,6 +124,7 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         Ok(h) => h,
         Err(e) => {
             let _ = std::fs::remove_file(&rc.admin_socket);
+            record::remove(&rc.admin_socket);
             if let Some(l) = logger {
                 l.stop();
             }
@@ -245,7 +246,8 @@ fn attach_programs(
     view: &KernelView,
 ) -> Result<(xdp::XdpProgram, xdp::XdpProgram), String> {
     for ifname in [&rc.lan, &rc.wan] {
-        if xdp::detach_stale(ifname).map_err(|e| format!("{ifname}: {e}"))? {
+        let recorded = record::read(&rc.admin_socket, ifname);
+        if xdp::detach_stale(ifname, &recorded).map_err(|e| format!("{ifname}: {e}"))? {
             eprintln!("masq: removed a stale XDP program from {ifname}");
         }
     }
@@ -254,8 +256,8 @@ fn attach_programs(
     let (lan_name, wan_name) = (rc.lan.clone(), rc.wan.clone());
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = xdp::detach_stale(&lan_name);
-        let _ = xdp::detach_stale(&wan_name);
+        let _ = xdp::detach_stale(&lan_name, &[]);
+        let _ = xdp::detach_stale(&wan_name, &[]);
         default_hook(info);
     }));
     let wan_addresses: Vec<Ipv4Addr> = view
@@ -266,6 +268,15 @@ fn attach_programs(
         .map_err(|e| format!("lan {}: {e}", rc.lan))?;
     let wan = xdp::XdpProgram::attach(&rc.wan, &wan_filter(rc, l2_forward))
         .map_err(|e| format!("wan {}: {e}", rc.wan))?;
+    if let Err(e) = record::write(
+        &rc.admin_socket,
+        &[(&rc.lan, lan.id()), (&rc.wan, wan.id())],
+    ) {
+        eprintln!(
+            "masq: warning: the record of the XDP programs was not written ({e}); after a \
+             crash, a run without CAP_SYS_ADMIN cannot tell them for masq's"
+        );
+    }
     Ok((lan, wan))
 }
 

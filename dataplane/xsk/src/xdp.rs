@@ -330,6 +330,11 @@ impl XdpProgram {
         self.xsks_fd
     }
 
+    /// The program's id (what `ip link` shows on the interface).
+    pub fn id(&self) -> u32 {
+        self.prog_id
+    }
+
     /// The interface it is attached to.
     pub fn ifname(&self) -> &str {
         &self.ifname

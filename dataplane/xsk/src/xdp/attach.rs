@@ -83,11 +83,12 @@ fn foreign(ifname: &str, id: u32) -> io::Error {
     )
 }
 
-/// Whether program `id` is masq's: one this process attached, or one named
-/// [`PROGRAM`].
-fn is_masq(id: u32) -> bool {
+/// Whether program `id` is masq's: one this process attached, one in
+/// `recorded` (the ids a run wrote down when it attached its programs), or
+/// one named [`PROGRAM`] (reading a name needs CAP_SYS_ADMIN).
+fn is_masq(id: u32, recorded: &[u32]) -> bool {
     let own = bpf::try_attached().is_some_and(|t| t.iter().any(|a| a.prog_id == id));
-    own || bpf::program_name(id).as_deref() == Some(PROGRAM)
+    own || recorded.contains(&id) || bpf::program_name(id).as_deref() == Some(PROGRAM)
 }
 
 /// A program fd to query and detach through: one this process attached,
@@ -103,16 +104,17 @@ fn handle() -> io::Result<OwnedFd> {
 }
 
 /// Removes masq's XDP program from `ifname` (a killed run leaves its
-/// program behind): one named `masq_xdp` or one this process attached,
-/// in whatever mode. Returns whether one was removed. Any other program
-/// is left attached, and named in the error.
-pub fn detach_stale(ifname: &str) -> io::Result<bool> {
+/// program behind): one this process attached, one whose id is in
+/// `recorded`, or one named `masq_xdp`, in whatever mode. Returns whether
+/// one was removed. Any other program is left attached, and named in the
+/// error.
+pub fn detach_stale(ifname: &str, recorded: &[u32]) -> io::Result<bool> {
     let idx = ifindex(ifname)?;
     let prog = handle()?;
     let xdp = Xdp::new(prog.as_fd());
     let mut removed = false;
     for (mode, id) in attached_ids(&xdp, idx)? {
-        if !is_masq(id) {
+        if !is_masq(id, recorded) {
             return Err(foreign(ifname, id));
         }
         removed |= detach_own(&xdp, idx, mode, id)?;
