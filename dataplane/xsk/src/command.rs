@@ -10,6 +10,9 @@
 //! number that its reply repeats, so a late reply is never taken for the
 //! answer to a later request.
 
+use std::fmt;
+use std::net::Ipv4Addr;
+
 use crossbeam_queue::ArrayQueue;
 use masq_core::{Config, SessionInfo, Shard, SubscriberInfo, Time};
 
@@ -83,6 +86,61 @@ pub enum Reply {
     Subscribers(Vec<SubscriberInfo>),
     /// To `Blocks`.
     Blocks(Vec<(u32, u32, u32)>),
+}
+
+impl fmt::Display for Select {
+    /// `all sessions`, or the subscriber and the external address (and
+    /// port) selected.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.subscriber, self.external) {
+            (None, None) => f.write_str("all sessions"),
+            (s, e) => {
+                f.write_str("sessions")?;
+                if let Some(a) = s {
+                    write!(f, " of subscriber {}", Ipv4Addr::from(a))?;
+                }
+                match e {
+                    Some((a, 0)) => write!(f, " on {}", Ipv4Addr::from(a)),
+                    Some((a, p)) => write!(f, " on {}:{p}", Ipv4Addr::from(a)),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    /// What is asked, in words (`set address 203.0.113.5`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Reconfigure(_) => f.write_str("reconfigure"),
+            Command::SetAddress(Some(a)) => write!(f, "set address {}", Ipv4Addr::from(*a)),
+            Command::SetAddress(None) => f.write_str("set address none"),
+            Command::Flush(s) => write!(f, "flush {s}"),
+            Command::Sessions { select, max, .. } => write!(f, "list {select} (at most {max})"),
+            Command::Subscribers => f.write_str("list subscribers"),
+            Command::Blocks => f.write_str("list port blocks"),
+            Command::SetNeighbor(a, mac) => {
+                write!(f, "set neighbour {} at {mac}", Ipv4Addr::from(*a))
+            }
+            Command::SetLanAddress(a) => write!(f, "set LAN address {}", Ipv4Addr::from(*a)),
+            Command::Pause(d) => write!(f, "pause {} ms", d.as_millis()),
+        }
+    }
+}
+
+impl fmt::Display for Reply {
+    /// The answer in words (`applied, 3 session(s) removed`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Applied(Ok(n)) => write!(f, "applied, {n} session(s) removed"),
+            Reply::Applied(Err(e)) => write!(f, "refused: {e}"),
+            Reply::Flushed(n) => write!(f, "{n} session(s) flushed"),
+            Reply::Sessions(v) => write!(f, "{} session(s)", v.len()),
+            Reply::Subscribers(v) => write!(f, "{} subscriber(s)", v.len()),
+            Reply::Blocks(v) => write!(f, "port blocks on {} address(es)", v.len()),
+        }
+    }
 }
 
 /// A worker's two rings.
@@ -246,6 +304,45 @@ mod tests {
         assert_eq!(seq, 9);
         assert!(matches!(r, Reply::Sessions(v) if v.is_empty()));
         assert!(mb.replies.pop().is_none());
+    }
+
+    #[test]
+    fn commands_and_replies_print_in_words() {
+        let cases = [
+            (
+                Command::SetNeighbor(0x6440_0002, masq_core::wire::Mac([2, 0, 0, 0, 0, 1]))
+                    .to_string(),
+                "set neighbour 100.64.0.2 at 02:00:00:00:00:01",
+            ),
+            (
+                Command::SetAddress(Some(0xcb00_7105)).to_string(),
+                "set address 203.0.113.5",
+            ),
+            (
+                Command::Flush(Select::default()).to_string(),
+                "flush all sessions",
+            ),
+            (
+                Command::Flush(Select {
+                    subscriber: Some(0x6440_0001),
+                    external: Some((0xcb00_7105, 1024)),
+                })
+                .to_string(),
+                "flush sessions of subscriber 100.64.0.1 on 203.0.113.5:1024",
+            ),
+            (
+                Command::Pause(std::time::Duration::from_millis(1500)).to_string(),
+                "pause 1500 ms",
+            ),
+            (
+                Reply::Applied(Ok(3)).to_string(),
+                "applied, 3 session(s) removed",
+            ),
+            (Reply::Applied(Err("no".into())).to_string(), "refused: no"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
