@@ -740,9 +740,15 @@ impl Control {
         match netinfo::neighbour(gw) {
             Ok(Some(mac)) => {
                 if self.gateway_mac != Some(mac) {
-                    eprintln!("masq: WAN next hop {} is {mac}", fmt_addr(gw));
-                    self.gateway_mac = Some(mac);
-                    self.shared.set_gateway(mac);
+                    match self.ask(|_| Command::SetGateway(mac)) {
+                        Ok(_) => {
+                            eprintln!("masq: WAN next hop {} is {mac}", fmt_addr(gw));
+                            self.gateway_mac = Some(mac);
+                        }
+                        Err(e) => {
+                            eprintln!("masq: gateway {} at {mac}: {e}; retrying", fmt_addr(gw))
+                        }
+                    }
                 }
             }
             _ => {

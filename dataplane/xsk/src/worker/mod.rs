@@ -25,6 +25,9 @@
 //! shard's events into `Shared::events` for the logger thread (a push that
 //! finds the queue full drops the event and counts `Io::EventsDropped`), or
 //! discards them when nothing logs.
+//!
+//! The control thread reaches a worker through its mailbox
+//! ([`crate::command`]) and the `Shared::stop` flag only.
 
 mod frames;
 mod handoff;
@@ -38,7 +41,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::command::{Mailbox, Server};
+use crate::command::{Mailbox, Served, Server};
 use frames::{FrameRef, Frames};
 use l2forward::L2Forward;
 use masq_core::wire::Mac;
@@ -163,11 +166,11 @@ struct Worker<'a> {
     shard: Shard,
     /// `Some` with `--l2-forward`: runs in place of the shard.
     l2: Option<L2Forward>,
-    /// The MACs written into frames; the gateway's is the last read from
-    /// `Shared::gateway_mac`.
+    /// The MACs written into frames; the gateway's is set by the control
+    /// thread's `SetGateway`.
     hops: NextHops,
-    /// Whether the gateway's MAC was read: until then frames for the WAN
-    /// are dropped rather than sent with an empty destination MAC.
+    /// Whether a `SetGateway` came: until then frames for the WAN are
+    /// dropped rather than sent with an empty destination MAC.
     gateway_known: bool,
     server: Server,
     /// Descriptors of the batch being received or completed.
@@ -257,7 +260,6 @@ impl<'a> Worker<'a> {
             }
             self.expire(now);
             self.move_events(EVENTS_PER_LOOP);
-            self.follow_gateway();
             self.end_loop(work, now);
         }
     }
@@ -280,28 +282,15 @@ impl<'a> Worker<'a> {
     /// Serves the control thread: one command, or one step of a snapshot.
     /// Returns the work done (0 or 1).
     fn serve(&mut self, now: Time) -> usize {
-        if !self.server.serve(&mut self.shard, now, self.mailbox) {
-            return 0;
+        match self.server.serve(&mut self.shard, now, self.mailbox) {
+            Served::Idle => return 0,
+            Served::Worked => {}
+            Served::Gateway(mac) => self.set_gateway(mac),
         }
         // A reload or an address change may move timers.
         self.next_expiry = None;
         self.c[Io::RepliesDropped] = self.server.replies_dropped;
         1
-    }
-
-    /// Reads the gateway's MAC the control thread published: each loop
-    /// while it is not known, then every [`PUBLISH_EVERY`] loops (frames for
-    /// the WAN wait for it, without a shared read per frame).
-    #[inline]
-    fn follow_gateway(&mut self) {
-        if self.gateway_known && self.loops % PUBLISH_EVERY != 0 {
-            return;
-        }
-        if let Some(g) = self.shared.gateway() {
-            if !self.gateway_known || self.hops.gateway_mac != g {
-                self.set_gateway(g);
-            }
-        }
     }
 
     /// Makes `mac` the destination of frames sent to the WAN.

@@ -16,7 +16,6 @@ use crossbeam_queue::ArrayQueue;
 use super::handoff::Handoff;
 use crate::command::Mailbox;
 use masq_core::counters::{COUNTERS, DROP_REASONS};
-use masq_core::wire::Mac;
 use masq_core::{Counters, Event, Shard};
 
 macro_rules! io_counters {
@@ -148,13 +147,13 @@ impl WorkerStats {
     }
 }
 
-/// What workers share with the control thread.
+/// What workers share with the control thread. Requests to a worker go
+/// through its mailbox only (see [`crate::command`]); `stop` is the one
+/// flag the control thread sets outside it.
 #[derive(Debug)]
 pub struct Shared {
     /// Set to stop every worker (each reads it once per loop).
     pub stop: AtomicBool,
-    /// The WAN gateway's MAC in the low 48 bits; bit 63 set when known.
-    pub gateway_mac: AtomicU64,
     /// One entry per worker.
     pub stats: Vec<WorkerStats>,
     /// One inbound hand-off ring per worker.
@@ -177,7 +176,6 @@ impl Shared {
     pub fn new(workers: usize, ring: usize) -> Shared {
         Shared {
             stop: AtomicBool::new(false),
-            gateway_mac: AtomicU64::new(0),
             stats: (0..workers).map(|_| WorkerStats::default()).collect(),
             handoff: (0..workers).map(|_| ArrayQueue::new(ring.max(1))).collect(),
             mailboxes: (0..workers).map(|_| Mailbox::default()).collect(),
@@ -197,23 +195,6 @@ impl Shared {
     /// The sum over workers of one published number.
     pub fn total(&self, f: impl Fn(&WorkerStats) -> u64) -> u64 {
         self.stats.iter().map(f).sum()
-    }
-
-    /// Publishes the gateway's MAC.
-    pub fn set_gateway(&self, mac: Mac) {
-        let m = mac.0;
-        let v = u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]) | (1 << 63);
-        self.gateway_mac.store(v, Ordering::Relaxed);
-    }
-
-    /// The gateway's MAC, once published.
-    pub(super) fn gateway(&self) -> Option<Mac> {
-        let v = self.gateway_mac.load(Ordering::Relaxed);
-        if v >> 63 == 0 {
-            return None;
-        }
-        let b = v.to_be_bytes();
-        Some(Mac([b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 }
 
