@@ -76,14 +76,6 @@ impl Frames {
         let r = f(data.contents_mut());
         Some((d, r))
     }
-
-    /// The bytes of frame `d`, which the caller holds (received and not
-    /// yet routed).
-    #[inline]
-    pub(super) fn bytes(&self, d: &FrameDesc) -> &[u8] {
-        // SAFETY: the caller holds `d` (no ring does) and only reads it.
-        unsafe { self.umem.data(d) }.contents()
-    }
 }
 
 /// A frame in the UMEM, seen as bytes (an empty slice stands for a batch

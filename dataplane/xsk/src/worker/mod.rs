@@ -144,11 +144,36 @@ pub fn run(
 /// The index of a side's socket in `Worker::ports`.
 const LAN: usize = 0;
 const WAN: usize = 1;
-/// Per socket, in `Worker::ports` order: its side and its counters of
-/// received frames, received bytes and sent frames.
-const PORTS: [(usize, Side, Io, Io, Io); 2] = [
-    (LAN, Side::Lan, Io::RxLan, Io::RxLanBytes, Io::TxLan),
-    (WAN, Side::Wan, Io::RxWan, Io::RxWanBytes, Io::TxWan),
+
+/// One of the worker's sockets: where it is and what it counts in.
+#[derive(Clone, Copy)]
+struct PortId {
+    /// Index in `Worker::ports`.
+    at: usize,
+    /// The side its frames arrive on.
+    side: Side,
+    /// Frames received, bytes received, frames sent.
+    rx: Io,
+    rx_bytes: Io,
+    tx: Io,
+}
+
+/// The worker's sockets, in `Worker::ports` order.
+const PORTS: [PortId; 2] = [
+    PortId {
+        at: LAN,
+        side: Side::Lan,
+        rx: Io::RxLan,
+        rx_bytes: Io::RxLanBytes,
+        tx: Io::TxLan,
+    },
+    PortId {
+        at: WAN,
+        side: Side::Wan,
+        rx: Io::RxWan,
+        rx_bytes: Io::RxWanBytes,
+        tx: Io::TxWan,
+    },
 ];
 
 /// One poll-mode worker: its sockets, UMEM, shard and counters.
@@ -242,21 +267,21 @@ impl<'a> Worker<'a> {
             // force before any frame.
             let mut work = self.serve(now);
             work += self.take_handed_in(now);
-            for (at, side, ..) in PORTS {
-                let n = self.receive(at);
+            for p in PORTS {
+                let n = self.receive(p);
                 if n > 0 {
-                    self.process(side, n, now);
+                    self.process(p.side, n, now);
                     self.dispatch(n);
                     work += n;
                 }
             }
             work += self.take_emitted();
-            for (at, ..) in PORTS {
-                self.transmit(at);
-                work += self.complete(at);
+            for p in PORTS {
+                self.transmit(p);
+                work += self.complete(p);
             }
-            for (at, ..) in PORTS {
-                self.refill(at);
+            for p in PORTS {
+                self.refill(p);
             }
             self.expire(now);
             self.move_events(EVENTS_PER_LOOP);
@@ -324,12 +349,11 @@ impl<'a> Worker<'a> {
 
     /// Receives a batch from one socket into `scratch`; returns its size.
     #[inline]
-    fn receive(&mut self, at: usize) -> usize {
-        let n = self.ports[at].receive(&mut self.scratch);
+    fn receive(&mut self, p: PortId) -> usize {
+        let n = self.ports[p.at].receive(&mut self.scratch);
         if n > 0 {
-            let (_, _, frames, bytes, _) = PORTS[at];
-            self.c[frames] += n as u64;
-            self.c[bytes] += self.scratch[..n]
+            self.c[p.rx] += n as u64;
+            self.c[p.rx_bytes] += self.scratch[..n]
                 .iter()
                 .map(|d| d.lengths().data() as u64)
                 .sum::<u64>();
@@ -370,7 +394,9 @@ impl<'a> Worker<'a> {
         for k in 0..n {
             let (v, d) = (self.verdicts[k], self.scratch[k]);
             if let Verdict::HandOff { shard, side } = v {
-                let bytes = self.frames.bytes(&d);
+                // SAFETY: `d` was received in this batch and no ring holds
+                // it; the bytes are only read, before `route` frees it.
+                let bytes = unsafe { self.frames.umem.data(&d) }.contents();
                 handoff::send(&self.shared.handoff, shard, side, bytes, &mut self.c);
             }
             self.route(v, d);
@@ -426,25 +452,24 @@ impl<'a> Worker<'a> {
 
     /// Puts one socket's pending frames on its TX ring and kicks it.
     #[inline]
-    fn transmit(&mut self, at: usize) {
-        let (sent, full) = self.ports[at].transmit(&mut self.frames.free, self.started.mode);
-        let (.., tx) = PORTS[at];
-        self.c[tx] += sent as u64;
+    fn transmit(&mut self, p: PortId) {
+        let (sent, full) = self.ports[p.at].transmit(&mut self.frames.free, self.started.mode);
+        self.c[p.tx] += sent as u64;
         self.c[Io::TxRingFull] += full as u64;
     }
 
     /// Returns one socket's completed frames to the free pool; returns how
     /// many.
     #[inline]
-    fn complete(&mut self, at: usize) -> usize {
-        self.ports[at].complete(&mut self.scratch, &mut self.frames.free)
+    fn complete(&mut self, p: PortId) -> usize {
+        self.ports[p.at].complete(&mut self.scratch, &mut self.frames.free)
     }
 
     /// Gives one socket's fill ring up to a batch of free frames, so that
     /// the side that received (and used up frames) gets them back.
     #[inline]
-    fn refill(&mut self, at: usize) {
-        self.ports[at].refill(&mut self.frames.free, BATCH);
+    fn refill(&mut self, p: PortId) {
+        self.ports[p.at].refill(&mut self.frames.free, BATCH);
     }
 
     /// Expires the shard's sessions and blocks when its next timer is due.
