@@ -387,8 +387,10 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Sends each frame of the processed batch to its one next place: a
-    /// copy to its owner's hand-off ring, or `Worker::route`.
+    /// Hands a copy of each frame of the processed batch that another
+    /// worker owns to that worker's ring, and routes every frame to its
+    /// one next place (`Worker::route`; a handed-off frame goes back to
+    /// the pool).
     #[inline]
     fn dispatch(&mut self, n: usize) {
         for k in 0..n {
