@@ -155,9 +155,14 @@ impl Control {
         self.seq += 1;
         let seq = self.seq;
         let n = self.shared.mailboxes.len();
+        let mut what = String::new();
         for (i, mb) in self.shared.mailboxes.iter().enumerate() {
-            if mb.commands.push((seq, cmd(i))).is_err() {
-                return Err(format!("worker {i}: its command ring is full"));
+            let c = cmd(i);
+            if i == 0 {
+                what = c.to_string();
+            }
+            if let Err((_, c)) = mb.commands.push((seq, c)) {
+                return Err(format!("{c}: worker {i}: its command ring is full"));
             }
         }
         let mut got: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
@@ -178,7 +183,7 @@ impl Control {
                     .map(|(i, _)| i.to_string())
                     .collect();
                 return Err(format!(
-                    "worker(s) {} did not answer within {} s",
+                    "{what}: worker(s) {} did not answer within {} s",
                     late.join(","),
                     ASK_TIMEOUT.as_secs()
                 ));

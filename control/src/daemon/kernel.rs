@@ -195,10 +195,16 @@ impl Control {
         let n = self.kernel.view().neighbour(wan, gw);
         let state = n.map(|n| n.state);
         match n.and_then(|n| n.usable_mac()) {
+            // Recorded only once every worker took it, so that the
+            // once-a-second retry offers it again otherwise.
             Some(mac) if self.gateway_mac != Some(mac) => {
-                eprintln!("masq: WAN next hop {gw} is {mac}");
-                self.gateway_mac = Some(mac);
-                self.shared.set_gateway(mac);
+                match self.ask(|_| Command::SetGateway(mac)) {
+                    Ok(_) => {
+                        eprintln!("masq: WAN next hop {gw} is {mac}");
+                        self.gateway_mac = Some(mac);
+                    }
+                    Err(e) => eprintln!("masq: gateway {gw} at {mac}: {e}; retrying"),
+                }
             }
             Some(_) => {}
             None if state == Some(Nud::Failed) && self.gateway_state != state => {

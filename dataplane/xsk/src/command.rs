@@ -1,5 +1,15 @@
 //! Requests from the control thread to a worker, and the answers.
 //!
+//! The mailbox is the one channel from the control thread to a worker:
+//! everything the control thread tells a worker after it started (a
+//! reloaded configuration, the WAN address, the WAN gateway's MAC, the
+//! MACs of static mappings' hosts, the LAN address) is a [`Command`]. The
+//! only other thing a worker reads from the control thread is the `stop`
+//! flag of `worker::Shared`, an atomic each loop checks, so that stopping
+//! never waits behind queued commands or a full ring. What flows the other
+//! way besides [`Reply`]s (counters, heartbeats, NAT events, socket fds)
+//! is published by the worker and only read by the control thread.
+//!
 //! Each worker has a small inbound ring of [`Command`]s and an outbound ring
 //! of [`Reply`]s (crossbeam `ArrayQueue`s: lock-free, bounded). The worker
 //! looks at its ring between batches and never waits on the control
@@ -10,7 +20,11 @@
 //! number that its reply repeats, so a late reply is never taken for the
 //! answer to a later request.
 
+use std::fmt;
+use std::net::Ipv4Addr;
+
 use crossbeam_queue::ArrayQueue;
+use masq_core::wire::Mac;
 use masq_core::{Config, SessionInfo, Shard, SubscriberInfo, Time};
 
 /// Table slots a worker walks per loop while it builds a snapshot.
@@ -61,7 +75,11 @@ pub enum Command {
     /// Port blocks per external address: (address, in use, free now).
     Blocks,
     /// The MAC of a static mapping's inside host ([`Shard::set_neighbor`]).
-    SetNeighbor(u32, masq_core::wire::Mac),
+    SetNeighbor(u32, Mac),
+    /// The WAN gateway's MAC, the destination of every frame sent to the
+    /// WAN. The worker applies it to its next hops ([`Shard::set_next_hops`])
+    /// and, until the first one, drops frames for the WAN as `no_next_hop`.
+    SetGateway(Mac),
     /// The source of ICMP errors to subscribers ([`Shard::set_lan_address`]).
     SetLanAddress(u32),
     /// Fault injection: the worker sleeps this long before it goes on, as
@@ -73,7 +91,8 @@ pub enum Command {
 /// A worker's answer.
 #[derive(Debug)]
 pub enum Reply {
-    /// To `Reconfigure` and `SetAddress`: sessions removed, or why not.
+    /// To `Reconfigure` and `SetAddress`: sessions removed, or why not; to
+    /// `SetNeighbor`, `SetGateway`, `SetLanAddress` and `Pause`: done.
     Applied(Result<usize, String>),
     /// To `Flush`: sessions removed.
     Flushed(usize),
@@ -83,6 +102,74 @@ pub enum Reply {
     Subscribers(Vec<SubscriberInfo>),
     /// To `Blocks`.
     Blocks(Vec<(u32, u32, u32)>),
+}
+
+impl fmt::Display for Select {
+    /// `all sessions`, or the subscriber and the external address (and
+    /// port) selected.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.subscriber, self.external) {
+            (None, None) => f.write_str("all sessions"),
+            (s, e) => {
+                f.write_str("sessions")?;
+                if let Some(a) = s {
+                    write!(f, " of subscriber {}", Ipv4Addr::from(a))?;
+                }
+                match e {
+                    Some((a, 0)) => write!(f, " on {}", Ipv4Addr::from(a)),
+                    Some((a, p)) => write!(f, " on {}:{p}", Ipv4Addr::from(a)),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    /// What is asked, in words (`set gateway 02:00:00:00:00:01`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Reconfigure(_) => f.write_str("reconfigure"),
+            Command::SetAddress(Some(a)) => write!(f, "set address {}", Ipv4Addr::from(*a)),
+            Command::SetAddress(None) => f.write_str("set address none"),
+            Command::Flush(s) => write!(f, "flush {s}"),
+            Command::Sessions { select, max, .. } => write!(f, "list {select} (at most {max})"),
+            Command::Subscribers => f.write_str("list subscribers"),
+            Command::Blocks => f.write_str("list port blocks"),
+            Command::SetNeighbor(a, mac) => {
+                write!(f, "set neighbour {} at {mac}", Ipv4Addr::from(*a))
+            }
+            Command::SetGateway(mac) => write!(f, "set gateway {mac}"),
+            Command::SetLanAddress(a) => write!(f, "set LAN address {}", Ipv4Addr::from(*a)),
+            Command::Pause(d) => write!(f, "pause {} ms", d.as_millis()),
+        }
+    }
+}
+
+impl fmt::Display for Reply {
+    /// The answer in words (`applied, 3 session(s) removed`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Applied(Ok(n)) => write!(f, "applied, {n} session(s) removed"),
+            Reply::Applied(Err(e)) => write!(f, "refused: {e}"),
+            Reply::Flushed(n) => write!(f, "{n} session(s) flushed"),
+            Reply::Sessions(v) => write!(f, "{} session(s)", v.len()),
+            Reply::Subscribers(v) => write!(f, "{} subscriber(s)", v.len()),
+            Reply::Blocks(v) => write!(f, "port blocks on {} address(es)", v.len()),
+        }
+    }
+}
+
+/// What one call of [`Server::serve`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// Nothing was waiting.
+    Idle,
+    /// A command was applied and answered, or a snapshot step taken.
+    Worked,
+    /// A `SetGateway` was answered: the worker applies the MAC to its next
+    /// hops before it takes another frame.
+    Gateway(Mac),
 }
 
 /// A worker's two rings.
@@ -123,8 +210,7 @@ pub struct Server {
 
 impl Server {
     /// Takes one step of a snapshot in progress, or the next command.
-    /// Returns true when it did anything.
-    pub fn serve(&mut self, shard: &mut Shard, now: Time, mb: &Mailbox) -> bool {
+    pub fn serve(&mut self, shard: &mut Shard, now: Time, mb: &Mailbox) -> Served {
         if let Some(w) = &mut self.walk {
             let next =
                 shard.sessions_in(w.at, STEP_SLOTS, w.max, |s| w.select.picks(s), &mut w.buf);
@@ -136,11 +222,12 @@ impl Server {
                     }
                 }
             }
-            return true;
+            return Served::Worked;
         }
         let Some((seq, cmd)) = mb.commands.pop() else {
-            return false;
+            return Served::Idle;
         };
+        let mut served = Served::Worked;
         let reply = match cmd {
             Command::Reconfigure(cfg) => Reply::Applied(
                 shard
@@ -170,12 +257,16 @@ impl Server {
                     at: 0,
                     buf,
                 });
-                return true;
+                return Served::Worked;
             }
             Command::Subscribers => Reply::Subscribers(shard.subscribers().collect()),
             Command::Blocks => Reply::Blocks(shard.block_usage()),
             Command::SetNeighbor(a, mac) => {
                 shard.set_neighbor(a, mac);
+                Reply::Applied(Ok(0))
+            }
+            Command::SetGateway(mac) => {
+                served = Served::Gateway(mac);
                 Reply::Applied(Ok(0))
             }
             Command::SetLanAddress(a) => {
@@ -188,7 +279,7 @@ impl Server {
             }
         };
         self.reply(mb, seq, reply);
-        true
+        served
     }
 
     fn reply(&mut self, mb: &Mailbox, seq: u64, r: Reply) {
@@ -218,7 +309,7 @@ mod tests {
         let mut s = shard();
         let mb = Mailbox::default();
         let mut srv = Server::default();
-        assert!(!srv.serve(&mut s, Time(0), &mb), "nothing to do");
+        assert_eq!(srv.serve(&mut s, Time(0), &mb), Served::Idle);
         mb.commands
             .push((7, Command::SetAddress(Some(0xcb00_7163))))
             .unwrap();
@@ -233,7 +324,7 @@ mod tests {
                 },
             ))
             .unwrap();
-        while srv.serve(&mut s, Time(0), &mb) {}
+        while srv.serve(&mut s, Time(0), &mb) != Served::Idle {}
         let (seq, r) = mb.replies.pop().unwrap();
         assert_eq!(seq, 7);
         assert!(matches!(r, Reply::Applied(Ok(0))), "{r:?}");
@@ -246,6 +337,57 @@ mod tests {
         assert_eq!(seq, 9);
         assert!(matches!(r, Reply::Sessions(v) if v.is_empty()));
         assert!(mb.replies.pop().is_none());
+    }
+
+    #[test]
+    fn the_gateway_goes_back_to_the_worker() {
+        let mut s = shard();
+        let mb = Mailbox::default();
+        let mut srv = Server::default();
+        let mac = Mac([2, 0, 0, 0, 0, 1]);
+        mb.commands.push((3, Command::SetGateway(mac))).unwrap();
+        assert_eq!(srv.serve(&mut s, Time(0), &mb), Served::Gateway(mac));
+        let (seq, r) = mb.replies.pop().unwrap();
+        assert_eq!(seq, 3);
+        assert!(matches!(r, Reply::Applied(Ok(0))), "{r:?}");
+    }
+
+    #[test]
+    fn commands_and_replies_print_in_words() {
+        let cases = [
+            (
+                Command::SetGateway(Mac([2, 0, 0, 0, 0, 1])).to_string(),
+                "set gateway 02:00:00:00:00:01",
+            ),
+            (
+                Command::SetAddress(Some(0xcb00_7105)).to_string(),
+                "set address 203.0.113.5",
+            ),
+            (
+                Command::Flush(Select::default()).to_string(),
+                "flush all sessions",
+            ),
+            (
+                Command::Flush(Select {
+                    subscriber: Some(0x6440_0001),
+                    external: Some((0xcb00_7105, 1024)),
+                })
+                .to_string(),
+                "flush sessions of subscriber 100.64.0.1 on 203.0.113.5:1024",
+            ),
+            (
+                Command::Pause(std::time::Duration::from_millis(1500)).to_string(),
+                "pause 1500 ms",
+            ),
+            (
+                Reply::Applied(Ok(3)).to_string(),
+                "applied, 3 session(s) removed",
+            ),
+            (Reply::Applied(Err("no".into())).to_string(), "refused: no"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //!   kernel's ephemeral port range.
 //! * [`privilege`]: each thread's capabilities cut to what it still needs
 //!   once setup is done.
-//! * [`command`]: the mailboxes through which the control thread asks the
-//!   workers for snapshots, reloads and address changes.
+//! * [`command`]: the mailboxes, the one channel through which the control
+//!   thread tells the workers what changed (configuration, addresses,
+//!   next-hop MACs) and asks them for snapshots.
 
 mod bpf;
 pub mod command;
