@@ -1,11 +1,13 @@
 //! masq-xsk: the AF_XDP side of masq.
 //!
 //! The only crate of masq itself with `unsafe` code (the benchmark's
-//! traffic generator, in bench/, has its own): the xsk-rs socket and ring operations, whose contract is that a frame
-//! descriptor is handed to the kernel at most once at a time, and the few
-//! system calls the workers and the control thread make. The XDP program
-//! is loaded, configured and attached through libbpf-rs, without `unsafe`.
-//! Each `unsafe` block says why it holds.
+//! traffic generator, in bench/, has its own), all of it in [`worker`]:
+//! the xsk-rs socket and ring operations, whose contract is that a frame
+//! descriptor is handed to the kernel at most once at a time, and the
+//! AF_XDP socket's own system calls (busy-poll options, poll, statistics).
+//! The XDP program is loaded, configured and attached through libbpf-rs,
+//! and privileges cut through caps and rustix, without `unsafe`. Each
+//! `unsafe` block says why it holds.
 //!
 //! * [`xdp`]: the project's own XDP program (xdp/masq.c, compiled by
 //!   build.rs), loaded from memory, configured and attached per interface

@@ -36,15 +36,8 @@ pub fn keep_only(keep: &[Capability]) -> io::Result<Vec<Capability>> {
     caps::clear(None, CapSet::Inheritable).map_err(|e| other("clear inheritable", e))?;
     caps::set(None, CapSet::Effective, &kept).map_err(|e| other("set effective", e))?;
     caps::set(None, CapSet::Permitted, &kept).map_err(|e| other("set permitted", e))?;
-    // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integers and
-    // touches no memory of ours.
-    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    if r != 0 {
-        return Err(io::Error::other(format!(
-            "prctl(PR_SET_NO_NEW_PRIVS): {}",
-            io::Error::last_os_error()
-        )));
-    }
+    rustix::thread::set_no_new_privs(true)
+        .map_err(|e| io::Error::other(format!("prctl(PR_SET_NO_NEW_PRIVS): {e}")))?;
     let mut v: Vec<Capability> = kept.into_iter().collect();
     v.sort_by_key(|c| c.index());
     Ok(v)
