@@ -62,6 +62,7 @@ want = [s for s in d["sessions"] if s["protocol"] == "udp" and s["inside"] == sy
 sys.exit(0 if len(want) == 1 else 1)
 PY
 done
+if grep -qE 'Some\(|None|"[A-Z][a-z]+[A-Z]' "$WORK/sessions.json"; then fail "Rust Debug text in sessions --json: $(cat "$WORK/sessions.json")"; fi
 ok "masq sessions --json lists both flows with the inside, outside and remote tuples the hosts saw"
 admin sessions --subscriber 192.168.50.11 --json | python3 -c "
 import json,sys; d=json.load(sys.stdin)
@@ -118,6 +119,13 @@ metrics > "$WORK/m"
 [ "$(metric 'masq_sessions_removed_total\{cause="address_change"')" -ge 22 ] || fail "removed sessions not counted"
 grep -q '^masq_external_address_info{address="198.18.0.5"} 1' "$WORK/m" || fail "external address info"
 ok "address 198.18.0.1 -> 198.18.0.5: new flows leave from .5, old sessions gone ($(metric 'masq_sessions_removed_total\{cause="address_change"') removed), counters moved"
+admin flush --external 198.18.0.9 --json | python3 -c "
+import json,sys; d=json.load(sys.stdin); sys.exit(0 if d['flushed'] == 0 else 1)" || fail "flush --external of an address without sessions flushed some"
+admin flush --external 198.18.0.5 --json | python3 -c "
+import json,sys; d=json.load(sys.stdin); sys.exit(0 if d['flushed'] == 1 else 1)" || fail "flush --external 198.18.0.5 did not flush its one session"
+admin sessions --external 198.18.0.5 --json | python3 -c "
+import json,sys; d=json.load(sys.stdin); sys.exit(0 if d['count'] == 0 else 1)" || fail "a session on 198.18.0.5 outlived flush --external"
+ok "flush --external IP removes the sessions on that address only"
 
 # --- the address goes away and comes back ---------------------------------
 ns box ip addr flush dev wan0
