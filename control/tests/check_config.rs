@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+mod common;
+
 const GOOD: &str = r#"
 lan = "lan0"
 wan = "wan0"
@@ -16,24 +18,7 @@ udp = 300
 "#;
 
 fn check(text: &str) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!("masq-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "{:x}.toml",
-        text.len() * 7919 + text.bytes().map(usize::from).sum::<usize>()
-    ));
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_masq"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::check_config("check.toml", text)
 }
 
 #[test]

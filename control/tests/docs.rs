@@ -13,8 +13,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
@@ -60,32 +58,10 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs `masq check-config` on `text`: (success, stdout, stderr).
-fn check_config(name: &str, text: &str) -> (bool, String, String) {
-    // Tests run in parallel threads: each call has a file of its own.
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("masq-docs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{n}-{name}"));
-    std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_masq"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&path);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The effective configuration of [`EVERYTHING`], as `check-config`
 /// prints it.
 fn effective() -> toml::Table {
-    let (ok, out, err) = check_config("everything.toml", EVERYTHING);
+    let (ok, out, err) = common::check_config("everything.toml", EVERYTHING);
     assert!(
         ok,
         "check-config refused the file that sets everything: {err}"
@@ -146,7 +122,7 @@ fn accepted_keys(base: &toml::Table, table: &str) -> BTreeSet<String> {
     };
     target.insert(PROBE.into(), toml::Value::Integer(1));
     let text = toml::to_string(&t).unwrap();
-    let (ok, _, err) = check_config("probe.toml", &text);
+    let (ok, _, err) = common::check_config("probe.toml", &text);
     assert!(
         !ok,
         "check-config accepted the unknown key {PROBE} in [{table}]"

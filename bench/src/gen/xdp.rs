@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::libbpf_sys::BPF_F_TEST_XDP_LIVE_FRAMES;
 use libbpf_rs::{MapCore, MapFlags, MapHandle, Object, ObjectBuilder, ProgramInput, Xdp, XdpFlags};
+use masq_xsk::bpf_error as error;
 use masq_xsk::xdp::ifindex;
 
 #[repr(C, align(8))]
@@ -18,17 +19,6 @@ struct Aligned<T: ?Sized>(T);
 
 /// The compiled programs (xdp/gen.c); libbpf wants them 8-byte aligned.
 static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/gen.o")));
-
-/// A libbpf-rs error as an `io::Error` that says what failed.
-fn error(what: &str, e: &libbpf_rs::Error) -> io::Error {
-    let mut msg = format!("{what}: {e}");
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    io::Error::other(msg)
-}
 
 /// The generator's object, loaded.
 fn load() -> io::Result<Object> {

@@ -1,10 +1,13 @@
-//! What the tests that hold other files to the code share: the names of
-//! the metric families masq exports, read from `src/metrics.rs`.
+//! What the tests of the control crate share: the names of the metric
+//! families masq exports, read from `src/metrics.rs`, and `masq
+//! check-config` run on a text.
 
 // Each test crate uses only some of these.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const METRICS_RS: &str = include_str!("../../src/metrics.rs");
 
@@ -37,4 +40,26 @@ pub fn exported() -> BTreeSet<String> {
         i = end;
     }
     names
+}
+
+/// Runs `masq check-config` on `text`: (success, stdout, stderr).
+pub fn check_config(name: &str, text: &str) -> (bool, String, String) {
+    // Tests run in parallel threads: each call has a file of its own.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("masq-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{n}-{name}"));
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_masq"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -18,7 +18,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, Object, ObjectBuilder, Program};
 
 /// A libbpf-rs error as an `io::Error` that says what failed, with the
 /// whole chain of causes.
-pub(crate) fn error(what: &str, e: &libbpf_rs::Error) -> io::Error {
+pub fn error(what: &str, e: &libbpf_rs::Error) -> io::Error {
     let mut msg = format!("{what}: {e}");
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {

@@ -24,6 +24,8 @@
 //!   next-hop MACs) and asks them for snapshots.
 
 mod bpf;
+/// A libbpf-rs error as an `io::Error` naming what failed and every cause.
+pub use bpf::error as bpf_error;
 pub mod command;
 pub mod netinfo;
 pub mod privilege;
