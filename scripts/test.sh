@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test of masq.
 #
-#   scripts/test.sh                 everything (about 20 minutes on 2 cores)
+#   scripts/test.sh                 everything (about 25 minutes on 2 cores)
 #   MASQ_FUZZ_SECONDS=0 scripts/test.sh   skip the short fuzzing run
 set -euo pipefail
 cd "$(dirname "$0")/.."
