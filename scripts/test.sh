@@ -25,7 +25,19 @@ ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
     iptables nftables fonts-dejavu-core python3-scapy lua5.4 iperf3 hping3 \
     systemd
 
-step() { printf '\n[test] %s\n' "$*"; }
+# Each step starts by checking that /dev/null is still the null device: a
+# step that replaced it with a regular file (a redirect after it was
+# removed) would feed its writes to every later reader, cargo's rustc
+# probes among them. The step that did it is named.
+last_step="setup"
+step() {
+    if [ ! -c /dev/null ]; then
+        echo "[test] error: /dev/null is no longer a character device after: $last_step" >&2
+        exit 1
+    fi
+    last_step="$*"
+    printf '\n[test] %s\n' "$*"
+}
 
 step "toolchain: $(cargo --version), $(rustc --version)"
 
