@@ -51,21 +51,44 @@ impl Control {
 
 /// One line naming what a reload changed.
 fn describe_change(old: &masq_core::Config, new: &masq_core::Config) -> String {
-    let mut v = Vec::new();
-    if old.timeouts != new.timeouts {
-        v.push("timeouts");
+    let changed = [
+        ("timeouts", old.timeouts != new.timeouts),
+        ("limits", old.limits != new.limits),
+        ("filtering", old.filtering != new.filtering),
+        (
+            "inbound_refresh",
+            old.inbound_refresh != new.inbound_refresh,
+        ),
+        ("mss_clamp", old.mss_clamp != new.mss_clamp),
+        ("icmp", old.icmp != new.icmp),
+        ("pool (addresses added)", old.pool != new.pool),
+    ];
+    let v: Vec<&str> = changed
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(name, _)| *name)
+        .collect();
+    if v.is_empty() {
+        "other settings of the core".into()
+    } else {
+        v.join(", ")
     }
-    if old.limits != new.limits {
-        v.push("limits");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_names_what_it_changed() {
+        let old = masq_core::Config::default();
+        let mut new = old.clone();
+        new.mss_clamp = 1360;
+        assert_eq!(describe_change(&old, &new), "mss_clamp");
+        new.timeouts.udp += 60;
+        assert_eq!(describe_change(&old, &new), "timeouts, mss_clamp");
+        new = old.clone();
+        new.icmp.rate_per_subscriber += 1;
+        assert_eq!(describe_change(&old, &new), "icmp");
     }
-    if old.filtering != new.filtering {
-        v.push("filtering");
-    }
-    if old.inbound_refresh != new.inbound_refresh {
-        v.push("inbound_refresh");
-    }
-    if old.pool != new.pool {
-        v.push("pool (addresses added)");
-    }
-    v.join(", ")
 }
