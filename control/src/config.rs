@@ -99,6 +99,7 @@ struct File {
     #[serde(default)]
     fragments: FragmentsFile,
     deterministic: Option<DeterministicFile>,
+    kernel_ports: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +205,9 @@ pub struct RunConfig {
     pub stall_timeout: u32,
     /// NAT event logging (`[log]`).
     pub log: LogConfig,
+    /// The `kernel_ports` setting as written (its range is
+    /// `core.kernel_ports`).
+    pub kernel_ports: crate::sharing::KernelPorts,
 }
 
 /// Default address of the Prometheus endpoint: local only.
@@ -281,7 +285,8 @@ impl RunConfig {
             self.stall_timeout,
         );
         s += &format!(
-            "exclude = [{}]\nmss_clamp = {}\nlan_mtu = {}\nwan_mtu = {}\n\n",
+            "kernel_ports = \"{}\"\nexclude = [{}]\nmss_clamp = {}\nlan_mtu = {}\nwan_mtu = {}\n\n",
+            self.kernel_ports,
             list(&c.exclude),
             c.mss_clamp,
             c.lan_mtu,
@@ -476,6 +481,14 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
             ));
         }
     }
+    let kernel_ports = match &f.kernel_ports {
+        Some(s) => s.parse().map_err(|e| err("kernel_ports", e))?,
+        None => crate::sharing::KernelPorts::Auto,
+    };
+    core.kernel_ports = kernel_ports.resolve().map_err(|e| err("kernel_ports", e))?;
+    if f.mode == Mode::Masquerade {
+        core.own_addrs = masq_core::OwnAddrs::Pool;
+    }
     let max = masq_xsk::xdp::MAX_PREFIXES;
     let one_to_one = core.statics.iter().filter(|m| m.proto.is_none()).count();
     if one_to_one > max {
@@ -638,6 +651,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         admin_socket,
         stall_timeout,
         log,
+        kernel_ports,
     })
 }
 

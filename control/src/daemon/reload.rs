@@ -16,6 +16,8 @@ impl Control {
         if self.rc.mode == Mode::Masquerade && new.mode == Mode::Masquerade {
             new.core.pool = self.rc.core.pool.clone();
         }
+        // The box's own pool addresses were found at start.
+        new.core.own_addrs = self.rc.core.own_addrs.clone();
         self.rc
             .core
             .live_change(&new.core)

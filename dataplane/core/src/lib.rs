@@ -30,7 +30,8 @@ pub mod wire;
 
 pub use addr::Prefix;
 pub use config::{
-    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, StaticMapping, Timeouts,
+    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, OwnAddrs, StaticMapping,
+    Timeouts,
 };
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};

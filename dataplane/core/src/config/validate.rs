@@ -292,6 +292,8 @@ impl Config {
             ("fragments", new.fragments == self.fragments),
             ("lan_mtu", new.lan_mtu == self.lan_mtu),
             ("wan_mtu", new.wan_mtu == self.wan_mtu),
+            ("kernel_ports", new.kernel_ports == self.kernel_ports),
+            ("kernel_ports", new.own_addrs == self.own_addrs),
         ];
         if let Some((key, _)) = fixed.iter().find(|(_, same)| !same) {
             return Err(err(key, "changes only on restart"));

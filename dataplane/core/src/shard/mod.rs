@@ -23,6 +23,7 @@
 //! one packet through the rooms.
 
 mod classify;
+mod echo_ids;
 mod fastpath;
 mod fragments;
 mod generate;
@@ -37,6 +38,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use echo_ids::ECHO_CHANGES;
 pub use snapshot::{SessionInfo, SubscriberInfo};
 
 use crate::config::Config;
@@ -53,6 +55,7 @@ use crate::wire::icmp;
 use crate::wire::{IpRepr, Transport, WireError};
 use crate::Time;
 use classify::Ext;
+use echo_ids::EchoIds;
 use ports::Subscriber;
 use statics::Static;
 
@@ -100,6 +103,8 @@ pub struct Shard {
     /// Bit per (pool address, block): set for blocks that hold a static
     /// mapping's port. Empty when no static mapping is on a pool address.
     reserved: Vec<u64>,
+    /// ICMP echo mappings per identifier, for the XDP program's table.
+    echo: EchoIds,
 }
 
 impl Shard {
@@ -133,7 +138,7 @@ impl Shard {
         let reserved = statics::reserve_blocks(cfg, &pool_addrs, &mut blocks);
         let slot = usize::from(cfg.lan_mtu.max(cfg.wan_mtu)) + 18;
         let f = cfg.fragments;
-        Ok(Shard {
+        let mut shard = Shard {
             id,
             hasher: Hasher::new(cfg.hash_seed),
             blocks,
@@ -167,8 +172,11 @@ impl Shard {
             events: EventQueue::new(cfg.event_queue as usize),
             live_proto: [0; 3],
             ext_down: false,
+            echo: EchoIds::new(),
             cfg: cfg.clone(),
-        })
+        };
+        shard.reserve_kernel_blocks();
+        Ok(shard)
     }
 
     /// Processes one frame that arrived on `side` at `now`, rewriting it in

@@ -76,6 +76,7 @@ impl Shard {
         }
         self.wheel.clear();
         self.blocks.reset_all();
+        self.echo.clear();
         self.frags.clear();
         self.held.clear();
         n

@@ -102,6 +102,9 @@ impl Shard {
                 None => self.alloc_port(si, flow.proto, flow.sport, now)?,
             },
         };
+        if head.is_none() && flow.proto == PROTO_ICMP && self.pool_index(ext_addr).is_some() {
+            self.echo.hold(ext_port);
+        }
         let spec = Spec {
             proto: flow.proto,
             in_addr: ip.src,

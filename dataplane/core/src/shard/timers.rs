@@ -6,7 +6,7 @@
 use super::Shard;
 use crate::session::{Session, NONE};
 use crate::tcp::{TcpState, TcpTimer};
-use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
+use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::{DropReason, Time};
 
 /// `cap` free session records, linked in order into one free list.
@@ -136,6 +136,9 @@ impl Shard {
                 let x = &sessions[i as usize];
                 hasher.mapping(x.proto, x.ext_addr, x.ext_port)
             });
+            if s.proto == PROTO_ICMP && self.pool_index(s.ext_addr).is_some() {
+                self.echo.release(s.ext_port);
+            }
             self.free_mapping_port(&s, now);
         } else {
             self.sessions[s.map_prev as usize].map_next = s.map_next;

@@ -20,6 +20,8 @@
 //! * `handoff`: frames copied to the worker that owns them ([`Handoff`]).
 //! * `l2forward`: the benchmark's MAC-only forwarder, run in place of the
 //!   shard with `--l2-forward`.
+//! * `echo`: the WAN program's echo identifier table, written from the
+//!   shard's changes after each loop.
 //!
 //! NAT events: each loop, a worker moves at most [`EVENTS_PER_LOOP`] of its
 //! shard's events into `Shared::events` for the logger thread (a push that
@@ -29,6 +31,7 @@
 //! The control thread reaches a worker through its mailbox
 //! ([`crate::command`]) and the `Shared::stop` flag only.
 
+mod echo;
 mod frames;
 mod handoff;
 mod l2forward;
@@ -86,6 +89,9 @@ pub struct WorkerSpec {
     pub ring: u32,
     /// XSKMAP fds of the LAN and WAN programs.
     pub xsks: (i32, i32),
+    /// The WAN program's echo identifier table
+    /// ([`crate::xdp::XdpProgram::echo_ids_fd`]); `None` to write none.
+    pub echo_ids: Option<i32>,
     /// Forward frames between the sides with their MACs rewritten and
     /// nothing else (no NAT): the I/O ceiling the benchmark compares with.
     pub l2_forward: bool,
@@ -191,6 +197,8 @@ struct Worker<'a> {
     shard: Shard,
     /// `Some` with `--l2-forward`: runs in place of the shard.
     l2: Option<L2Forward>,
+    /// The echo identifier table the WAN program reads.
+    echo: Option<echo::EchoTable>,
     /// The MACs written into frames; the gateway's is set by the control
     /// thread's `SetGateway`.
     hops: NextHops,
@@ -225,6 +233,7 @@ impl<'a> Worker<'a> {
         let mut shard =
             Shard::new(cfg, spec.id, Time(0)).map_err(|e| io::Error::other(e.to_string()))?;
         shard.set_next_hops(hops);
+        let echo = spec.echo_ids.map(echo::EchoTable::map).transpose()?;
         let mut frames = Frames::new(spec.frames, spec.ring)?;
         let (mut ports, started) = socket::open(&frames.umem, spec)?;
         let stats = &shared.stats[id];
@@ -245,6 +254,7 @@ impl<'a> Worker<'a> {
             frames,
             shard,
             l2: spec.l2_forward.then(|| L2Forward::new(hops)),
+            echo,
             hops,
             gateway_known: false,
             server: Server::default(),
@@ -284,6 +294,9 @@ impl<'a> Worker<'a> {
                 self.refill(p);
             }
             self.expire(now);
+            if let Some(t) = &self.echo {
+                t.sync(&mut self.shard);
+            }
             self.move_events(EVENTS_PER_LOOP);
             self.end_loop(work, now);
         }

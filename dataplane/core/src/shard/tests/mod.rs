@@ -9,6 +9,7 @@ mod fastpath;
 mod fragments;
 mod generate;
 mod icmp_error;
+mod kernel_ports;
 mod ops;
 mod ports;
 mod slowpath;
