@@ -488,6 +488,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     core.kernel_ports = kernel_ports.resolve().map_err(|e| err("kernel_ports", e))?;
     if f.mode == Mode::Masquerade {
         core.own_addrs = masq_core::OwnAddrs::Pool;
+        crate::sharing::check_deterministic(&core)?;
     }
     let max = masq_xsk::xdp::MAX_PREFIXES;
     let one_to_one = core.statics.iter().filter(|m| m.proto.is_none()).count();

@@ -77,6 +77,26 @@ impl KernelPorts {
     }
 }
 
+/// Deterministic NAT gives each subscriber one fixed block: refused when
+/// blocks of the box's own addresses are the kernel's, since the
+/// subscribers whose block lies there would get no mapping at all.
+pub fn check_deterministic(core: &Config) -> Result<(), String> {
+    let own = !matches!(&core.own_addrs, OwnAddrs::None);
+    match (
+        core.deterministic && own,
+        core.kernel_blocks(),
+        core.kernel_ports,
+    ) {
+        (true, Some((f, l)), Some((lo, hi))) => Err(format!(
+            "kernel_ports: {lo}-{hi} overlaps {} deterministic block(s) on the box's own \
+             addresses, whose subscribers would get no mapping; set port_max below {lo} or \
+             kernel_ports = \"none\"",
+            l - f + 1
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// SNAT: the pool addresses that an interface of the box holds now.
 pub fn own_pool_addresses(core: &Config, view: &KernelView) -> Vec<u32> {
     let mine = view.all_addresses();

@@ -178,6 +178,16 @@ fn check_config_explains_how_the_box_and_the_nat_share_the_address() {
         v["address_sharing"]["nat_ports"],
         serde_json::json!([[1024, 65535]])
     );
+    // Deterministic NAT with blocks of the kernel's is refused, naming it.
+    let det = "kernel_ports = \"32768-60999\"\nlan = \"lan0\"\nwan = \"wan0\"\n\
+               mode = \"masquerade\"\ninside = [\"192.168.0.0/26\"]\n\
+               [deterministic]\nports_per_subscriber = 512\n";
+    let f = file("share-det.toml", det);
+    let e = stderr(&masq(&["check-config", f.to_str().unwrap()]));
+    assert!(
+        e.contains("kernel_ports: 32768-60999 overlaps 56 deterministic block(s)"),
+        "{e}"
+    );
     // A bad setting names its key.
     let f = file(
         "share-bad.toml",

@@ -179,6 +179,30 @@ masq_stop || fail "masq did not exit cleanly"
 ok "with kernel_ports = \"none\" the box's own TCP breaks as it did before: $good/5 curls (its ping, which the echo table serves, ${loss}% loss)"
 kill "$SUBS_PID" 2>/dev/null || true; wait "$SUBS_PID" 2>/dev/null || true
 
+# ---- snat, with a pool address that is also the box's ----
+OWN=198.19.0.1
+ns box ip addr add "$OWN/32" dev wan0
+masq_config snat > "$WORK/masq.toml"
+ns box "$MASQ" check-config "$WORK/masq.toml" > "$WORK/check-snat.txt" 2>&1 || fail "check-config (snat)"
+grep -q "^# kernel_ports = auto .*: on $OWN the box's own stack keeps" "$WORK/check-snat.txt" \
+    || fail "check-config (snat) does not name $OWN: $(grep '^#' "$WORK/check-snat.txt")"
+masq_start "$MASQ" || fail "masq did not start in snat mode"
+good=0
+for _ in $(seq 10); do ns box curl -sf --max-time 3 --interface "$OWN" -o /dev/null "http://$WAN:8080/" && good=$((good + 1)); done
+loss="$(ns box ping -I "$OWN" -c 10 -i 0.2 -W 2 "$WAN" | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' || true)"
+dns="$(ns box python3 -c "
+import socket, struct
+q = struct.pack('>HHHHHH', 1, 0x0100, 1, 0, 0, 0) + b'\\6router\\4test\\0' + struct.pack('>HH', 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.bind(('$OWN', 0))
+s.sendto(q, ('$WAN', 53)); r = s.recv(512); print('.'.join(str(b) for b in r[-4:]))" 2>&1 | tail -1)"
+reply="$(udp_ask lan2 snat 2>&1 || true)"
+masq_stop || fail "masq did not exit cleanly (snat)"
+ns box ip addr del "$OWN/32" dev wan0
+[ "$good" = 10 ] && [ "$loss" = 0 ] && [ "$dns" = 203.0.113.7 ] \
+    || fail "snat, from the box's pool address $OWN: $good/10 curls, ${loss}% ping loss, DNS $dns"
+case "$reply" in 198.19.0.*) ;; *) fail "snat: a subscriber's UDP came back as '$reply'" ;; esac
+ok "snat with $OWN also the box's: $good/10 curls, ${loss}% ping loss and DNS ($dns) from $OWN; a subscriber still seen as ${reply%:*}"
+
 # ---- the control: the kernel's MASQUERADE ----
 ns box sysctl -qw net.ipv4.ip_forward=1
 ns box iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE

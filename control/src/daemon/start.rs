@@ -59,7 +59,7 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let mut rc = load(&opts)?;
     let kernel = Kernel::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let external = masquerade_address(&mut rc, kernel.view())?;
-    own_pool_addresses(&mut rc, kernel.view());
+    own_pool_addresses(&mut rc, kernel.view())?;
     check_queues(&rc)?;
     let hops = NextHops {
         lan_mac: mac_of("lan", &rc.lan, kernel.view())?,
@@ -224,7 +224,7 @@ fn check_queues(rc: &RunConfig) -> Result<(), String> {
 /// SNAT: the pool addresses that are the box's own now (an interface
 /// holds them), on which the kernel keeps its ports
 /// ([`crate::sharing`]). Fixed for the run.
-fn own_pool_addresses(rc: &mut RunConfig, view: &KernelView) {
+fn own_pool_addresses(rc: &mut RunConfig, view: &KernelView) -> Result<(), String> {
     if rc.mode == Mode::Snat {
         let own = sharing::own_pool_addresses(&rc.core, view);
         rc.core.own_addrs = if own.is_empty() {
@@ -233,6 +233,7 @@ fn own_pool_addresses(rc: &mut RunConfig, view: &KernelView) {
             OwnAddrs::Listed(own)
         };
     }
+    sharing::check_deterministic(&rc.core)
 }
 
 /// Removes stale copies of masq's program, arranges for a crash to
