@@ -71,7 +71,3 @@ impl Drop for EchoTable {
         let _ = unsafe { munmap(self.ptr.as_ptr().cast(), ECHO_IDS_LEN) };
     }
 }
-
-// SAFETY: the table is only memory shared with the kernel, written
-// through atomics.
-unsafe impl Send for EchoTable {}

@@ -277,10 +277,14 @@ impl<'a> Worker<'a> {
             // force before any frame.
             let mut work = self.serve(now);
             work += self.take_handed_in(now);
+            self.sync_echo_ids();
             for p in PORTS {
                 let n = self.receive(p);
                 if n > 0 {
                     self.process(p.side, n, now);
+                    // Before the frames leave: a reply to a new echo
+                    // mapping must find its identifier held.
+                    self.sync_echo_ids();
                     self.dispatch(n);
                     work += n;
                 }
@@ -294,9 +298,7 @@ impl<'a> Worker<'a> {
                 self.refill(p);
             }
             self.expire(now);
-            if let Some(t) = &self.echo {
-                t.sync(&mut self.shard);
-            }
+            self.sync_echo_ids();
             self.move_events(EVENTS_PER_LOOP);
             self.end_loop(work, now);
         }
@@ -493,6 +495,15 @@ impl<'a> Worker<'a> {
         if self.next_expiry.is_none_or(|t| t <= now) {
             self.shard.expire(now, 4096);
             self.next_expiry = self.shard.next_expiry();
+        }
+    }
+
+    /// Writes the shard's echo identifier changes into the WAN program's
+    /// table (nothing to do in most loops).
+    #[inline]
+    fn sync_echo_ids(&mut self) {
+        if let Some(t) = &self.echo {
+            t.sync(&mut self.shard);
         }
     }
 
