@@ -230,6 +230,52 @@ impl Sharing {
 mod tests {
     use super::*;
 
+    fn rc(mode: &str, extra: &str) -> RunConfig {
+        let pool = if mode == "snat" {
+            "pool = [\"203.0.113.0/30\"]\n"
+        } else {
+            ""
+        };
+        crate::config::parse(&format!(
+            "lan = \"l\"\nwan = \"w\"\nmode = \"{mode}\"\ninside = [\"10.0.0.0/8\"]\n{pool}{extra}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn explains_the_ports_of_each_side() {
+        // 40000-40100 lies in one block (39936-40447): reserved whole.
+        let s = Sharing::of(&rc("masquerade", "kernel_ports = \"40000-40100\"\n"));
+        assert_eq!(s.kernel, Some((40000, 40100)));
+        assert_eq!(s.nat_ports, [(1024, 39935), (40448, 65535)]);
+        assert_eq!((s.blocks, s.reserved_blocks), (126, 1));
+        assert_eq!(s.addresses, ["the WAN address"]);
+        assert!(s.lines()[1].contains("1024-39935, 40448-65535 (125 of 126 blocks; 1 overlapping"));
+        // Below the NAT's range: nothing to reserve.
+        let s = Sharing::of(&rc(
+            "masquerade",
+            "kernel_ports = \"100-900\"\nport_max = 32767\n",
+        ));
+        assert_eq!(
+            (s.nat_ports.as_slice(), s.reserved_blocks),
+            (&[(1024, 32767)][..], 0)
+        );
+        // SNAT with no pool address of the box's: said so.
+        let s = Sharing::of(&rc("snat", "kernel_ports = \"32768-60999\"\n"));
+        assert!(s.addresses.is_empty());
+        assert!(
+            s.lines()[0].contains("no pool address is the box's"),
+            "{:?}",
+            s.lines()
+        );
+        let mut r = rc("snat", "kernel_ports = \"32768-60999\"\n");
+        r.core.own_addrs = OwnAddrs::Listed(vec![0xcb00_7101]);
+        assert_eq!(Sharing::of(&r).addresses, ["203.0.113.1"]);
+        let s = Sharing::of(&rc("masquerade", "kernel_ports = \"none\"\n"));
+        assert_eq!((s.kernel, s.reserved_blocks), (None, 0));
+        assert!(s.lines()[0].starts_with("kernel_ports = none: the NAT hands out every port"));
+    }
+
     #[test]
     fn parses_and_prints_the_setting() {
         for s in ["auto", "none", "32768-60999"] {
