@@ -4,10 +4,12 @@
 // from the box itself) to the kernel.
 //
 // LAN side: IPv4 whose source is in an inside prefix and whose destination
-// is in neither an inside nor an excluded prefix.  WAN side: IPv4 to a pool
-// address that is a fragment, TCP or UDP to a port in the NAT range or to a
-// static mapping's port, an ICMP echo reply, or an ICMP error; and every
-// IPv4 packet to a one-to-one mapping's outside address.  Link-layer
+// is in neither an inside nor an excluded prefix, whatever its protocol.
+// WAN side: IPv4 to a pool address that is a fragment, TCP or UDP to a port
+// in the NAT range or to a static mapping's port, an ICMP echo reply, an
+// ICMP error, or of any other protocol (GRE, ESP, SCTP, ...: the NAT
+// translates those address-only and gives back what no session holds);
+// and every IPv4 packet to a one-to-one mapping's outside address.  Link-layer
 // broadcast and multicast, IPv4 multicast and the limited broadcast are
 // never redirected.
 //
@@ -199,7 +201,10 @@ int masq_xdp(struct xdp_md *ctx)
             goto redirect;
         if (l4[0] == 0 || l4[0] == 3 || l4[0] == 11 || l4[0] == 12)
             goto redirect;
+        goto other;
     }
+    /* Every other protocol: address-only sessions (GRE, ESP, ...). */
+    goto redirect;
 
 other:
     /* For a NAT address, not for the NAT: the box's own in masquerade

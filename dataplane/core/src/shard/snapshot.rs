@@ -20,7 +20,7 @@ pub struct SessionInfo {
     pub inside: Endpoint,
     /// Translated side.
     pub outside: Endpoint,
-    /// Remote side (port 0 for ICMP).
+    /// Remote side (port 0 for ICMP and address-only protocols).
     pub remote: Endpoint,
     /// TCP state, for TCP sessions.
     pub tcp: Option<TcpState>,
@@ -75,8 +75,9 @@ impl Shard {
         self.live_proto.iter().map(|&n| n as usize).sum()
     }
 
-    /// Live sessions of TCP, UDP and ICMP.
-    pub fn session_count_by_proto(&self) -> [usize; 3] {
+    /// Live sessions per protocol slot, in [`crate::proto::SLOT_NAMES`]
+    /// order (TCP, UDP, ICMP, the named address-only protocols, other).
+    pub fn session_count_by_proto(&self) -> [usize; crate::proto::SLOTS] {
         self.live_proto.map(|n| n as usize)
     }
 
