@@ -309,7 +309,12 @@ burst wan icmp_err_badsum "$W" "drop:bad_icmp_checksum=$N"
 burst wan echo "$W" "xdp:wan:not_for_nat=$N"
 burst wan icmp_cut "$W" "xdp:wan:not_for_nat=$N"
 burst wan tcp_syn "dst=$POOL_IP dport=22" "xdp:wan:not_for_nat=$N"
-for c in proto47 proto132 proto253; do burst wan "$c" "$W" "xdp:wan:not_for_nat=$N"; done
+# Other protocols go to the NAT (address-only sessions); from a host with
+# no session they are not its to translate: given back, which a worker
+# can only count (pass_after_redirect).
+for c in proto47 proto132 proto253; do
+    burst wan "$c" "$W src=198.18.0.9" "xdp:wan:not_for_nat=0" "drop:pass_after_redirect=$N"
+done
 burst wan udp "$W mac=ff:ff:ff:ff:ff:ff" "xdp:wan:not_for_nat=$N"
 # Fragments.
 burst wan frag_tiny_tcp "$W" "drop:bad_fragment=$N"
