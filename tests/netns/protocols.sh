@@ -74,16 +74,16 @@ for p in gre esp; do
     grep -qE "^$p +192\.168\.50\.11 +198\.18\.0\.1 +$WANH " "$WORK/sessions.txt" ||
         fail "masq sessions does not list lan1's $p session: $(cat "$WORK/sessions.txt")"
 done
-admin sessions --json > "$WORK/sessions.json" 2>/dev/null || admin --json sessions > "$WORK/sessions.json" || true
-ok "masq sessions lists them: $(grep -E '^(gre|esp) ' "$WORK/sessions.txt" | tr -s ' ' | paste -sd ';')"
+admin sessions --json > "$WORK/sessions.json" || fail "masq sessions --json"
+python3 - "$WORK/sessions.json" <<'PY' || fail "masq sessions --json: $(cat "$WORK/sessions.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))["sessions"]
+got = sorted((x["protocol"], x["protocol_number"], x["inside"], x["outside"]) for x in s)
+want = [("esp", 50, "192.168.50.11", "198.18.0.1"), ("gre", 47, "192.168.50.11", "198.18.0.1")]
+sys.exit(0 if got == want else f"{got} != {want}")
+PY
+ok "masq sessions (text and JSON) lists them: $(grep -E '^(gre|esp) ' "$WORK/sessions.txt" | tr -s ' ' | paste -sd ';')"
 masq_stop || fail "masq exited with an error"
-
-# The WAN link carried the GRE and ESP, never a private address.
-wan_count() { (tcpdump -nr "$WORK/wan.pcap" "$1" 2>/dev/null || true) | wc -l; }
-[ "$(wan_count 'src 198.18.0.1 and (ip proto 47 or ip proto 50)')" -ge 3 ] || fail "no GRE/ESP from the box captured on the WAN link: $(tcpdump -nr "$WORK/wan.pcap" 2>&1 | tail -5)"
-leaked="$(wan_count 'net 192.168.50.0/24')"
-[ "$leaked" = 0 ] || fail "$leaked packet(s) with a private address on the WAN link"
-ok "GRE and ESP from 198.18.0.1 captured on the WAN link, no private address"
 
 # --- masq, snat with two pool addresses --------------------------------------
 masq_config snat | sed 's|^pool = .*|pool = ["198.19.0.2/31"]|' > "$WORK/masq.toml"
@@ -123,4 +123,17 @@ done
 echo
 [ "$kernel_ok" = yes ] || fail "the control run (kernel MASQUERADE) did not pass GRE/ESP out and back"
 ok "control: the kernel's MASQUERADE passes the same GRE/ESP out-and-back checks"
+
+# The WAN link carried the GRE and ESP of both runs from the box's address
+# and the pool, never a private address (tcpdump stopped first, so every
+# packet is in the file).
+kill -INT "${PIDS[0]}" 2>/dev/null || true
+sleep 0.5
+wan_count() { (tcpdump -nr "$WORK/wan.pcap" "$1" 2>/dev/null || true) | wc -l; }
+n="$(wan_count 'src 198.18.0.1 and (ip proto 47 or ip proto 50)')"
+[ "$n" -ge 3 ] || fail "$n GRE/ESP packets from 198.18.0.1 captured on the WAN link, expected at least 3"
+[ "$(wan_count 'src net 198.19.0.2/31 and ip proto 47')" -ge 2 ] || fail "no GRE from the snat pool captured"
+leaked="$(wan_count 'net 192.168.50.0/24')"
+[ "$leaked" = 0 ] || fail "$leaked packet(s) with a private address on the WAN link"
+ok "$n GRE/ESP packets from 198.18.0.1 and the snat run's from the pool captured on the WAN link, no private address"
 echo "protocols: $passed passed, 0 failed"
