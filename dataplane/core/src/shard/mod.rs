@@ -75,6 +75,9 @@ pub struct Shard {
     subs: Vec<Subscriber>,
     sub_free: u32,
     subs_live: u32,
+    /// Records of subscribers another shard owns (they hold address-only
+    /// sessions only): not counted as this shard's subscribers.
+    subs_away: u32,
     sub_index: Index,
     blocks: Blocks,
     wheel: Wheel,
@@ -163,6 +166,7 @@ impl Shard {
             subs: ports::free_subscribers(nsubs),
             sub_free: 0,
             subs_live: 0,
+            subs_away: 0,
             sub_index: Index::with_capacity(nsubs),
             wheel: Wheel::new(now.secs()),
             hops: NextHops::default(),

@@ -65,6 +65,7 @@ impl Shard {
         super::ports::relink_subscribers(&mut self.subs);
         self.sub_free = if self.subs.is_empty() { NONE } else { 0 };
         self.subs_live = 0;
+        self.subs_away = 0;
         for ix in [
             &mut self.sess_out,
             &mut self.sess_in,

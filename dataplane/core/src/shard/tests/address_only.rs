@@ -229,7 +229,12 @@ fn icmp_errors_about_gre_are_translated_both_ways() {
 fn the_owner_is_the_shard_of_the_protocol_and_remote() {
     let mut c = cfg();
     c.workers = 4;
-    let owner = crate::address_only_owner(GRE, REMOTE, 4);
+    // A remote whose shard is not HOST's.
+    let home = crate::subscriber_owner(HOST, 4);
+    let rem = (REMOTE..)
+        .find(|&r| crate::address_only_owner(GRE, r, 4) != home)
+        .unwrap();
+    let owner = crate::address_only_owner(GRE, rem, 4);
     let mut shards: Vec<Shard> = (0..4)
         .map(|i| {
             let mut s = Shard::new(&c, i, at(0)).unwrap();
@@ -250,11 +255,24 @@ fn the_owner_is_the_shard_of_the_protocol_and_remote() {
                 side: Side::Lan,
             }
         };
-        let v = run(s, lan(HOST, REMOTE).raw(GRE, &GRE_BODY), Side::Lan, 0).0;
+        let v = run(s, lan(HOST, rem).raw(GRE, &GRE_BODY), Side::Lan, 0).0;
         assert_eq!(v, want, "outbound on shard {i}");
     }
+    // The session's shard holds a record of HOST (for its limit); only
+    // HOST's own shard counts it as a subscriber.
+    let total: usize = shards.iter().map(Shard::subscriber_count).sum();
+    assert_eq!(
+        total, 0,
+        "no shard but the session's has a record, and it is not HOST's"
+    );
+    let home = crate::subscriber_owner(HOST, 4);
+    assert_ne!(
+        home, owner,
+        "the test wants the session away from HOST's shard"
+    );
+    assert_eq!(shards[usize::from(owner)].subscribers().count(), 1);
     for (i, s) in shards.iter_mut().enumerate() {
-        let v = run(s, wan(REMOTE, EXT).raw(GRE, &GRE_BODY), Side::Wan, 1).0;
+        let v = run(s, wan(rem, EXT).raw(GRE, &GRE_BODY), Side::Wan, 1).0;
         let want = if i == usize::from(owner) {
             Verdict::ToLan
         } else {
@@ -267,8 +285,8 @@ fn the_owner_is_the_shard_of_the_protocol_and_remote() {
     }
     // An error from the subscriber about a GRE packet goes to the same
     // shard, not to the subscriber's.
-    let got = wan(REMOTE, EXT).to_lan(HOST, HOST_MAC).raw(GRE, &GRE_BODY);
-    let err = lan(HOST, REMOTE).icmp(3, 2, 0, &got[14..]);
+    let got = wan(rem, EXT).to_lan(HOST, HOST_MAC).raw(GRE, &GRE_BODY);
+    let err = lan(HOST, rem).icmp(3, 2, 0, &got[14..]);
     for (i, s) in shards.iter_mut().enumerate() {
         let v = run(s, err.clone(), Side::Lan, 2).0;
         if i == usize::from(owner) {
