@@ -5,7 +5,8 @@
 # private one, the answers reach the subscriber; a second subscriber to
 # the same remote host and protocol is refused (protocol_conflict, ICMP
 # 3/13 at the subscriber) while the first keeps working; `masq sessions`
-# lists the sessions by protocol name and /metrics counts them. In snat
+# lists the sessions by protocol name, /metrics counts them and the syslog
+# event log records them (proto=47, ports 0). In snat
 # mode with two pool addresses the second subscriber gets the other one.
 # Then the control run: the kernel's MASQUERADE (iptables, masq stopped)
 # on the same topology and the same checks, printed side by side.
@@ -48,7 +49,7 @@ out_and_back() {
 }
 
 # --- masq, masquerade mode ---------------------------------------------------
-masq_config masquerade > "$WORK/masq.toml"
+{ masq_config masquerade; printf '[log]\nsyslog = "stderr"\nsessions = true\n'; } > "$WORK/masq.toml"
 masq_start "$MASQ" || true
 grep -q "masq: running" "$WORK/masq.log" || fail "masq did not start"
 out_and_back masq '198\.18\.0\.1' || fail "masq: GRE/ESP out and back: ${RESULT[*]}"
@@ -84,6 +85,9 @@ sys.exit(0 if got == want else f"{got} != {want}")
 PY
 ok "masq sessions (text and JSON) lists them: $(grep -E '^(gre|esp) ' "$WORK/sessions.txt" | tr -s ' ' | paste -sd ';')"
 masq_stop || fail "masq exited with an error"
+grep -q '^<134>1 .* session-create proto=47 inside=192\.168\.50\.11:0 outside=198\.18\.0\.1:0 at=' "$WORK/masq.log" ||
+    fail "no syslog session-create line for lan1's GRE session"
+ok "logged like other sessions: $(grep -m1 -o 'session-create proto=47 .*' "$WORK/masq.log")"
 
 # --- masq, snat with two pool addresses --------------------------------------
 masq_config snat | sed 's|^pool = .*|pool = ["198.19.0.2/31"]|' > "$WORK/masq.toml"
