@@ -2,7 +2,8 @@
 //! back with the exact bytes, filtering by remote, a second subscriber
 //! refused on one address and given the other of a two-address pool,
 //! timers, fragments in any order, ICMP errors about such packets both
-//! ways, the owning shard, DCCP's checksum, limits and bad input.
+//! ways, the owning shard, DCCP's checksum, limits, deterministic NAT
+//! and bad input.
 
 use super::*;
 use crate::proto::{slot_of, SLOT_NAMES};
@@ -378,4 +379,31 @@ fn to_a_nat_address_it_is_the_boxs() {
     let v = run(&mut s, lan(HOST, EXT).raw(GRE, &GRE_BODY), Side::Lan, 0).0;
     assert_eq!(v, Verdict::Pass);
     assert_eq!(s.session_count(), 0);
+}
+
+#[test]
+fn deterministic_nat_keeps_the_subscribers_address() {
+    // Two addresses, blocks of 2 ports over 1024..=1039: eight of the
+    // sixteen subscribers per address, HOST (10) and HOST2 (11) on one.
+    let mut c = Config {
+        inside: vec![Prefix::new(0xc0a8_0100, 28).unwrap()],
+        deterministic: true,
+        block_size: 2,
+        port_max: 1039,
+        ..two_addresses()
+    };
+    c.limits.blocks_per_subscriber = 1;
+    let mut s = shard(&c);
+    let place = crate::deterministic::inside_to_outside(&c, HOST).unwrap();
+    let place2 = crate::deterministic::inside_to_outside(&c, HOST2).unwrap();
+    assert_eq!(
+        place.external, place2.external,
+        "the test wants them paired"
+    );
+    let (v, f) = run(&mut s, lan(HOST, REMOTE).raw(GRE, &GRE_BODY), Side::Lan, 0);
+    assert_eq!((v, be32(&f, 26)), (Verdict::ToWan, place.external));
+    // The other address is free, but the second keeps to its own.
+    let p2 = lan(HOST2, REMOTE).macs(LAN_MAC, HOST2_MAC);
+    let v = run(&mut s, p2.raw(GRE, &GRE_BODY), Side::Lan, 0).0;
+    assert_eq!(v, Verdict::Drop(DropReason::ProtocolConflict));
 }
