@@ -48,6 +48,14 @@ impl Shard {
         address_only_owner(proto, remote, self.cfg.workers)
     }
 
+    /// The hand-off of a frame of `proto` with `remote` that arrived on
+    /// `side` at a shard that does not own it.
+    #[inline]
+    fn not_mine(&self, proto: u8, remote: u32, side: Side) -> Option<Verdict> {
+        let shard = self.address_only_owner(proto, remote);
+        (shard != self.id).then_some(Verdict::HandOff { shard, side })
+    }
+
     /// For an outbound ICMP error about an address-only packet the
     /// subscriber received, the shard that owns its session; `None` for
     /// anything else (the subscriber's own shard takes it).
@@ -73,12 +81,8 @@ impl Shard {
         ip: &IpRepr,
         now: u32,
     ) -> Verdict {
-        let owner = self.address_only_owner(ip.proto, ip.dst);
-        if owner != self.id {
-            return Verdict::HandOff {
-                shard: owner,
-                side: Side::Lan,
-            };
+        if let Some(v) = self.not_mine(ip.proto, ip.dst, Side::Lan) {
+            return v;
         }
         if self.ext_of(ip.dst).is_some() {
             // To one of the NAT's own addresses: the box's (a tunnel it
@@ -105,9 +109,7 @@ impl Shard {
         s.last_seen = now;
         let s = *s;
         apply(self.out_rewrite(&s), frame, ip);
-        if ip.frag {
-            self.counters.fragments_translated += u64::from(ip.later);
-        }
+        self.counters.fragments_translated += u64::from(ip.later);
         Verdict::ToWan
     }
 
@@ -120,12 +122,8 @@ impl Shard {
         ip: &IpRepr,
         now: u32,
     ) -> Verdict {
-        let owner = self.address_only_owner(ip.proto, ip.src);
-        if owner != self.id {
-            return Verdict::HandOff {
-                shard: owner,
-                side: Side::Wan,
-            };
+        if let Some(v) = self.not_mine(ip.proto, ip.src, Side::Wan) {
+            return v;
         }
         let Some(idx) = self.find_in(ip.proto, ip.dst, 0, ip.src, 0) else {
             return Verdict::Pass;
@@ -143,9 +141,7 @@ impl Shard {
         }
         let s = *s;
         apply(self.in_rewrite(&s, false), frame, ip);
-        if ip.frag {
-            self.counters.fragments_translated += u64::from(ip.later);
-        }
+        self.counters.fragments_translated += u64::from(ip.later);
         Verdict::ToLan
     }
 
