@@ -53,6 +53,7 @@ struct TimeoutsFile {
     tcp_transitory: Option<u32>,
     tcp_incoming_syn: Option<u32>,
     icmp: Option<u32>,
+    other: Option<u32>,
     block_hold: Option<u32>,
 }
 
@@ -296,7 +297,7 @@ impl RunConfig {
         s += &format!(
             "[limits]\nsessions_per_subscriber = {}\nblocks_per_subscriber = {}\n\n\
              [timeouts]\nudp = {}\ntcp_established = {}\ntcp_transitory = {}\n\
-             tcp_incoming_syn = {}\nicmp = {}\nblock_hold = {}\n",
+             tcp_incoming_syn = {}\nicmp = {}\nother = {}\nblock_hold = {}\n",
             l.sessions_per_subscriber,
             l.blocks_per_subscriber,
             t.udp,
@@ -304,6 +305,7 @@ impl RunConfig {
             t.tcp_transitory,
             t.tcp_incoming_syn,
             t.icmp,
+            t.other,
             t.block_hold
         );
         s += &format!(
@@ -427,6 +429,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     ct.tcp_transitory = t.tcp_transitory.unwrap_or(ct.tcp_transitory);
     ct.tcp_incoming_syn = t.tcp_incoming_syn.unwrap_or(ct.tcp_incoming_syn);
     ct.icmp = t.icmp.unwrap_or(ct.icmp);
+    ct.other = t.other.unwrap_or(ct.other);
     ct.block_hold = t.block_hold.unwrap_or(ct.block_hold);
     core.exclude = prefixes("exclude", &f.exclude)?;
     core.mss_clamp = f.mss_clamp.unwrap_or(core.mss_clamp);

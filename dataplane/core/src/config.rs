@@ -75,6 +75,9 @@ pub struct Timeouts {
     pub tcp_incoming_syn: u32,
     /// ICMP query idle timeout (RFC 5508 REQ-1: 60 s).
     pub icmp: u32,
+    /// Idle timeout of address-only sessions: every protocol but TCP, UDP
+    /// and ICMP (GRE, ESP, SCTP, ...); 600 s, netfilter's generic timeout.
+    pub other: u32,
     /// How long a freed port block is held before another subscriber may
     /// have it (RFC 6888 REQ-8: 120 s).
     pub block_hold: u32,
@@ -88,6 +91,7 @@ impl Default for Timeouts {
             tcp_transitory: 240,
             tcp_incoming_syn: 6,
             icmp: 60,
+            other: 600,
             block_hold: 120,
         }
     }

@@ -4,10 +4,12 @@
 // from the box itself) to the kernel.
 //
 // LAN side: IPv4 whose source is in an inside prefix and whose destination
-// is in neither an inside nor an excluded prefix.  WAN side: IPv4 to a pool
-// address that is a fragment, TCP or UDP to a port in the NAT range or to a
-// static mapping's port, an ICMP echo reply, or an ICMP error; and every
-// IPv4 packet to a one-to-one mapping's outside address.
+// is in neither an inside nor an excluded prefix, whatever its protocol.
+// WAN side: IPv4 to a pool address that is a fragment, TCP or UDP to a port
+// in the NAT range or to a static mapping's port, an ICMP echo reply, an
+// ICMP error, or of any other protocol (GRE, ESP, SCTP, ...: the NAT
+// translates those address-only and gives back what no session holds);
+// and every IPv4 packet to a one-to-one mapping's outside address.
 //
 // On a pool address that is also the box's own (`own_addr`: MASQUERADE's
 // WAN address, an SNAT pool address of the box), what is the box's goes
@@ -293,7 +295,10 @@ int masq_xdp(struct xdp_md *ctx)
                 goto other;
             goto redirect;
         }
+        goto other;
     }
+    /* Every other protocol: address-only sessions (GRE, ESP, ...). */
+    goto redirect;
 
 other:
     /* For a NAT address, not for the NAT: the box's own in masquerade

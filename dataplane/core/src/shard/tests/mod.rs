@@ -4,6 +4,7 @@
 //! configuration, a frame builder and a checksum verifier that use none of
 //! the core's wire code, so a fault there cannot hide itself.
 
+mod address_only;
 mod classify;
 mod fastpath;
 mod fragments;
