@@ -7,11 +7,21 @@ which has scapy).
       that protocol. Prints "reply FROM" (the WAN host's answer reached
       us), "refused TYPE/CODE FROM" (an ICMP error quoting our packet), or
       "none".
+  protocols.py tunnel PROTO DST MARKER COUNT
+      On the box: its own tunnel on its WAN address, as a kernel tunnel
+      would run it (a raw socket, no scapy): COUNT packets of PROTO to
+      DST, each carrying MARKER-i and waiting up to 1 s for its answer.
+      Prints "answered N/COUNT".
+  protocols.py unreachable DST
+      On the box: one packet of IP protocol 253 (experimental, which no
+      one at DST serves) to DST; prints "error TYPE/CODE FROM" when the
+      ICMP error that quotes it reaches the box, else "none".
   protocols.py respond LOG
       On the WAN host: raw sockets for GRE and ESP (which also keep the
       kernel from answering protocol unreachable); each packet is logged
       as "PROTO SRC MARKER" and answered with the same protocol header and
-      "re:" before the marker, from this host to the packet's source.
+      "re:" before the marker, from the address it was sent to (the host
+      has more than one) to the packet's source.
 """
 import select
 import socket
@@ -60,8 +70,50 @@ def ask(proto, dst, marker, timeout):
     print("none")
 
 
+def tunnel(proto, dst, marker, count):
+    n = PROTOS[proto]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, n)
+    s.settimeout(0.2)
+    header = b"\0\0\x08\x00" if n == 47 else b"\0\0\x10\x02\0\0\0\x01"
+    got = 0
+    for i in range(count):
+        m = f"{marker}-{i}".encode()
+        s.sendto(header + m, (dst, 0))
+        end = time.time() + 1.0
+        while time.time() < end:
+            try:
+                data, addr = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            body = data[(data[0] & 0x0F) * 4 :]
+            if addr[0] == dst and body[header_len(n) :] == b"re:" + m:
+                got += 1
+                break
+    print(f"answered {got}/{count}")
+
+
+def unreachable(dst):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253)
+    icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    icmp.settimeout(0.2)
+    s.sendto(b"unreachable?", (dst, 0))
+    end = time.time() + 2.0
+    while time.time() < end:
+        try:
+            data, addr = icmp.recvfrom(65535)
+        except socket.timeout:
+            continue
+        body = data[(data[0] & 0x0F) * 4 :]
+        if body[0] == 3 and len(body) >= 28 and body[8 + 9] == 253:
+            print(f"error {body[0]}/{body[1]} {addr[0]}")
+            return
+    print("none")
+
+
 def respond(log):
     socks = {socket.socket(socket.AF_INET, socket.SOCK_RAW, n): n for n in PROTOS.values()}
+    # Senders bound to each (protocol, address) answered from.
+    senders = {}
     out = open(log, "a", buffering=1)
     print("ready", flush=True)
     while True:
@@ -76,12 +128,21 @@ def respond(log):
             if marker.startswith(b"re:"):
                 continue
             out.write(f"{NAMES[n]} {addr[0]} {marker.decode(errors='replace')}\n")
-            s.sendto(body[:hl] + b"re:" + marker, (addr[0], 0))
+            dst = socket.inet_ntoa(data[16:20])
+            if (n, dst) not in senders:
+                t = socket.socket(socket.AF_INET, socket.SOCK_RAW, n)
+                t.bind((dst, 0))
+                senders[(n, dst)] = t
+            senders[(n, dst)].sendto(body[:hl] + b"re:" + marker, (addr[0], 0))
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "ask":
         ask(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 2.0)
+    elif sys.argv[1] == "tunnel":
+        tunnel(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif sys.argv[1] == "unreachable":
+        unreachable(sys.argv[2])
     elif sys.argv[1] == "respond":
         respond(sys.argv[2])
     else:

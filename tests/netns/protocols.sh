@@ -6,7 +6,13 @@
 # the same remote host and protocol is refused (protocol_conflict, ICMP
 # 3/13 at the subscriber) while the first keeps working; `masq sessions`
 # lists the sessions by protocol name, /metrics counts them and the syslog
-# event log records them (proto=47, ports 0). In snat
+# event log records them (proto=47, ports 0). The box's own tunnels on its
+# WAN address (GRE and ESP to a second address of the WAN host, run from
+# a raw socket: this kernel has no ip_gre) get every answer while lan1's
+# GRE and ESP translate; while lan1 holds a GRE session with the tunnel's
+# own remote, the tunnel's answers are the subscriber's (the documented
+# limit); an ICMP error about the box's own packet of another protocol
+# reaches the box. In snat
 # mode with two pool addresses the second subscriber gets the other one.
 # Then the control run: the kernel's MASQUERADE (iptables, masq stopped)
 # on the same topology and the same checks, printed side by side.
@@ -27,8 +33,15 @@ ip netns exec "$P-wan" "${PY[@]}" respond "$WORK/wan.log" > "$WORK/respond.out" 
 for _ in $(seq 100); do grep -q ready "$WORK/respond.out" && break; sleep 0.1; done
 grep -q ready "$WORK/respond.out" || fail "the WAN responder did not start: $(cat "$WORK/respond.out")"
 
-# ask HOST PROTO MARKER: the subscriber's GRE/ESP packet and what came back.
-ask() { ns "$1" "${PY[@]}" ask "$2" "$WANH" "$3" "${4:-2}"; }
+# The box's own tunnels on its WAN address go to a second address of the
+# WAN host. tunnel PROTO MARKER COUNT: "answered N/COUNT".
+TUNR=198.18.0.3
+ns wan ip addr add "$TUNR/24" dev w0
+tunnel() { ns box "${PY[@]}" tunnel "$1" "$TUNR" "$2" "$3"; }
+
+# ask HOST PROTO MARKER: the subscriber's GRE/ESP packet to the WAN host
+# ($DST when set) and what came back.
+ask() { ns "$1" "${PY[@]}" ask "$2" "${DST:-$WANH}" "$3" "${4:-2}"; }
 # seen MARKER: the source the WAN host saw the packet with MARKER from.
 seen() { awk -v m="$1" '$3 == m {print $2}' "$WORK/wan.log" | tail -1; }
 
@@ -54,6 +67,16 @@ masq_start "$MASQ" || true
 grep -q "masq: running" "$WORK/masq.log" || fail "masq did not start"
 out_and_back masq '198\.18\.0\.1' || fail "masq: GRE/ESP out and back: ${RESULT[*]}"
 ok "masquerade: GRE and ESP from lan1 left from 198.18.0.1 and the WAN host's answers reached lan1"
+for p in gre esp; do
+    got="$(tunnel "$p" "masq-box-$p" 10)"
+    check masq "box's own $p to $TUNR" "answered 10/10" "$got" ||
+        fail "masquerade: the box's own $p tunnel to $TUNR beside lan1's sessions: $got"
+done
+ok "masquerade: the box's own GRE and ESP to $TUNR got 10/10 answers each beside lan1's GRE and ESP sessions"
+got="$(ns box "${PY[@]}" unreachable "$TUNR")"
+check masq "box's protocol 253: the ICMP error" "error 3/2 $TUNR" "$got" ||
+    fail "masquerade: the ICMP error about the box's own protocol-253 packet: '$got'"
+ok "masquerade: the ICMP error about the box's own protocol-253 packet reached the box ($got)"
 
 got="$(ask lan2 gre masq-gre-2)"
 check masq "gre from lan2, same remote" "refused 3/13 192.168.50.1" "$got" ||
@@ -84,6 +107,14 @@ want = [("esp", 50, "192.168.50.11", "198.18.0.1"), ("gre", 47, "192.168.50.11",
 sys.exit(0 if got == want else f"{got} != {want}")
 PY
 ok "masq sessions (text and JSON) lists them: $(grep -E '^(gre|esp) ' "$WORK/sessions.txt" | tr -s ' ' | paste -sd ';')"
+# lan1's GRE to the tunnel's remote: a session with the tunnel's (protocol,
+# remote) on the box's address, which takes the tunnel's answers.
+got="$(DST=$TUNR ask lan1 gre masq-gre-tun)"
+[ "$got" = "reply $TUNR" ] || fail "masquerade: lan1's GRE to $TUNR: '$got'"
+got="$(tunnel gre masq-box-gre-2 3)"
+check masq "box's gre, lan1 holds its remote" "answered 0/3" "$got" ||
+    fail "masquerade: with lan1's GRE session to $TUNR the box's tunnel got '$got' (the documented limit says 0/3)"
+ok "masquerade: while lan1 holds a GRE session with $TUNR the box's GRE to it is answered to lan1 ($got to the box, as documented)"
 masq_stop || fail "masq exited with an error"
 grep -q '^<134>1 .* session-create proto=47 inside=192\.168\.50\.11:0 outside=198\.18\.0\.1:0 at=' "$WORK/masq.log" ||
     fail "no syslog session-create line for lan1's GRE session"
@@ -110,23 +141,31 @@ ns box sysctl -qw net.ipv4.ip_forward=1
 ns box iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
 kernel_ok=yes
 out_and_back kernel '198\.18\.0\.1' || kernel_ok=no
+for p in gre esp; do
+    check kernel "box's own $p to $TUNR" "answered 10/10" "$(tunnel "$p" "kernel-box-$p" 10)" || kernel_ok=no
+done
+check kernel "box's protocol 253: the ICMP error" "error 3/2 $TUNR" "$(ns box "${PY[@]}" unreachable "$TUNR")" || kernel_ok=no
 got="$(ask lan2 gre kernel-gre-2)"
 check kernel "gre from lan2, same remote" "refused 3/13 192.168.50.1" "$got" || true
 RESULT["kernel|gre from lan2: WAN source"]="$(seen kernel-gre-2)"
 got="$(ask lan1 gre kernel-gre-3)"
 check kernel "gre from lan1 after the refusal" "reply $WANH" "$got" || true
+DST=$TUNR ask lan1 gre kernel-gre-tun >/dev/null
+check kernel "box's gre, lan1 holds its remote" x "$(tunnel gre kernel-box-gre-2 3)" || true
 ns box iptables -t nat -F
 ns box sysctl -qw net.ipv4.ip_forward=0
 
 printf '\n%-36s | %-28s | %s\n' check masq "kernel MASQUERADE"
 for k in "gre from lan1: answer" "gre from lan1: WAN source" "esp from lan1: answer" \
     "esp from lan1: WAN source" "gre from lan2, same remote" "gre from lan2: WAN source" \
-    "gre from lan1 after the refusal" "snat pool of 2: two subscribers"; do
+    "gre from lan1 after the refusal" "box's own gre to $TUNR" "box's own esp to $TUNR" \
+    "box's protocol 253: the ICMP error" \
+    "box's gre, lan1 holds its remote" "snat pool of 2: two subscribers"; do
     printf '%-36s | %-28s | %s\n' "$k" "${RESULT[masq|$k]:--}" "${RESULT[kernel|$k]:--}"
 done
 echo
-[ "$kernel_ok" = yes ] || fail "the control run (kernel MASQUERADE) did not pass GRE/ESP out and back"
-ok "control: the kernel's MASQUERADE passes the same GRE/ESP out-and-back checks"
+[ "$kernel_ok" = yes ] || fail "the control run (kernel MASQUERADE) did not pass GRE/ESP out and back and the box's own tunnels"
+ok "control: the kernel's MASQUERADE passes the same GRE/ESP out-and-back and box tunnel checks"
 
 # The WAN link carried the GRE and ESP of both runs from the box's address
 # and the pool, never a private address (tcpdump stopped first, so every

@@ -121,8 +121,8 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     }
 
     let xsks = (lan_prog.xsks_fd(), wan_prog.xsks_fd());
-    let echo_ids = wan_prog.echo_ids_fd();
-    let (handles, first) = match start_workers(&rc, &opts, hops, (xsks, echo_ids), &shared) {
+    let held_keys = wan_prog.held_keys_fd();
+    let (handles, first) = match start_workers(&rc, &opts, hops, (xsks, held_keys), &shared) {
         Ok(h) => h,
         Err(e) => {
             let _ = std::fs::remove_file(&rc.admin_socket);
@@ -285,7 +285,7 @@ fn start_workers(
     rc: &RunConfig,
     opts: &Options,
     hops: NextHops,
-    (xsks, echo_ids): ((i32, i32), i32),
+    (xsks, held_keys): ((i32, i32), i32),
     shared: &Arc<Shared>,
 ) -> Result<(Vec<JoinHandle<std::io::Result<Shard>>>, Started), String> {
     let workers = usize::from(rc.core.workers);
@@ -301,7 +301,7 @@ fn start_workers(
             frames: rc.umem_frames,
             ring: rc.ring_size,
             xsks,
-            echo_ids: (!opts.l2_forward).then_some(echo_ids),
+            held_keys: (!opts.l2_forward).then_some(held_keys),
             l2_forward: opts.l2_forward,
         };
         let cfg = rc.core.clone();

@@ -61,17 +61,35 @@ pub fn subscriber_owner(inside: u32, shards: u16) -> u16 {
     ((u64::from(h) * u64::from(shards)) >> 32) as u16
 }
 
+/// The key of the address-only sessions of protocol `proto` with remote
+/// address `remote`: the top 16 bits of a multiplicative hash of the two.
+/// The XDP program computes it too (masq.c `address_only_key`), to tell
+/// whether the NAT holds a session of a packet's (protocol, remote): keep
+/// the two in step.
+#[inline]
+pub fn address_only_key(proto: u8, remote: u32) -> u16 {
+    let k = (u64::from(proto) << 32) | u64::from(remote);
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as u16
+}
+
+/// The shard that owns address-only key `key`: `key * shards / 65536`,
+/// so the keys of one shard are one contiguous range and every key has
+/// exactly one owner.
+#[inline]
+pub fn key_owner(key: u16, shards: u16) -> u16 {
+    ((u32::from(key) * u32::from(shards)) >> 16) as u16
+}
+
 /// The shard that owns the address-only sessions of protocol `proto`
-/// with remote address `remote`, in both directions: `hash(proto, remote)
-/// mod shards`. An inbound packet of such a protocol carries no port to
-/// name a block's owner, only these two; and one shard seeing every
-/// session of a (protocol, remote) pair can tell which external addresses
-/// are free for it.
+/// with remote address `remote`, in both directions: the owner of their
+/// key ([`address_only_key`], [`key_owner`]). An inbound packet of such a
+/// protocol carries no port to name a block's owner, only these two; one
+/// shard seeing every session of a (protocol, remote) pair can tell which
+/// external addresses are free for it; and each key's byte in the XDP
+/// program's table has that one shard as its writer.
 #[inline]
 pub fn address_only_owner(proto: u8, remote: u32, shards: u16) -> u16 {
-    let k = (u64::from(proto) << 32) | u64::from(remote);
-    let h = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32;
-    ((u64::from(h) * u64::from(shards)) >> 32) as u16
+    key_owner(address_only_key(proto, remote), shards)
 }
 
 #[cfg(test)]
@@ -97,6 +115,27 @@ mod tests {
             assert!((900..1150).contains(&c), "{count:?}");
         }
         assert_eq!(address_only_owner(50, 12345, 1), 0);
+    }
+
+    #[test]
+    fn every_key_has_one_owner_and_each_shard_a_range() {
+        for shards in [1u16, 2, 3, 4, 7, 64] {
+            let owners: Vec<u16> = (0..=u16::MAX).map(|k| key_owner(k, shards)).collect();
+            assert_eq!(owners[0], 0);
+            assert_eq!(owners[65535], shards - 1);
+            // Non-decreasing by one step at most: every shard gets a range.
+            assert!(owners.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1));
+        }
+        for r in 0..1000u32 {
+            let remote = 0xc633_6400 + r * 7919;
+            let k = address_only_key(47, remote);
+            assert_eq!(address_only_owner(47, remote, 4), key_owner(k, 4));
+        }
+        // The protocol is part of the key.
+        assert_ne!(
+            address_only_key(47, 0xc612_0002),
+            address_only_key(50, 0xc612_0002)
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use config::{
 };
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
-pub use hash::{address_only_owner, subscriber_owner};
+pub use hash::{address_only_key, address_only_owner, key_owner, subscriber_owner};
 pub use pool::BlockMap;
 pub use proto::Protocol;
 pub use shard::{SessionInfo, Shard, SubscriberInfo};

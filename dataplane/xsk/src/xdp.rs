@@ -32,8 +32,11 @@ static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR")
 pub const PROGRAM: &str = "masq_xdp";
 /// Prefixes the program can hold (`MAX_PREFIXES` in masq.c).
 pub const MAX_PREFIXES: usize = 16;
-/// Bytes of the echo identifier table (`struct echo_ids` in masq.c).
-pub const ECHO_IDS_LEN: usize = 1 << 16;
+/// Bytes of the table of held keys (`struct held_keys` in masq.c): a byte
+/// per ICMP echo identifier, then a byte per address-only key.
+pub const HELD_KEYS_LEN: usize = 2 << 16;
+/// Where the address-only keys start in that table (`address_only`).
+pub const ADDRESS_ONLY_KEYS_AT: usize = 1 << 16;
 /// Spoofed-source prefixes the LAN program can hold (`MAX_SPOOF`).
 pub const MAX_SPOOF: usize = 3 * MAX_PREFIXES;
 
@@ -85,8 +88,9 @@ pub enum Filter {
         /// those addresses are not the box's.
         drop_other: bool,
         /// Pool addresses that are also the box's own: what is the box's
-        /// on them (see `kernel_ports`, the echo identifier table, ICMP
-        /// errors about its packets) goes to the kernel, never dropped.
+        /// on them (see `kernel_ports`, the table of held echo identifiers
+        /// and address-only keys, ICMP errors about its packets) goes to
+        /// the kernel, never dropped.
         own: Vec<u32>,
         /// Ports the box's stack keeps on `own` addresses (inclusive).
         kernel_ports: Option<(u16, u16)>,
@@ -284,7 +288,7 @@ pub struct XdpProgram {
     xsks_fd: i32,
     stats: MapHandle,
     config: MapHandle,
-    echo_ids: MapHandle,
+    held_keys: MapHandle,
 }
 
 impl XdpProgram {
@@ -300,7 +304,7 @@ impl XdpProgram {
         let xsks = bpf::map(&obj, "xsks")?;
         let stats = bpf::map(&obj, "stats")?;
         let config = bpf::map(&obj, "config")?;
-        let echo_ids = bpf::map(&obj, "echo_ids")?;
+        let held_keys = bpf::map(&obj, "held_keys")?;
         bpf::update(
             &config,
             &0u32.to_ne_bytes(),
@@ -317,7 +321,7 @@ impl XdpProgram {
             xsks_fd: xsks.as_fd().as_raw_fd(),
             stats,
             config,
-            echo_ids,
+            held_keys,
         };
         // From here on, an error drops `p`, which detaches it.
         let entry = Attached {
@@ -366,11 +370,11 @@ impl XdpProgram {
         self.xsks_fd
     }
 
-    /// The fd of the program's echo identifier table ([`ECHO_IDS_LEN`]
-    /// bytes, one per identifier, mappable), which the workers write;
-    /// valid while this program lives.
-    pub fn echo_ids_fd(&self) -> i32 {
-        self.echo_ids.as_fd().as_raw_fd()
+    /// The fd of the program's table of held keys ([`HELD_KEYS_LEN`]
+    /// bytes: one per echo identifier, one per address-only key;
+    /// mappable), which the workers write; valid while this program lives.
+    pub fn held_keys_fd(&self) -> i32 {
+        self.held_keys.as_fd().as_raw_fd()
     }
 
     /// The program's id (what `ip link` shows on the interface).
@@ -533,7 +537,13 @@ mod tests {
         let tail = "    __u32 kport_min;\n    __u32 kport_max;\n    __u32 own_count;\n    \
                     __u32 own_addr[MAX_PREFIXES];\n};";
         assert!(MASQ_C.contains(tail));
-        assert!(MASQ_C.contains(&format!("__u8 held[{ECHO_IDS_LEN}];")));
+        let held = format!(
+            "struct held_keys {{\n    __u8 echo[{ADDRESS_ONLY_KEYS_AT}];\n    \
+             __u8 address_only[{}];\n}};",
+            HELD_KEYS_LEN - ADDRESS_ONLY_KEYS_AT
+        );
+        assert!(MASQ_C.contains(&held), "{held}");
+        assert!(MASQ_C.contains("__type(value, struct held_keys);\n} held_keys SEC(\".maps\");"));
         assert!(MASQ_C.contains("__uint(map_flags, BPF_F_MMAPABLE);"));
     }
 

@@ -8,16 +8,19 @@
 // WAN side: IPv4 to a pool address that is a fragment, TCP or UDP to a port
 // in the NAT range or to a static mapping's port, an ICMP echo reply, an
 // ICMP error, or of any other protocol (GRE, ESP, SCTP, ...: the NAT
-// translates those address-only and gives back what no session holds);
-// and every IPv4 packet to a one-to-one mapping's outside address.
+// translates those address-only); and every IPv4 packet to a one-to-one
+// mapping's outside address.
 //
 // On a pool address that is also the box's own (`own_addr`: MASQUERADE's
 // WAN address, an SNAT pool address of the box), what is the box's goes
 // to the kernel: TCP/UDP to the ports its stack keeps (`kport_*`, its
 // ephemeral range, where the NAT hands out no block), an echo reply whose
-// identifier the NAT does not hold (`echo_ids`, written by the workers),
-// and an ICMP error about a packet the box sent (by the source port or
-// echo identifier of the packet inside).  Link-layer
+// identifier the NAT does not hold (`held_keys.echo`, written by the
+// workers), a packet (or fragment) of any other protocol whose
+// address-only key the NAT does not hold (`held_keys.address_only`: the
+// box's GRE tunnels, IPsec, OSPF, ...), and an ICMP error about a packet
+// the box sent (by the source port, echo identifier or address-only key
+// of the packet inside).  Link-layer
 // broadcast and multicast, IPv4 multicast and the limited broadcast are
 // never redirected.
 //
@@ -67,11 +70,17 @@ struct masq_cfg {
     __u32 own_addr[MAX_PREFIXES];
 };
 
-/* One byte per ICMP echo identifier, set while the NAT holds an echo
- * mapping with it; the worker whose blocks hold the identifier writes it
- * through a shared mapping (src/worker/echo.rs). */
-struct echo_ids {
-    __u8 held[65536];
+/* What the NAT holds on the box's own addresses, a byte per key, written
+ * by the workers through a shared mapping (src/worker/held_keys.rs), each
+ * byte by the one worker that owns its key:
+ * `echo`: per ICMP echo identifier, set while the NAT holds an echo
+ *   mapping with it (the worker whose blocks hold the identifier);
+ * `address_only`: per address-only key (`address_only_key`), set while
+ *   the NAT holds a session of that key on an own address (the worker
+ *   `key * workers >> 16`). */
+struct held_keys {
+    __u8 echo[65536];
+    __u8 address_only[65536];
 };
 
 struct {
@@ -93,8 +102,8 @@ struct {
     __uint(max_entries, 1);
     __uint(map_flags, BPF_F_MMAPABLE);
     __type(key, __u32);
-    __type(value, struct echo_ids);
-} echo_ids SEC(".maps");
+    __type(value, struct held_keys);
+} held_keys SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -175,8 +184,31 @@ static __always_inline int own_addr(const struct masq_cfg *c, __u32 a)
 static __always_inline int echo_held(__u16 id)
 {
     __u32 zero = 0;
-    struct echo_ids *e = bpf_map_lookup_elem(&echo_ids, &zero);
-    return e && e->held[id];
+    struct held_keys *h = bpf_map_lookup_elem(&held_keys, &zero);
+    return h && h->echo[id];
+}
+
+/* The key of address-only sessions of `proto` with `remote` (host byte
+ * order): the top 16 bits of a multiplicative hash, as
+ * `masq_core::address_only_key` computes it. */
+static __always_inline __u16 address_only_key(__u8 proto, __u32 remote)
+{
+    __u64 k = ((__u64)proto << 32) | remote;
+    return (__u16)((k * 0x9e3779b97f4a7c15ULL) >> 48);
+}
+
+/* Whether the NAT holds an address-only session of `proto` with `remote`
+ * (host byte order) on an own address, or one whose key collides. */
+static __always_inline int address_only_held(__u8 proto, __u32 remote)
+{
+    __u32 zero = 0;
+    struct held_keys *h = bpf_map_lookup_elem(&held_keys, &zero);
+    return h && h->address_only[address_only_key(proto, remote)];
+}
+
+static __always_inline int address_only(__u8 proto)
+{
+    return proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMP;
 }
 
 /* Whether a TCP/UDP port of an own address is the box's: one its stack
@@ -191,9 +223,9 @@ static __always_inline int box_port(const struct masq_cfg *c, __u32 p)
 }
 
 /* An ICMP error to an own address: whether the packet inside (which the
- * box or the NAT sent) is the box's, by its source port or its echo
- * identifier. Anything that cannot be read goes to the NAT, which counts
- * it. */
+ * box or the NAT sent) is the box's, by its source port, its echo
+ * identifier or its (protocol, destination) key. Anything that cannot be
+ * read goes to the NAT, which counts it. */
 static __always_inline int box_error(const struct masq_cfg *c, __u8 *l4, void *data_end)
 {
     __u8 *in = l4 + 8;
@@ -205,6 +237,9 @@ static __always_inline int box_error(const struct masq_cfg *c, __u8 *l4, void *d
     ihl = (in[0] & 0x0f) * 4;
     if (ihl < 20)
         return 0;
+    if (address_only(in[9]))
+        return !address_only_held(in[9], ((__u32)in[16] << 24) | ((__u32)in[17] << 16) |
+                                              ((__u32)in[18] << 8) | in[19]);
     in4 = in + ihl;
     if ((void *)(in4 + 8) > data_end)
         return 0;
@@ -265,6 +300,14 @@ int masq_xdp(struct xdp_md *ctx)
     own = own_addr(c, ip->daddr);
     if (group)
         goto other;
+    if (address_only(ip->protocol)) {
+        /* Address-only sessions (GRE, ESP, ...), fragments too: on an own
+         * address only those of a key the NAT holds; the rest are the
+         * box's own (its tunnels). */
+        if (own && !address_only_held(ip->protocol, bpf_ntohl(ip->saddr)))
+            goto other;
+        goto redirect;
+    }
     if (ip->frag_off & bpf_htons(0x3fff))
         goto redirect;
     if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
@@ -295,10 +338,8 @@ int masq_xdp(struct xdp_md *ctx)
                 goto other;
             goto redirect;
         }
-        goto other;
     }
-    /* Every other protocol: address-only sessions (GRE, ESP, ...). */
-    goto redirect;
+    goto other;
 
 other:
     /* For a NAT address, not for the NAT: the box's own in masquerade

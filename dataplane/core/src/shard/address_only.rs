@@ -3,10 +3,12 @@
 //! netfilter's generic tracker do. A session is one (inside address,
 //! protocol, remote address) on one external address; only the addresses
 //! change (and, for DCCP and UDP-Lite, the checksum their pseudo-header
-//! covers). Its owner in both directions is `hash(protocol, remote)`
-//! ([`address_only_owner`]), so one shard sees every session of a
-//! (protocol, remote) pair and can give a second subscriber another
-//! external address, or refuse it (`protocol_conflict`, ICMP 3/13).
+//! covers). Its owner in both directions is the owner of its key, a
+//! 16-bit hash of (protocol, remote) ([`address_only_owner`]), so one
+//! shard sees every session of a (protocol, remote) pair and can give a
+//! second subscriber another external address, or refuse it
+//! (`protocol_conflict`, ICMP 3/13); the keys held on own addresses go to
+//! the XDP program (`held_keys.rs`), which leaves the rest to the box.
 //! Every fragment is translated through the session directly: there is
 //! no port to wait for.
 
@@ -180,7 +182,9 @@ impl Shard {
             state: 0,
             sub: si,
         };
-        Ok(self.insert_session(spec, None, now))
+        let idx = self.insert_session(spec, None, now);
+        self.note_address_only(ip.proto, ext, ip.dst, true);
+        Ok(idx)
     }
 
     /// The external address of a new address-only session of `inside`

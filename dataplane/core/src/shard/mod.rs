@@ -25,10 +25,10 @@
 
 mod address_only;
 mod classify;
-mod echo_ids;
 mod fastpath;
 mod fragments;
 mod generate;
+mod held_keys;
 mod icmp_error;
 mod ops;
 mod ports;
@@ -40,7 +40,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use echo_ids::ECHO_CHANGES;
+pub use held_keys::KEY_CHANGES;
 pub use snapshot::{SessionInfo, SubscriberInfo};
 
 use crate::config::Config;
@@ -58,7 +58,7 @@ use crate::wire::ipv4::PROTO_ICMP;
 use crate::wire::{IpRepr, Transport, WireError};
 use crate::Time;
 use classify::Ext;
-use echo_ids::EchoIds;
+use held_keys::HeldKeys;
 use ports::Subscriber;
 use statics::Static;
 
@@ -110,7 +110,10 @@ pub struct Shard {
     /// mapping's port. Empty when no static mapping is on a pool address.
     reserved: Vec<u64>,
     /// ICMP echo mappings per identifier, for the XDP program's table.
-    echo: EchoIds,
+    echo: HeldKeys,
+    /// Address-only sessions on own addresses per key, for the XDP
+    /// program's table.
+    address_only_keys: HeldKeys,
 }
 
 impl Shard {
@@ -179,7 +182,8 @@ impl Shard {
             events: EventQueue::new(cfg.event_queue as usize),
             live_proto: [0; crate::proto::SLOTS],
             ext_down: false,
-            echo: EchoIds::new(),
+            echo: HeldKeys::new(),
+            address_only_keys: HeldKeys::new(),
             cfg: cfg.clone(),
         };
         shard.reserve_kernel_blocks();

@@ -78,6 +78,7 @@ impl Shard {
         self.wheel.clear();
         self.blocks.reset_all();
         self.echo.clear();
+        self.address_only_keys.clear();
         self.frags.clear();
         self.held.clear();
         n

@@ -128,7 +128,8 @@ impl Shard {
         let hm_out = hasher.mapping(s.proto, s.in_addr, s.in_port);
         let hm_in = hasher.mapping(s.proto, s.ext_addr, s.ext_port);
         if crate::proto::is_address_only(s.proto) {
-            // No mapping index and no port: nothing else to give back.
+            // No mapping index and no port: only its key to give back.
+            self.note_address_only(s.proto, s.ext_addr, s.rem_addr, false);
         } else if s.map_next == idx {
             // Last session of its mapping: the mapping and its port go.
             self.map_out.remove(hm_out, idx, |i| {

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::config::OwnAddrs;
-use crate::shard::ECHO_CHANGES;
+use crate::shard::KEY_CHANGES;
 
 const NEW: u32 = 0xcb00_7164; // 203.0.113.100
 
@@ -133,7 +133,7 @@ fn a_flush_or_an_overflow_resyncs_every_identifier() {
     c.limits.blocks_per_subscriber = 8;
     let mut s = shard(&c);
     drain(&mut s);
-    let n = ECHO_CHANGES + 10;
+    let n = KEY_CHANGES + 10;
     for id in 0..n as u16 {
         let v = run(&mut s, lan(HOST, REMOTE).echo(8, id, b""), Side::Lan, 0).0;
         assert_eq!(v, Verdict::ToWan);

@@ -9,6 +9,7 @@ mod classify;
 mod fastpath;
 mod fragments;
 mod generate;
+mod held_keys;
 mod icmp_error;
 mod kernel_ports;
 mod ops;
