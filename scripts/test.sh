@@ -76,7 +76,7 @@ step "faults under load: privileges, link flap, address removal, bad reload, sta
 tests/netns/faults.sh target/debug/masq
 step "malformed traffic: bad headers, checksums, options, fragments, protocols, TTL, broadcast, spoofed sources, unmapped ports; each counted by name, nothing leaked, a ping alongside loses nothing (tests/netns/malformed.sh)"
 tests/netns/malformed.sh target/debug/masq
-step "every IP protocol: GRE and ESP out and back (scapy), a second subscriber refused in masquerade and given the other address of a 2-address snat pool, sessions and metrics by protocol; the kernel's MASQUERADE as the control (tests/netns/protocols.sh)"
+step "every IP protocol: GRE and ESP out and back (scapy), a second subscriber refused in masquerade and given the other address of a 2-address snat pool, sessions and metrics by protocol; the box's own GRE/ESP tunnels on the WAN address beside them; the kernel's MASQUERADE as the control (tests/netns/protocols.sh)"
 tests/netns/protocols.sh target/debug/masq
 step "floods and exhaustion: SYN/UDP floods from LAN and WAN, a full table, recovery after the timers, port and pool exhaustion (tests/netns/flood.sh, about 5 minutes)"
 tests/netns/flood.sh target/debug/masq

@@ -7,8 +7,10 @@
 //! SNAT pool address that an interface of the box holds) the NAT hands
 //! out no port block overlapping the kernel's ports, and the XDP program
 //! passes TCP/UDP to those ports to the kernel; echo replies go to the
-//! NAT only for identifiers it holds (a table the workers keep), and ICMP
-//! errors about the box's own packets go to the box.
+//! NAT only for identifiers it holds, packets of other protocols only for
+//! the (protocol, remote) keys of address-only sessions it holds (a table
+//! the workers keep), and ICMP errors about the box's own packets go to
+//! the box.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -206,8 +208,14 @@ impl Sharing {
              with its identifier, otherwise to the box (which pings with any identifier)"
         ));
         out.push(format!(
+            "other protocols on {on} (GRE, ESP, ...): a packet goes to the NAT only while it \
+             holds an address-only session with its (protocol, remote) key, otherwise to the \
+             box (its own tunnels)"
+        ));
+        out.push(format!(
             "ICMP errors to {on} about the box's own packets (source port kept by the kernel \
-             or outside the NAT's range, echo identifier the NAT does not hold) go to the box"
+             or outside the NAT's range, echo identifier or address-only key the NAT does not \
+             hold) go to the box"
         ));
         out
     }

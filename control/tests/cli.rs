@@ -150,6 +150,7 @@ fn check_config_explains_how_the_box_and_the_nat_share_the_address() {
         "# kernel_ports = 32768-60999: on the WAN address the box's own stack keeps TCP/UDP ports 32768-60999",
         "# on the WAN address the NAT hands out ports and echo identifiers 1024-32767, 61440-65535 (70 of 126 blocks; 56 overlapping the kernel's ports reserved whole)",
         "# ICMP echo on the WAN address: a reply goes to the NAT only while it holds an echo mapping",
+        "# other protocols on the WAN address (GRE, ESP, ...): a packet goes to the NAT only while it holds an address-only session",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }

@@ -70,23 +70,28 @@ def ask(proto, dst, marker, timeout):
     print("none")
 
 
+def bodies(sock, seconds):
+    """(IP payload, source) of each packet `sock` receives for `seconds`."""
+    sock.settimeout(0.2)
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            data, addr = sock.recvfrom(65535)
+        except socket.timeout:
+            continue
+        yield data[(data[0] & 0x0F) * 4 :], addr[0]
+
+
 def tunnel(proto, dst, marker, count):
     n = PROTOS[proto]
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, n)
-    s.settimeout(0.2)
     header = b"\0\0\x08\x00" if n == 47 else b"\0\0\x10\x02\0\0\0\x01"
     got = 0
     for i in range(count):
         m = f"{marker}-{i}".encode()
         s.sendto(header + m, (dst, 0))
-        end = time.time() + 1.0
-        while time.time() < end:
-            try:
-                data, addr = s.recvfrom(65535)
-            except socket.timeout:
-                continue
-            body = data[(data[0] & 0x0F) * 4 :]
-            if addr[0] == dst and body[header_len(n) :] == b"re:" + m:
+        for body, src in bodies(s, 1.0):
+            if src == dst and body[header_len(n) :] == b"re:" + m:
                 got += 1
                 break
     print(f"answered {got}/{count}")
@@ -95,17 +100,10 @@ def tunnel(proto, dst, marker, count):
 def unreachable(dst):
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253)
     icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    icmp.settimeout(0.2)
     s.sendto(b"unreachable?", (dst, 0))
-    end = time.time() + 2.0
-    while time.time() < end:
-        try:
-            data, addr = icmp.recvfrom(65535)
-        except socket.timeout:
-            continue
-        body = data[(data[0] & 0x0F) * 4 :]
+    for body, src in bodies(icmp, 2.0):
         if body[0] == 3 and len(body) >= 28 and body[8 + 9] == 253:
-            print(f"error {body[0]}/{body[1]} {addr[0]}")
+            print(f"error {body[0]}/{body[1]} {src}")
             return
     print("none")
 

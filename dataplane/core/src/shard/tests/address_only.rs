@@ -236,17 +236,7 @@ fn the_owner_is_the_shard_of_the_protocol_and_remote() {
         .find(|&r| crate::address_only_owner(GRE, r, 4) != home)
         .unwrap();
     let owner = crate::address_only_owner(GRE, rem, 4);
-    let mut shards: Vec<Shard> = (0..4)
-        .map(|i| {
-            let mut s = Shard::new(&c, i, at(0)).unwrap();
-            s.set_next_hops(NextHops {
-                lan_mac: Mac(LAN_MAC),
-                wan_mac: Mac(WAN_MAC),
-                gateway_mac: Mac(GW_MAC),
-            });
-            s
-        })
-        .collect();
+    let mut shards = shards(&c);
     for (i, s) in shards.iter_mut().enumerate() {
         let want = if i == usize::from(owner) {
             Verdict::ToWan

@@ -104,17 +104,7 @@ fn sessions_on_addresses_that_are_not_the_boxs_hold_no_key() {
 fn each_key_is_reported_by_its_one_owner() {
     let mut c = own(OwnAddrs::Pool);
     c.workers = 4;
-    let mut shards: Vec<Shard> = (0..4)
-        .map(|i| {
-            let mut s = Shard::new(&c, i, at(0)).unwrap();
-            s.set_next_hops(NextHops {
-                lan_mac: Mac(LAN_MAC),
-                wan_mac: Mac(WAN_MAC),
-                gateway_mac: Mac(GW_MAC),
-            });
-            s
-        })
-        .collect();
+    let mut shards = shards(&c);
     // The resyncs of the four shards cover every key exactly once, each
     // on its owner.
     let mut seen = vec![0u8; 1 << 16];

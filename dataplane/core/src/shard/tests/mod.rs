@@ -62,7 +62,16 @@ pub(super) fn cfg() -> Config {
 
 /// Shard 0 of `cfg`, built at [`T0`], with its next hops set.
 pub(super) fn shard(cfg: &Config) -> Shard {
-    let mut s = Shard::new(cfg, 0, at(0)).unwrap();
+    shard_id(cfg, 0)
+}
+
+/// Every shard of `cfg` (`cfg.workers` of them), as [`shard`] builds one.
+pub(super) fn shards(cfg: &Config) -> Vec<Shard> {
+    (0..cfg.workers).map(|i| shard_id(cfg, i)).collect()
+}
+
+fn shard_id(cfg: &Config, id: u16) -> Shard {
+    let mut s = Shard::new(cfg, id, at(0)).unwrap();
     s.set_next_hops(NextHops {
         lan_mac: Mac(LAN_MAC),
         wan_mac: Mac(WAN_MAC),
