@@ -56,7 +56,7 @@ sleep 1.5
 
 # The box talks for itself the whole time: one ping a fifth of a second
 # through every act, counted at the end.
-ns box ping -i 0.2 -W 1 198.18.0.2 > "$WORK/box_ping.txt" 2>&1 & BOX_PING=$!; PIDS+=($BOX_PING)
+ip netns exec "$P-box" ping -i 0.2 -W 1 198.18.0.2 > "$WORK/box_ping.txt" 2>&1 & BOX_PING=$!; PIDS+=("$BOX_PING")
 
 say "ping from both LAN hosts to the WAN host"
 for h in lan1 lan2; do ns "$h" ping -c 3 -i 0.2 198.18.0.2 | sed "s/^/  $h| /" | grep -E "bytes from|packet loss"; done
