@@ -7,7 +7,8 @@
 # own ping and curl working the whole time, the WAN address changing as a
 # new DHCP lease would (old sessions removed, new flows from the new
 # address), and then a short second act in `snat` mode with a pool.
-# Installs what is missing; needs root.
+# Installs what is missing; needs root. scripts/test.sh runs it and checks
+# the printout (tests/netns/demo_check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -21,9 +22,14 @@ ensure_cargo
 ensure_packages pkg-config clang llvm m4 libelf-dev zlib1g-dev iproute2 ethtool tcpdump \
     iputils-ping curl python3 python3-scapy
 
-echo "demo: building masq (release)"
-cargo build -q --release --locked -p masq
-MASQ=target/release/masq
+# MASQ_BIN: a masq binary already built (scripts/test.sh runs the demo on
+# its debug build); otherwise a release build.
+MASQ="${MASQ_BIN:-}"
+if [ -z "$MASQ" ]; then
+    echo "demo: building masq (release)"
+    cargo build -q --release --locked -p masq
+    MASQ=target/release/masq
+fi
 
 P="mqdemo$$"
 topo_session
