@@ -83,6 +83,10 @@ tests/netns/flood.sh target/debug/masq
 step "soak: 45 s of mixed TCP/UDP/ICMP traffic, then the timers run out (scripts/soak.sh, about 7 minutes)"
 MASQ_BIN=target/debug/masq scripts/soak.sh 45
 
+step "the demo: scripts/demo.sh on the debug build, its printout checked (tests/netns/demo_check.sh)"
+MASQ_BIN=target/debug/masq scripts/demo.sh > target/demo.txt 2>&1 || { cat target/demo.txt; exit 1; }
+tests/netns/demo_check.sh target/demo.txt || { cat target/demo.txt; exit 1; }
+
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null
 
