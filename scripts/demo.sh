@@ -39,8 +39,8 @@ topo_up "$P"
 say "Topology: lan1 192.168.50.11 and lan2 192.168.50.12 -> box (masq, lan0 | wan0 198.18.0.1) -> WAN host 198.18.0.2"
 masq_config masquerade > "$WORK/masq.toml"
 sed 's/^/  masq.toml| /' "$WORK/masq.toml"
-say "masq check-config: what masq makes of it"
-$MASQ check-config --config "$WORK/masq.toml" 2>&1 | sed 's/^/  /'
+say "masq check-config: how the gateway and the NAT share the WAN address"
+ns box "$MASQ" check-config --config "$WORK/masq.toml" 2>&1 | sed -n '/^# How the box/,$p' | sed 's/^/  /'
 masq_start "$MASQ" --stats-interval 2 || { sed 's/^/  /' "$WORK/masq.log"; exit 1; }
 sed 's/^/  /' "$WORK/masq.log"
 
