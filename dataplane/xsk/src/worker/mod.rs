@@ -442,7 +442,9 @@ impl<'a> Worker<'a> {
                     self.frames.free.push(d)
                 }
             }
-            Verdict::HandOff { .. } | Verdict::Held => self.frames.free.push(d),
+            Verdict::HandOff { .. } | Verdict::Held | Verdict::Fragmented => {
+                self.frames.free.push(d)
+            }
             Verdict::Pass => {
                 self.c[Io::PassDropped] += 1;
                 self.frames.free.push(d)

@@ -5,6 +5,7 @@
 //! the core's wire code, so a fault there cannot hide itself.
 
 mod classify;
+mod egress;
 mod fastpath;
 mod fragments;
 mod generate;
