@@ -13,4 +13,5 @@ pub mod external;
 pub mod kernel;
 pub mod lookup;
 pub mod metrics;
+pub mod mtu;
 pub mod sys;

@@ -26,7 +26,7 @@ use crate::eventlog::{self, Logger};
 use crate::external::External;
 use crate::kernel::{Kernel, KernelView};
 use crate::metrics::Metrics;
-use crate::sys;
+use crate::{mtu, sys};
 
 /// A started masq: the control thread's state, the workers, the event
 /// logger and the signal flags.
@@ -58,6 +58,11 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let mut rc = load(&opts)?;
     let kernel = Kernel::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let external = masquerade_address(&mut rc, kernel.view())?;
+    // The workers start with the MTUs in force; the control thread
+    // follows the interfaces' from here on (`kernel::follow_mtu`).
+    let mtus = mtu::both(&rc, kernel.view());
+    rc.core.lan_mtu = mtus[0].value;
+    rc.core.wan_mtu = mtus[1].value;
     check_queues(&rc)?;
     warn_port_overlap(&rc);
     let hops = NextHops {
@@ -137,6 +142,10 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let kept = privilege::keep_only(&[privilege::Capability::CAP_NET_ADMIN])
         .map_err(|e| format!("dropping privileges: {e}"))?;
     announce(&rc, &opts, external, first, &kept);
+    eprintln!(
+        "masq: MTU: LAN {} {}, WAN {} {}",
+        rc.lan, mtus[0], rc.wan, mtus[1]
+    );
 
     let if_indexes = [
         kernel.view().index_of(&rc.lan),
