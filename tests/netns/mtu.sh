@@ -69,32 +69,27 @@ reverse() {
     GOT[$run,$check]="$out"
 }
 
-# checks RUN WAIT: the three phases; WAIT REGEX waits for masq's log line
-# (masq run) or is empty (kernel run).
+# followed LAN WAN: masq's log says it took these interface MTUs.
+followed() {
+    wait_log "MTU now: LAN lan0 $1 (the interface's), WAN wan0 $2" \
+        || fail "masq did not follow the MTUs to LAN $1, WAN $2"
+    ok "masq followed: $(grep 'MTU now' "$WORK/masq.log" | tail -1 | sed 's/^masq: //')"
+}
+
+# checks RUN FOLLOW: the three phases; FOLLOW non-empty waits for masq to
+# follow each MTU change (masq run), empty sleeps (kernel run).
 checks() {
     local run="$1" follow="$2"
     forward "$run" a_nodf 6001 1450 nodf
     forward "$run" a_df 6002 1450 df
     wan_mtu 1500
     lan_mtu 1400
-    if [ -n "$follow" ]; then
-        wait_log "MTU now: LAN lan0 1400 (the interface's), WAN wan0 1500" \
-            || fail "masq did not follow the LAN MTU to 1400 and the WAN MTU back to 1500"
-        ok "masq followed: $(grep 'MTU now' "$WORK/masq.log" | tail -1 | sed 's/^masq: //')"
-    else
-        sleep 0.5
-    fi
+    if [ -n "$follow" ]; then followed 1400 1500; else sleep 0.5; fi
     reverse "$run" b_nodf 6003 1450 nodf
     reverse "$run" b_df 6004 1450 df
     lan_mtu 1500
     wan_mtu 1300
-    if [ -n "$follow" ]; then
-        wait_log "MTU now: LAN lan0 1500 (the interface's), WAN wan0 1300" \
-            || fail "masq did not follow the WAN MTU to 1300"
-        ok "masq followed: $(grep 'MTU now' "$WORK/masq.log" | tail -1 | sed 's/^masq: //')"
-    else
-        sleep 0.5
-    fi
+    if [ -n "$follow" ]; then followed 1500 1300; else sleep 0.5; fi
     forward "$run" c_nodf 6005 1350 nodf
     forward "$run" c_df 6006 1350 df
 }

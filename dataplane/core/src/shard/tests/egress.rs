@@ -63,17 +63,22 @@ fn frames_to(s: &mut Shard, v: Verdict) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A shard of [`cfg`] with these LAN and WAN MTUs.
+fn shard_with(lan_mtu: u16, wan_mtu: u16) -> Shard {
+    shard(&Config {
+        lan_mtu,
+        wan_mtu,
+        ..cfg()
+    })
+}
+
 fn payload(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + 3) as u8).collect()
 }
 
 #[test]
 fn udp_1450_without_df_leaves_in_two_fragments_for_1400() {
-    let c = Config {
-        wan_mtu: 1400,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(1500, 1400);
     let p = payload(1450 - 28);
     let big = lan(HOST, REMOTE).udp(40000, 53, &p);
     assert_eq!(big.len() - 14, 1450);
@@ -101,11 +106,7 @@ fn udp_1450_without_df_leaves_in_two_fragments_for_1400() {
 
 #[test]
 fn with_df_the_sender_gets_3_4_with_the_mtu() {
-    let c = Config {
-        wan_mtu: 1400,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(1500, 1400);
     let big = lan(HOST, REMOTE).frag(DF).udp(40000, 53, &payload(1422));
     let v = run(&mut s, big, Side::Lan, 0).0;
     assert_eq!(v, Verdict::Drop(DropReason::MtuExceeded));
@@ -118,11 +119,7 @@ fn with_df_the_sender_gets_3_4_with_the_mtu() {
 
 #[test]
 fn inbound_is_cut_for_the_lan_mtu() {
-    let c = Config {
-        lan_mtu: 576,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(576, 1500);
     udp_session(&mut s, 0);
     let p = payload(1000);
     let big = wan(REMOTE, EXT).udp(53, 1024, &p);
@@ -162,11 +159,7 @@ fn two_fragments(p: &[u8]) -> (Vec<u8>, Vec<u8>) {
 
 #[test]
 fn a_fragment_is_cut_again_with_its_offsets_and_mf() {
-    let c = Config {
-        wan_mtu: 576,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(1500, 576);
     let p = payload(2000 - 8);
     let (first, second) = two_fragments(&p);
     let mut frags = outputs(&mut s, first, Side::Lan, Verdict::ToWan);
@@ -191,11 +184,7 @@ fn a_fragment_is_cut_again_with_its_offsets_and_mf() {
 
 #[test]
 fn an_early_fragment_is_cut_when_it_is_released() {
-    let c = Config {
-        wan_mtu: 300,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(1500, 300);
     let p = payload(2000 - 8);
     let (first, second) = two_fragments(&p);
     assert_eq!(run(&mut s, second, Side::Lan, 0).0, Verdict::Held);
@@ -241,11 +230,7 @@ fn the_smallest_mtu_and_odd_sizes() {
 
 #[test]
 fn options_are_refused_and_a_full_queue_sends_nothing_in_part() {
-    let c = Config {
-        wan_mtu: 68,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(1500, 68);
     // Options (NOP, NOP, NOP, EOL): refused, named.
     let mut f = lan(HOST, REMOTE).udp(40000, 53, &payload(100));
     f.splice(34..34, [1, 1, 1, 0]);
@@ -278,11 +263,7 @@ fn options_are_refused_and_a_full_queue_sends_nothing_in_part() {
 
 #[test]
 fn a_hairpin_too_large_for_the_lan_is_cut() {
-    let c = Config {
-        lan_mtu: 576,
-        ..cfg()
-    };
-    let mut s = shard(&c);
+    let mut s = shard_with(576, 1500);
     udp_session(&mut s, 0);
     let p = payload(1000);
     let big = lan(HOST2, EXT).macs(LAN_MAC, HOST2_MAC).udp(5000, 1024, &p);
