@@ -8,7 +8,8 @@
 #      bytes without DF from the WAN host to the subscriber's mapping arrive
 #      whole at the subscriber's socket; with DF the WAN host learns 1400.
 #   C. LAN back to 1500, WAN to 1300: 1350 bytes without DF arrive whole,
-#      with DF the sender learns 1300.
+#      with DF the sender learns 1300. Then a LAN MTU of 3000: clamped to
+#      2030 (one AF_XDP frame), and the log says so.
 # The same checks run against the kernel's MASQUERADE (iptables, masq not
 # running) on a fresh topology, and both results are printed side by side.
 # Needs root. Usage: tests/netns/mtu.sh [path/to/masq]
@@ -111,6 +112,11 @@ grep -q "MTU: LAN lan0 1500 (the interface's), WAN wan0 1400 (the interface's)" 
     || fail "the start line does not give the interfaces' MTUs: $(grep MTU "$WORK/masq.log")"
 ok "start: $(grep 'masq: MTU:' "$WORK/masq.log" | sed 's/^masq: //')"
 checks masq follow
+# An interface MTU larger than one AF_XDP frame holds: clamped, and said.
+ns box ip link set lan0 mtu 3000 || fail "ip link set lan0 mtu 3000"
+wait_log "MTU now: LAN lan0 2030 (the interface's 3000, clamped: a frame must fit one 2048-byte AF_XDP frame)" \
+    || fail "masq did not clamp a LAN MTU of 3000: $(grep 'MTU now' "$WORK/masq.log" | tail -1)"
+ok "masq clamped: $(grep 'MTU now' "$WORK/masq.log" | tail -1 | sed 's/^masq: //')"
 metrics > "$WORK/m" || fail "no /metrics"
 cut_n="$(metric masq_packets_fragmented_total)"
 sent_n="$(metric masq_fragments_sent_total)"
