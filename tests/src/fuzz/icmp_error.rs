@@ -336,8 +336,8 @@ struct Build {
     /// The embedded remote endpoint was changed (field 2 or 3).
     remote_changed: bool,
     /// Larger than the egress MTU without DF: when translated it is cut
-    /// into fragments, or refused for its IP options (`Some(true)`).
-    cut: Option<bool>,
+    /// into fragments.
+    cut: bool,
 }
 
 impl Build {
@@ -384,7 +384,7 @@ fn build_error(
         benign: icmp::kind(ty) == icmp::Kind::Error,
         only: None,
         remote_changed: false,
-        cut: None,
+        cut: false,
     };
     let mut emb = embedded_packet(x, from_lan);
     let mut keep = if fl & 0x40 != 0 {
@@ -492,7 +492,7 @@ fn build_error(
         if be16(&f, 20) & 0x4000 != 0 {
             b.refuse(DropReason::MtuExceeded);
         } else {
-            b.cut = Some(l4 > 34);
+            b.cut = true;
         }
     }
 
@@ -730,11 +730,12 @@ fn expectation(
     if !hit || from_lan && x.proto == 1 {
         return Expect::Verdict(Verdict::Drop(DropReason::IcmpErrorNoSession));
     }
-    Expect::Verdict(match b.cut {
-        Some(true) => Verdict::Drop(DropReason::FragmentOptions),
-        Some(false) => Verdict::Fragmented,
-        None if from_lan => Verdict::ToWan,
-        None => Verdict::ToLan,
+    Expect::Verdict(if b.cut {
+        Verdict::Fragmented
+    } else if from_lan {
+        Verdict::ToWan
+    } else {
+        Verdict::ToLan
     })
 }
 

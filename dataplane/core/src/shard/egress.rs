@@ -5,8 +5,8 @@
 //! other packet (the transport checksum covers the whole datagram), and
 //! then cut here into in-order fragments ([`crate::wire::fragment`]) that
 //! go out through the emit queue: all of a packet's fragments, or none
-//! (`fragment_queue_full`). Packets with IP options are refused
-//! (`fragment_options`) rather than cut. The MTUs are the configuration's
+//! (`fragment_queue_full`). Options whose copied flag is set are repeated
+//! in every fragment, the others stay in the first. The MTUs are the configuration's
 //! `lan_mtu` and `wan_mtu`, which the control plane keeps equal to the
 //! interfaces' ([`Shard::set_mtus`]).
 
@@ -67,23 +67,23 @@ fn cut(
     if flags & FLAG_DF != 0 {
         return Err(DropReason::MtuExceeded);
     }
-    if frame[L3] & 0x0f != 5 {
-        return Err(DropReason::FragmentOptions);
+    let header = usize::from(frame[L3] & 0x0f) * 4;
+    if header < ipv4::MIN_HEADER_LEN || header > total {
+        return Err(DropReason::BadIpHeader);
     }
     // A fragment is one slot at most.
     let mtu = mtu.min((SLOT - L3) as u16);
-    let n = fragment::count(total - ipv4::MIN_HEADER_LEN, mtu);
-    if n == 0 {
+    let Some(plan) = fragment::Plan::of(frame, mtu) else {
         return Err(DropReason::MtuExceeded);
-    }
-    if emit.free() < n {
+    };
+    if emit.free() < plan.count {
         return Err(DropReason::FragmentQueueFull);
     }
-    for k in 0..n {
+    for k in 0..plan.count {
         let Some(slot) = emit.reserve() else {
             return Err(DropReason::FragmentQueueFull);
         };
-        let len = fragment::write(frame, mtu, k, slot);
+        let len = fragment::write(frame, &plan, k, slot);
         emit.commit(v, len);
         count_verdict(c, v, len);
         c.fragments_sent += 1;

@@ -229,20 +229,61 @@ fn the_smallest_mtu_and_odd_sizes() {
 }
 
 #[test]
-fn options_are_refused_and_a_full_queue_sends_nothing_in_part() {
-    let mut s = shard_with(1500, 68);
-    // Options (NOP, NOP, NOP, EOL): refused, named.
-    let mut f = lan(HOST, REMOTE).udp(40000, 53, &payload(100));
-    f.splice(34..34, [1, 1, 1, 0]);
-    f[14] = 0x46;
-    let total = be16(&f, 16) + 4;
+fn options_with_the_copied_flag_go_in_every_fragment() {
+    // Router alert (148, copied), record route (7, not copied), NOP.
+    let opts = [148, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 1];
+    let mut f = lan(HOST, REMOTE).udp(40000, 53, &payload(400));
+    f.splice(34..34, opts);
+    f[14] = 0x48;
+    let total = be16(&f, 16) + 12;
     f[16..18].copy_from_slice(&total.to_be_bytes());
     f[24..26].copy_from_slice(&[0, 0]);
-    let c = csum(sum(0, &f[14..38]));
+    let c = csum(sum(0, &f[14..46]));
     f[24..26].copy_from_slice(&c.to_be_bytes());
-    let v = run(&mut s, f, Side::Lan, 0).0;
-    assert_eq!(v, Verdict::Drop(DropReason::FragmentOptions));
-    assert!(!s.has_emitted());
+    // What the NAT sends when the datagram fits.
+    let (v, want) = run(&mut shard_with(1500, 1500), f.clone(), Side::Lan, 0);
+    assert_eq!(v, Verdict::ToWan);
+    let mut s = shard_with(1500, 200);
+    assert_eq!(run(&mut s, f, Side::Lan, 0).0, Verdict::Fragmented);
+    let frags = frames_to(&mut s, Verdict::ToWan);
+    // 168 bytes after the first's 32-byte header, 176 after the later
+    // ones' 24: 408 bytes are 168 + 176 + 64.
+    assert_eq!(frags.len(), 3);
+    let mut data = Vec::new();
+    for (k, g) in frags.iter().enumerate() {
+        let hl = usize::from(g[14] & 0x0f) * 4;
+        assert!(g.len() - 14 <= 200);
+        assert_eq!(usize::from(be16(g, 16)), g.len() - 14);
+        assert!(
+            verifies(sum(0, &g[14..14 + hl])),
+            "fragment {k}: header checksum"
+        );
+        if k == 0 {
+            assert_eq!(
+                &g[14..46],
+                &{
+                    let mut h = want[14..46].to_vec();
+                    h[2..4].copy_from_slice(&g[16..18]);
+                    h[6..8].copy_from_slice(&[0x20, 0]);
+                    h[10..12].copy_from_slice(&g[24..26]);
+                    h
+                }[..]
+            );
+        } else {
+            assert_eq!(hl, 24, "fragment {k}: the copied option only");
+            assert_eq!(&g[34..38], &opts[..4]);
+            assert_eq!(&g[26..34], &want[26..34], "fragment {k}: addresses");
+        }
+        assert_eq!(usize::from(be16(g, 20) & 0x1fff) * 8, data.len());
+        assert_eq!(be16(g, 20) & 0x2000 != 0, k < 2, "fragment {k}: MF");
+        data.extend_from_slice(&g[14 + hl..]);
+    }
+    assert_eq!(&data[..], &want[46..]);
+}
+
+#[test]
+fn a_full_queue_sends_nothing_in_part() {
+    let mut s = shard_with(1500, 68);
     // 1472 bytes are 31 fragments for 68: the queue (64 + 64 + room)
     // takes whole datagrams until fewer than 31 slots are free.
     let slots = 64 + 64 + FRAGMENT_ROOM;
