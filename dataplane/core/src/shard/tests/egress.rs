@@ -10,9 +10,10 @@ use proptest::prelude::*;
 /// Puts the fragments of one datagram back together as a receiver does:
 /// every header checksum verifies, every fragment fits `mtu`, offsets are
 /// 8-byte aligned and leave no hole or overlap, only the last has MF
-/// clear, and all share the identification, addresses, protocol and TTL.
-/// Returns the Ethernet header of the first fragment and the datagram
-/// with its header's length, flags and checksum made whole.
+/// clear, and all share the identification, addresses, protocol and TTL;
+/// later fragments carry no more options than the first. Returns the
+/// Ethernet header of the first fragment and the datagram with the first
+/// fragment's header, its length, flags and checksum made whole.
 #[track_caller]
 fn reassemble(frags: &[Vec<u8>], mtu: u16) -> Vec<u8> {
     assert!(!frags.is_empty());
@@ -20,11 +21,12 @@ fn reassemble(frags: &[Vec<u8>], mtu: u16) -> Vec<u8> {
     let mut data = Vec::new();
     for (k, f) in frags.iter().enumerate() {
         let ip = &f[14..];
-        assert_eq!(ip[0], 0x45, "fragment {k}: no options");
+        let hl = usize::from(ip[0] & 0x0f) * 4;
+        assert!(ip[0] >> 4 == 4 && hl >= 20 && hl <= usize::from(first[14] & 0x0f) * 4);
         let total = usize::from(be16(ip, 2));
         assert_eq!(f.len(), 14 + total, "fragment {k}: frame length");
         assert!(total <= usize::from(mtu), "fragment {k}: {total} > {mtu}");
-        assert!(verifies(sum(0, &ip[..20])), "fragment {k}: header checksum");
+        assert!(verifies(sum(0, &ip[..hl])), "fragment {k}: header checksum");
         assert_eq!(&f[..14], &first[..14], "fragment {k}: Ethernet header");
         // Identification, TTL, protocol and addresses as the first's.
         assert_eq!(ip[4..6], first[18..20], "fragment {k}: id");
@@ -37,15 +39,16 @@ fn reassemble(frags: &[Vec<u8>], mtu: u16) -> Vec<u8> {
         let last = k + 1 == frags.len();
         assert_eq!(flags & 0x2000 == 0, last, "fragment {k}: MF");
         if !last {
-            assert_eq!((total - 20) % 8, 0, "fragment {k}: a multiple of 8");
+            assert_eq!((total - hl) % 8, 0, "fragment {k}: a multiple of 8");
         }
-        data.extend_from_slice(&ip[20..total]);
+        data.extend_from_slice(&ip[hl..total]);
     }
-    let mut out = first[..34].to_vec();
-    out[16..18].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+    let end = 14 + usize::from(first[14] & 0x0f) * 4;
+    let mut out = first[..end].to_vec();
+    out[16..18].copy_from_slice(&((end - 14 + data.len()) as u16).to_be_bytes());
     out[20..22].copy_from_slice(&[0, 0]);
     out[24..26].copy_from_slice(&[0, 0]);
-    let c = csum(sum(0, &out[14..34]));
+    let c = csum(sum(0, &out[14..end]));
     out[24..26].copy_from_slice(&c.to_be_bytes());
     out.extend_from_slice(&data);
     out
@@ -70,6 +73,29 @@ fn shard_with(lan_mtu: u16, wan_mtu: u16) -> Shard {
         wan_mtu,
         ..cfg()
     })
+}
+
+/// `f` with an IPv4 option word per entry of `words`: 0 four NOPs, 1 a
+/// router alert (copied), 2 a 4-byte timestamp option header (not
+/// copied); header length, total length and checksum made good.
+fn with_options(mut f: Vec<u8>, words: &[usize]) -> Vec<u8> {
+    let opts: Vec<u8> = words
+        .iter()
+        .flat_map(|w| match w {
+            0 => [1, 1, 1, 1],
+            1 => [148, 4, 0, 0],
+            _ => [68, 4, 5, 0],
+        })
+        .collect();
+    let hl = 20 + opts.len();
+    f.splice(34..34, opts);
+    f[14] = 0x40 | (hl / 4) as u8;
+    let total = be16(&f, 16) + (hl - 20) as u16;
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let c = csum(sum(0, &f[14..14 + hl]));
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f
 }
 
 fn payload(n: usize) -> Vec<u8> {
@@ -230,16 +256,8 @@ fn the_smallest_mtu_and_odd_sizes() {
 
 #[test]
 fn options_with_the_copied_flag_go_in_every_fragment() {
-    // Router alert (148, copied), record route (7, not copied), NOP.
-    let opts = [148, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0, 1];
-    let mut f = lan(HOST, REMOTE).udp(40000, 53, &payload(400));
-    f.splice(34..34, opts);
-    f[14] = 0x48;
-    let total = be16(&f, 16) + 12;
-    f[16..18].copy_from_slice(&total.to_be_bytes());
-    f[24..26].copy_from_slice(&[0, 0]);
-    let c = csum(sum(0, &f[14..46]));
-    f[24..26].copy_from_slice(&c.to_be_bytes());
+    // Router alert (copied), timestamp (not copied), NOPs.
+    let f = with_options(lan(HOST, REMOTE).udp(40000, 53, &payload(400)), &[1, 2, 0]);
     // What the NAT sends when the datagram fits.
     let (v, want) = run(&mut shard_with(1500, 1500), f.clone(), Side::Lan, 0);
     assert_eq!(v, Verdict::ToWan);
@@ -271,7 +289,7 @@ fn options_with_the_copied_flag_go_in_every_fragment() {
             );
         } else {
             assert_eq!(hl, 24, "fragment {k}: the copied option only");
-            assert_eq!(&g[34..38], &opts[..4]);
+            assert_eq!(&g[34..38], &[148, 4, 0, 0]);
             assert_eq!(&g[26..34], &want[26..34], "fragment {k}: addresses");
         }
         assert_eq!(usize::from(be16(g, 20) & 0x1fff) * 8, data.len());
@@ -335,6 +353,7 @@ proptest! {
         n in 0usize..1900,
         mtu in 68u16..1600,
         inbound in any::<bool>(),
+        words in proptest::collection::vec(0usize..3, 0..10),
     ) {
         let mut c = cfg();
         if inbound { c.lan_mtu = mtu } else { c.wan_mtu = mtu }
@@ -356,6 +375,7 @@ proptest! {
                 Verdict::ToWan,
             )
         };
+        let (f, want) = (with_options(f, &words), with_options(want, &words));
         let (v, out) = run(&mut s, f, side, 1);
         if want.len() - 14 <= usize::from(mtu) {
             prop_assert_eq!(v, to);
