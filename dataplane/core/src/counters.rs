@@ -56,7 +56,7 @@ drop_reasons! {
     FragmentTimeout => "fragment_timeout", "Early fragment whose first fragment did not come before the timeout.";
     FragmentOfDropped => "fragment_of_dropped", "Fragment of a datagram whose first fragment was dropped.";
     MtuExceeded => "mtu_exceeded", "Packet larger than the egress link's MTU with DF set (ICMP 3/4 sent back, except about an ICMP error or a later fragment).";
-    FragmentQueueFull => "fragment_queue_full", "Packet larger than the egress link's MTU without DF, and no room in the emit queue for all its fragments: dropped whole.";
+    FragmentQueueFull => "fragment_queue_full", "Packet larger than the egress link's MTU without DF, and no room in the emit queue for all its fragments: dropped whole (also a released early fragment that found the queue full).";
     NoNeighbor => "no_neighbor", "Inbound packet for a static mapping whose inside host's MAC address is not known yet.";
     TtlExpired => "ttl_expired", "TTL would reach zero when forwarded.";
     UnsupportedProtocol => "unsupported_protocol", "Outbound IP protocol other than TCP, UDP or ICMP.";

@@ -140,8 +140,14 @@ impl Shard {
             match egress::queue_fitted(&mut self.emit, &mut self.counters, frame, mtu, v) {
                 Ok(false) => {}
                 Ok(true) => count_verdict(&mut self.counters, Verdict::Fragmented, len),
-                Err(DropReason::FragmentQueueFull) => self.counters.emit_dropped += 1,
-                Err(r) => count_verdict(&mut self.counters, Verdict::Drop(r), len),
+                Err(r) => {
+                    // A full queue loses a released frame: counted both
+                    // ways, as every frame is one verdict.
+                    if r == DropReason::FragmentQueueFull {
+                        self.counters.emit_dropped += 1;
+                    }
+                    count_verdict(&mut self.counters, Verdict::Drop(r), len)
+                }
             }
         }
     }
