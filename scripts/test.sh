@@ -23,7 +23,7 @@ fi
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
     iproute2 ethtool tcpdump iputils-ping curl python3 prometheus traceroute \
     iptables nftables fonts-dejavu-core python3-scapy lua5.4 iperf3 hping3 \
-    systemd
+    systemd dnsmasq-base
 
 # Each step starts by checking that /dev/null is still the null device: a
 # step that replaced it with a regular file (a redirect after it was
@@ -58,6 +58,8 @@ MASQ_REQUIRE_SYSTEMD=1 cargo test -p masq --locked --test systemd_unit
 
 step "dataplane end to end in network namespaces (tests/netns/e2e.sh)"
 tests/netns/e2e.sh target/debug/masq
+step "the box and the NAT on one WAN address: the box's curl, ping, DNS, TCP server, long session and traceroute while subscribers hold every block, kernel MASQUERADE as the control (tests/netns/router.sh)"
+tests/netns/router.sh target/debug/masq
 step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"
@@ -76,6 +78,8 @@ step "faults under load: privileges, link flap, address removal, bad reload, sta
 tests/netns/faults.sh target/debug/masq
 step "malformed traffic: bad headers, checksums, options, fragments, protocols, TTL, broadcast, spoofed sources, unmapped ports; each counted by name, nothing leaked, a ping alongside loses nothing (tests/netns/malformed.sh)"
 tests/netns/malformed.sh target/debug/masq
+step "every IP protocol: GRE and ESP out and back (scapy), a second subscriber refused in masquerade and given the other address of a 2-address snat pool, sessions and metrics by protocol; the kernel's MASQUERADE as the control (tests/netns/protocols.sh)"
+tests/netns/protocols.sh target/debug/masq
 step "floods and exhaustion: SYN/UDP floods from LAN and WAN, a full table, recovery after the timers, port and pool exhaustion (tests/netns/flood.sh, about 5 minutes)"
 tests/netns/flood.sh target/debug/masq
 step "soak: 45 s of mixed TCP/UDP/ICMP traffic, then the timers run out (scripts/soak.sh, about 7 minutes)"

@@ -65,13 +65,23 @@ pub fn read_request(stream: &UnixStream) -> Result<Request, String> {
     serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
 }
 
-/// The JSON of one session, with ages relative to `now_s`.
+/// The JSON of one session, with ages relative to `now_s`. An
+/// address-only session (GRE, ESP, ...) has addresses without ports;
+/// `protocol` is the name, or the number of a protocol without one.
 pub fn session_json(s: &SessionInfo, now_s: u32) -> Value {
+    let ep = |e: Endpoint| {
+        if proto::is_address_only(s.proto) {
+            fmt_addr(e.addr).to_string()
+        } else {
+            endpoint(e)
+        }
+    };
     json!({
-        "protocol": proto::name_of(s.proto),
-        "inside": endpoint(s.inside),
-        "outside": endpoint(s.outside),
-        "remote": endpoint(s.remote),
+        "protocol": proto::Name(s.proto).to_string(),
+        "protocol_number": s.proto,
+        "inside": ep(s.inside),
+        "outside": ep(s.outside),
+        "remote": ep(s.remote),
         "state": s.tcp.map(TcpState::name),
         "idle_s": now_s.saturating_sub(s.last_seen),
         "expires_in_s": s.expires.saturating_sub(now_s),
@@ -118,13 +128,13 @@ pub fn table(req: &Request, v: &Value) -> String {
         Request::Sessions { .. } => {
             let _ = writeln!(
                 out,
-                "{:<5} {:<21} {:<21} {:<21} {:<12} {:>6} {:>8}",
+                "{:<7} {:<21} {:<21} {:<21} {:<12} {:>6} {:>8}",
                 "PROTO", "INSIDE", "OUTSIDE", "REMOTE", "STATE", "IDLE", "EXPIRES"
             );
             for x in v["sessions"].as_array().into_iter().flatten() {
                 let _ = writeln!(
                     out,
-                    "{:<5} {:<21} {:<21} {:<21} {:<12} {:>5}s {:>7}s",
+                    "{:<7} {:<21} {:<21} {:<21} {:<12} {:>5}s {:>7}s",
                     s(&x["protocol"]),
                     s(&x["inside"]),
                     s(&x["outside"]),
@@ -259,5 +269,22 @@ mod tests {
         assert_eq!(v["state"], "established");
         assert_eq!(v["idle_s"], 10);
         assert_eq!(v["expires_in_s"], 7430);
+        let gre = SessionInfo {
+            proto: 47,
+            inside: e([192, 168, 1, 2], 0),
+            outside: e([203, 0, 113, 7], 0),
+            remote: e([198, 51, 100, 1], 0),
+            tcp: None,
+            ..s
+        };
+        let v = session_json(&gre, 110);
+        assert_eq!(v["protocol"], "gre");
+        assert_eq!(v["protocol_number"], 47);
+        assert_eq!(v["inside"], "192.168.1.2");
+        assert_eq!(v["outside"], "203.0.113.7");
+        assert_eq!(v["remote"], "198.51.100.1");
+        assert_eq!(v["state"], Value::Null);
+        let v = session_json(&SessionInfo { proto: 253, ..gre }, 110);
+        assert_eq!(v["protocol"], "253");
     }
 }

@@ -53,6 +53,7 @@ struct TimeoutsFile {
     tcp_transitory: Option<u32>,
     tcp_incoming_syn: Option<u32>,
     icmp: Option<u32>,
+    other: Option<u32>,
     block_hold: Option<u32>,
 }
 
@@ -99,6 +100,7 @@ struct File {
     #[serde(default)]
     fragments: FragmentsFile,
     deterministic: Option<DeterministicFile>,
+    kernel_ports: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,6 +210,9 @@ pub struct RunConfig {
     pub lan_mtu: Option<u16>,
     /// `wan_mtu`: overrides the WAN interface's MTU.
     pub wan_mtu: Option<u16>,
+    /// The `kernel_ports` setting as written (its range is
+    /// `core.kernel_ports`).
+    pub kernel_ports: crate::sharing::KernelPorts,
 }
 
 /// Default address of the Prometheus endpoint: local only.
@@ -285,7 +290,8 @@ impl RunConfig {
             self.stall_timeout,
         );
         s += &format!(
-            "exclude = [{}]\nmss_clamp = {}\n",
+            "kernel_ports = \"{}\"\nexclude = [{}]\nmss_clamp = {}\n",
+            self.kernel_ports,
             list(&c.exclude),
             c.mss_clamp,
         );
@@ -306,7 +312,7 @@ impl RunConfig {
         s += &format!(
             "[limits]\nsessions_per_subscriber = {}\nblocks_per_subscriber = {}\n\n\
              [timeouts]\nudp = {}\ntcp_established = {}\ntcp_transitory = {}\n\
-             tcp_incoming_syn = {}\nicmp = {}\nblock_hold = {}\n",
+             tcp_incoming_syn = {}\nicmp = {}\nother = {}\nblock_hold = {}\n",
             l.sessions_per_subscriber,
             l.blocks_per_subscriber,
             t.udp,
@@ -314,6 +320,7 @@ impl RunConfig {
             t.tcp_transitory,
             t.tcp_incoming_syn,
             t.icmp,
+            t.other,
             t.block_hold
         );
         s += &format!(
@@ -437,6 +444,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     ct.tcp_transitory = t.tcp_transitory.unwrap_or(ct.tcp_transitory);
     ct.tcp_incoming_syn = t.tcp_incoming_syn.unwrap_or(ct.tcp_incoming_syn);
     ct.icmp = t.icmp.unwrap_or(ct.icmp);
+    ct.other = t.other.unwrap_or(ct.other);
     ct.block_hold = t.block_hold.unwrap_or(ct.block_hold);
     core.exclude = prefixes("exclude", &f.exclude)?;
     core.mss_clamp = f.mss_clamp.unwrap_or(core.mss_clamp);
@@ -491,6 +499,15 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
                 format!("{} must be even and at least 2", d.ports_per_subscriber),
             ));
         }
+    }
+    let kernel_ports = match &f.kernel_ports {
+        Some(s) => s.parse().map_err(|e| err("kernel_ports", e))?,
+        None => crate::sharing::KernelPorts::Auto,
+    };
+    core.kernel_ports = kernel_ports.resolve().map_err(|e| err("kernel_ports", e))?;
+    if f.mode == Mode::Masquerade {
+        core.own_addrs = masq_core::OwnAddrs::Pool;
+        crate::sharing::check_deterministic(&core)?;
     }
     let max = masq_xsk::xdp::MAX_PREFIXES;
     let one_to_one = core.statics.iter().filter(|m| m.proto.is_none()).count();
@@ -656,6 +673,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         log,
         lan_mtu: f.lan_mtu,
         wan_mtu: f.wan_mtu,
+        kernel_ports,
     })
 }
 

@@ -14,4 +14,5 @@ pub mod kernel;
 pub mod lookup;
 pub mod metrics;
 pub mod mtu;
+pub mod sharing;
 pub mod sys;

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use masq_control::admin::{self, Request};
+use masq_control::sharing::{self, Sharing};
 use masq_control::{config, daemon, lookup};
 
 #[derive(Parser, Debug)]
@@ -221,11 +222,32 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::CheckConfig { config, file, json } => {
             let path = config.or(file).unwrap_or_default();
-            config::load(&path).and_then(|c| {
+            config::load(&path).and_then(|mut c| {
+                // SNAT: which pool addresses are this box's, as `masq run`
+                // would find them here.
+                if c.mode == config::Mode::Snat {
+                    if let Ok(k) = masq_control::kernel::Kernel::open() {
+                        let own = sharing::own_pool_addresses(&c.core, k.view());
+                        if !own.is_empty() {
+                            c.core.own_addrs = masq_core::OwnAddrs::Listed(own);
+                        }
+                    }
+                }
+                let why = Sharing::of(&c);
                 if json {
-                    write_out(&(config::toml_to_json(&c.to_toml())? + "\n"))
+                    let t = config::toml_to_json(&c.to_toml())?;
+                    let mut v: serde_json::Value =
+                        serde_json::from_str(&t).map_err(|e| e.to_string())?;
+                    v["address_sharing"] = why.json();
+                    let t = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
+                    write_out(&(t + "\n"))
                 } else {
-                    write_out(&c.to_toml())
+                    let mut t = c.to_toml();
+                    t += "\n# How the box and the NAT share addresses:\n";
+                    for l in why.lines() {
+                        t += &format!("# {l}\n");
+                    }
+                    write_out(&t)
                 }
             })
         }

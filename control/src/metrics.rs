@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use masq_core::addr::fmt_addr;
 use masq_core::DropReason;
-use masq_core::Protocol;
 use masq_xsk::worker::{Io, Shared, XSK_STATISTICS};
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
@@ -434,9 +433,9 @@ impl Metrics {
                 &[id],
                 w.io(Io::EventsDropped),
             );
-            for (k, proto) in Protocol::ALL.iter().enumerate() {
+            for (k, name) in masq_core::proto::SLOT_NAMES.iter().enumerate() {
                 let n = get(&w.sessions_by_proto[k]);
-                self.gauge("masq_sessions", &[id, proto.name()], n);
+                self.gauge("masq_sessions", &[id, name], n);
             }
             self.gauge("masq_subscribers", &[id], get(&w.subscribers));
             self.gauge("masq_session_table_capacity", &[id], s.capacity);

@@ -135,3 +135,64 @@ fn admin_commands_find_the_socket_through_the_config() {
         assert!(help.contains("--json"), "{cmd} has no --json");
     }
 }
+
+/// check-config says how the box and the NAT share the WAN address: the
+/// kernel's ports, the NAT's, and the blocks reserved, in text and JSON.
+#[test]
+fn check_config_explains_how_the_box_and_the_nat_share_the_address() {
+    let text = "lan = \"lan0\"\nwan = \"wan0\"\nmode = \"masquerade\"\n\
+                inside = [\"192.168.0.0/16\"]\nkernel_ports = \"32768-60999\"\n";
+    let f = file("share.toml", text);
+    let f = f.to_str().unwrap();
+    let out = stdout(&masq(&["check-config", f]));
+    assert!(out.contains("kernel_ports = \"32768-60999\"\n"), "{out}");
+    for want in [
+        "# kernel_ports = 32768-60999: on the WAN address the box's own stack keeps TCP/UDP ports 32768-60999",
+        "# on the WAN address the NAT hands out ports and echo identifiers 1024-32767, 61440-65535 (70 of 126 blocks; 56 overlapping the kernel's ports reserved whole)",
+        "# ICMP echo on the WAN address: a reply goes to the NAT only while it holds an echo mapping",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    let v: Value = serde_json::from_str(&stdout(&masq(&["check-config", "--json", f]))).unwrap();
+    let s = &v["address_sharing"];
+    assert_eq!(s["kernel_range"], serde_json::json!([32768, 60999]), "{s}");
+    assert_eq!(
+        s["nat_ports"],
+        serde_json::json!([[1024, 32767], [61440, 65535]])
+    );
+    assert_eq!(
+        (s["blocks"].as_u64(), s["reserved_blocks"].as_u64()),
+        (Some(126), Some(56))
+    );
+    assert_eq!(s["addresses"][0], "the WAN address");
+    // "none": every block is the NAT's.
+    let f = file("share-none.toml", &text.replace("32768-60999", "none"));
+    let v: Value = serde_json::from_str(&stdout(&masq(&[
+        "check-config",
+        "--json",
+        f.to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(v["address_sharing"]["reserved_blocks"], 0);
+    assert_eq!(
+        v["address_sharing"]["nat_ports"],
+        serde_json::json!([[1024, 65535]])
+    );
+    // Deterministic NAT with blocks of the kernel's is refused, naming it.
+    let det = "kernel_ports = \"32768-60999\"\nlan = \"lan0\"\nwan = \"wan0\"\n\
+               mode = \"masquerade\"\ninside = [\"192.168.0.0/26\"]\n\
+               [deterministic]\nports_per_subscriber = 512\n";
+    let f = file("share-det.toml", det);
+    let e = stderr(&masq(&["check-config", f.to_str().unwrap()]));
+    assert!(
+        e.contains("kernel_ports: 32768-60999 overlaps 56 deterministic block(s)"),
+        "{e}"
+    );
+    // A bad setting names its key.
+    let f = file(
+        "share-bad.toml",
+        &text.replace("32768-60999", "60999-32768"),
+    );
+    let e = stderr(&masq(&["check-config", f.to_str().unwrap()]));
+    assert!(e.contains("kernel_ports"), "{e}");
+}

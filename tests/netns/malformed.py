@@ -177,6 +177,8 @@ CASES = {
     "proto47": (1, "GRE (protocol 47)", lambda p, i: [bytes(ipv4(p, id=i, proto=47) / Raw(b"\x00\x00\x08\x00" + PAYLOAD))]),
     "proto132": (1, "SCTP (protocol 132)", lambda p, i: [bytes(ipv4(p, id=i, proto=132) / Raw(b"\x9c\x40\x00\x09" + PAYLOAD))]),
     "proto253": (1, "protocol 253 (experimental)", lambda p, i: [bytes(ipv4(p, id=i, proto=253) / Raw(PAYLOAD))]),
+    "proto0": (1, "IP protocol 0 (HOPOPT, no meaning in IPv4)", lambda p, i: [bytes(ipv4(p, id=i, proto=0) / Raw(PAYLOAD))]),
+    "dccp_cut": (1, "DCCP (33) of 6 bytes: too short for its checksum", lambda p, i: [bytes(ipv4(p, id=i, proto=33) / Raw(b"\x9c\x40\x00\x09\x03\x00"))]),
     "icmp_err_unknown": (1, "ICMP 3/3 quoting a UDP datagram of no session",
                          lambda p, i: [icmp_error(p, i, quoted_udp(p))]),
     "icmp_err_cut": (1, "ICMP 3/3 quoting 12 bytes of an IPv4 header",
@@ -274,7 +276,7 @@ def bad_l4_checksum(pkt):
     return checksum(pseudo + seg) != 0
 
 
-PROTOS = {"icmp": 1, "tcp": 6, "udp": 17}
+PROTOS = {"icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "sctp": 132, "p253": 253}
 
 
 def match(k, p):

@@ -5,7 +5,8 @@
 # frames of each kind: frames cut short at every layer, bad IHL and total
 # lengths, bad IPv4, TCP, UDP and ICMP checksums (new flows and established
 # ones), IP options (valid and malformed), tiny, overlapping, flag-rewriting
-# and oversized fragments, GRE/SCTP/253, TTL 0 and 1 both ways, broadcast
+# and oversized fragments, GRE/SCTP/253 (translated address-only), protocol
+# 0 and short DCCP, TTL 0 and 1 both ways, broadcast
 # and multicast (IP and Ethernet), LAN sources that are the NAT's own
 # addresses, WAN frames to unmapped ports or from inside and pool sources.
 # Each burst must be counted by its named counter (masq_drops_total or
@@ -256,7 +257,10 @@ burst lan frag_tcp_off1 "$L sport=43033" "drop:bad_fragment=$N"
 burst lan frag_overlap "$L sport=43034" "drop:bad_fragment=0" "drop:fragment_of_dropped=0" "drop:fragment_timeout=0" "drop:fragment_table_full=0"
 
 # --- LAN side: protocols, ICMP errors, TTL ---------------------------------------
-for c in proto47 proto132 proto253; do burst lan "$c" "$L" "drop:unsupported_protocol=$N"; done
+# Other protocols are translated address-only (one session each, reused).
+for c in proto47 proto132 proto253; do burst lan "$c" "$L" "drop:unsupported_protocol=0" "drop:protocol_conflict=0"; done
+burst lan proto0 "$L" "drop:unsupported_protocol=$N"
+burst lan dccp_cut "$L" "drop:bad_l4_header=$N"
 burst lan icmp_err_unknown "$L sport=43040" "drop:icmp_error_no_session=$N"
 burst lan icmp_err_cut "$L sport=43041" "drop:icmp_error_malformed=$N"
 burst lan icmp_err_badsum "$L sport=43042" "drop:bad_icmp_checksum=$N"
@@ -305,7 +309,12 @@ burst wan icmp_err_badsum "$W" "drop:bad_icmp_checksum=$N"
 burst wan echo "$W" "xdp:wan:not_for_nat=$N"
 burst wan icmp_cut "$W" "xdp:wan:not_for_nat=$N"
 burst wan tcp_syn "dst=$POOL_IP dport=22" "xdp:wan:not_for_nat=$N"
-for c in proto47 proto132 proto253; do burst wan "$c" "$W" "xdp:wan:not_for_nat=$N"; done
+# Other protocols go to the NAT (address-only sessions); from a host with
+# no session they are not its to translate: given back, which a worker
+# can only count (pass_after_redirect).
+for c in proto47 proto132 proto253; do
+    burst wan "$c" "$W src=198.18.0.9" "xdp:wan:not_for_nat=0" "drop:pass_after_redirect=$N"
+done
 burst wan udp "$W mac=ff:ff:ff:ff:ff:ff" "xdp:wan:not_for_nat=$N"
 # Fragments.
 burst wan frag_tiny_tcp "$W" "drop:bad_fragment=$N"
@@ -353,6 +362,9 @@ expect_pcap wan.pcap "$N" "established UDP with bad checksums carried, still bad
     proto=udp src=198.19.0. dport=9 badsum=1
 expect_pcap wan.pcap 1 "the good datagram that opened that UDP session" proto=udp src=198.19.0. dport=9 badsum=0 options=0
 expect_pcap wan.pcap "$N" "established TCP with bad checksums carried, still bad" proto=tcp src=198.19.0. dport=9 badsum=1
+for p in gre sctp p253; do
+    expect_pcap wan.pcap "$N" "$p translated address-only (from the pool)" proto="$p" src=198.19.0.
+done
 expect_pcap wan.pcap "$N" "established ICMP echo with bad checksums carried, still bad" proto=icmp icmp_type=8 src=198.19.0. badsum=1
 expect_pcap lan1.pcap "$N" "inbound UDP with bad checksums on lan1's session carried to lan1, still bad" \
     proto=udp dst="$LAN1" dport=42001 badsum=1

@@ -47,9 +47,10 @@ use masq_core::wire::checksum::{self, Delta};
 use masq_core::wire::{icmp, EthernetFrame, IcmpPacket, Ipv4Packet, TcpPacket, UdpPacket};
 use std::collections::VecDeque;
 
+use masq_core::proto::is_address_only;
 use masq_core::{
-    subscriber_owner, Config, DropReason, Event, Filtering, Limits, Prefix, SessionInfo, Shard,
-    Side, StaticMapping, Time, Timeouts, Verdict,
+    address_only_owner, subscriber_owner, Config, DropReason, Event, Filtering, Limits, Prefix,
+    SessionInfo, Shard, Side, StaticMapping, Time, Timeouts, Verdict,
 };
 
 use crate::check::{self, fold, sum};
@@ -564,6 +565,9 @@ struct Driver {
     orig: Vec<u8>,
     before: Vec<u8>,
     keys: Vec<Key>,
+    /// Address-only sessions seen by `check_state`: (protocol, outside,
+    /// remote, inside) addresses.
+    addr_only: Vec<(u8, u32, u32, u32)>,
     /// Per shard: sessions created minus deleted, from the events.
     ev_live: [i64; SHARDS as usize],
     /// What each operation did, when tracing.
@@ -728,6 +732,7 @@ impl Driver {
             orig: Vec::with_capacity(256),
             before: Vec::with_capacity(256),
             keys: Vec::with_capacity(2 * MAX_SESSIONS as usize),
+            addr_only: Vec::with_capacity(2 * MAX_SESSIONS as usize),
             ev_live: [0; SHARDS as usize],
             trace: None,
             generation: u64::MAX,
@@ -1612,7 +1617,7 @@ impl Driver {
                 ctx()
             );
             assert_eq!(s.src_mac, LAN_MAC, "source MAC: {}", ctx());
-            assert!(matches!(s.proto, 1 | 6 | 17), "protocol: {}", ctx());
+            assert!(s.proto != 0, "protocol: {}", ctx());
         } else {
             assert_eq!(side, Side::Lan, "only LAN frames go to the WAN: {}", ctx());
             assert!(
@@ -1692,6 +1697,10 @@ impl Driver {
                             || (src_changes && (l4..l4 + 2).contains(&i))
                             || (dst_changes && (l4 + 2..l4 + 4).contains(&i))
                     }
+                    // Address-only: only DCCP's and UDP-Lite's checksum.
+                    p if is_address_only(p) => {
+                        matches!(p, 33 | 136) && (l4 + 6..l4 + 8).contains(&i)
+                    }
                     _ => {
                         (l4 + 6..l4 + 8).contains(&i)
                             || (src_changes && (l4..l4 + 2).contains(&i))
@@ -1720,6 +1729,7 @@ impl Driver {
         let cross = generation != self.generation;
         self.generation = generation;
         self.keys.clear();
+        self.addr_only.clear();
         for (i, sh) in self.nat.shards.iter_mut().enumerate() {
             let id = i as u16;
             let n = sh.session_count();
@@ -1730,16 +1740,41 @@ impl Driver {
                 count += 1;
                 let ins = x.inside.addr.to_be_bytes();
                 let ext = x.outside.addr.to_be_bytes();
-                assert!(
-                    matches!(x.proto, 1 | 6 | 17),
-                    "session protocol {}",
-                    x.proto
-                );
+                assert!(x.proto != 0, "session protocol {}", x.proto);
                 assert!(
                     self.cfg.inside.iter().any(|p| p.contains(x.inside.addr)),
                     "inside {ins:?}"
                 );
                 let fixed = static_of(&self.cfg.statics, x.proto, x.inside.addr, x.inside.port);
+                if is_address_only(x.proto) {
+                    // No port anywhere; owned by the shard of its
+                    // (protocol, remote); on its one-to-one address or
+                    // a pool address.
+                    assert_eq!(
+                        (x.inside.port, x.outside.port, x.remote.port, x.tcp),
+                        (0, 0, 0, None),
+                        "address-only {x:?}"
+                    );
+                    assert_eq!(
+                        address_only_owner(x.proto, x.remote.addr, SHARDS),
+                        id,
+                        "address-only {x:?} on shard {i}"
+                    );
+                    match &fixed {
+                        Some(m) => assert_eq!(x.outside.addr, m.outside, "{x:?}"),
+                        None => assert!(
+                            self.cfg.pool.iter().any(|p| p.contains(x.outside.addr)),
+                            "outside {ext:?}"
+                        ),
+                    }
+                    assert!(
+                        x.last_seen <= now && x.expires > x.last_seen,
+                        "times of {x:?} at {now}"
+                    );
+                    self.addr_only
+                        .push((x.proto, x.outside.addr, x.remote.addr, x.inside.addr));
+                    continue;
+                }
                 if let Some(m) = &fixed {
                     // A session of a static mapping has the mapping's
                     // outside endpoint (ICMP of a port forward's host is
@@ -1816,7 +1851,7 @@ impl Driver {
                         ..
                     } => {
                         self.ev_live[i] += 1;
-                        assert!(matches!(proto, 1 | 6 | 17) && at <= now);
+                        assert!(proto != 0 && at <= now);
                         assert!(self.cfg.inside.iter().any(|p| p.contains(inside.addr)));
                         if let Some(m) =
                             static_of(&self.cfg.statics, proto, inside.addr, inside.port)
@@ -1828,7 +1863,9 @@ impl Driver {
                             );
                         } else {
                             assert!(self.cfg.pool.iter().any(|p| p.contains(outside.addr)));
-                            assert_eq!(map.owner(outside.port), Some(id));
+                            if !is_address_only(proto) {
+                                assert_eq!(map.owner(outside.port), Some(id));
+                            }
                         }
                     }
                     Event::SessionDeleted { at, .. } => {
@@ -1877,6 +1914,20 @@ impl Driver {
             }
         }
 
+        // Address-only: one session per (protocol, outside, remote), so a
+        // reply names one subscriber; one per (protocol, inside, remote).
+        self.addr_only.sort_unstable();
+        for w in self.addr_only.windows(2) {
+            assert!(
+                w[0].0 != w[1].0 || w[0].1 != w[1].1 || w[0].2 != w[1].2,
+                "two address-only sessions on one (protocol, outside, remote): {w:?}"
+            );
+        }
+        let mut by_inside: Vec<_> = self.addr_only.iter().map(|k| (k.0, k.3, k.2)).collect();
+        by_inside.sort_unstable();
+        for w in by_inside.windows(2) {
+            assert_ne!(w[0], w[1], "one (protocol, inside, remote) twice");
+        }
         if !cross {
             return;
         }

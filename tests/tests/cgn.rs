@@ -610,14 +610,16 @@ fn fragment_buffers_are_bounded_and_time_out() {
     n.advance(3);
     assert_eq!(n.drops(DropReason::FragmentTimeout), 2);
     assert_eq!(n.shards[0].held_fragments(), 0);
-    // A datagram whose first fragment is refused takes the rest with it.
-    let gre = {
+    // A datagram whose first fragment is refused (a fragmented ICMP
+    // error) takes the rest with it.
+    let err = {
         let mut f = frames::udp(From::Lan, H1, 1, R, 2, &[0u8; 1000]);
-        f[23] = 47;
+        f[23] = 1;
+        f[34] = 3;
         frames::refill_ip_checksum(&mut f);
         f
     };
-    let frags = frames::fragments(&gre, 400, 10);
+    let frags = frames::fragments(&err, 400, 10);
     let mut x = frags[0].clone();
     assert_eq!(
         n.send(&mut x, Side::Lan),

@@ -215,3 +215,65 @@ proptest! {
         prop_assert!(want_r.iter().all(|v| *v == Verdict::ToLan));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Address-only protocols (GRE, ESP, AH, SCTP, an unnamed number) from
+    /// many subscribers to a few remote hosts over several shards: a packet
+    /// leaves with only its source address (and TTL, header checksum, MACs)
+    /// changed, to a pool address; the remote's answer comes back to the
+    /// subscriber byte for byte; one (protocol, external, remote) never
+    /// serves two subscribers; a refusal means every pool address is taken
+    /// for that (protocol, remote).
+    #[test]
+    fn address_only_sessions_never_share_an_address_and_remote(
+        shards in 1u16..=3,
+        flows in proptest::collection::vec((0usize..5, 0u8..12, 0u8..3, proptest::collection::vec(any::<u8>(), 0..40)), 1..200),
+    ) {
+        const PROTOS: [u8; 5] = [47, 50, 51, 132, 253];
+        let mut nat = Nat::new(&cfg(shards));
+        let pool = 0xcb00_7100u32..0xcb00_7104;
+        let mut holders: HashMap<(u8, u32), HashSet<u32>> = HashMap::new();
+        for (p, host, rem, payload) in flows {
+            let proto = PROTOS[p];
+            let (src, dst) = ([100, 64, 9, host], [198, 51, 100, 1 + rem]);
+            let mut orig = frames::udp(From::Lan, src, 1, dst, 2, &payload);
+            orig[23] = proto;
+            frames::refill_ip_checksum(&mut orig);
+            let mut out = orig.clone();
+            let v = nat.send(&mut out, Side::Lan);
+            let dst32 = u32::from_be_bytes(dst);
+            let src32 = u32::from_be_bytes(src);
+            if v != Verdict::ToWan {
+                prop_assert_eq!(v, Verdict::Drop(masq_core::DropReason::ProtocolConflict));
+                let taken = holders.get(&(proto, dst32)).map_or(0, HashSet::len);
+                prop_assert_eq!(taken, 4, "refused with a pool address free");
+                continue;
+            }
+            let ext = u32::from_be_bytes([out[26], out[27], out[28], out[29]]);
+            prop_assert!(pool.contains(&ext));
+            prop_assert!(checksums(&out).is_ok());
+            prop_assert_eq!(&out[34..], &orig[34..], "the transport part untouched");
+            holders.entry((proto, dst32)).or_default().insert(src32);
+            // The remote answers: addresses and MACs swapped.
+            let mut back = out.clone();
+            back[0..6].copy_from_slice(&out[6..12]);
+            back[6..12].copy_from_slice(&out[0..6]);
+            back[26..30].copy_from_slice(&out[30..34]);
+            back[30..34].copy_from_slice(&out[26..30]);
+            frames::refill_ip_checksum(&mut back);
+            prop_assert_eq!(nat.send(&mut back, Side::Wan), Verdict::ToLan);
+            prop_assert_eq!(&back[30..34], &src[..], "back to its subscriber");
+            prop_assert_eq!(&back[34..], &orig[34..]);
+            prop_assert!(checksums(&back).is_ok());
+        }
+        let mut seen_keys = HashSet::new();
+        for shard in &nat.shards {
+            for s in shard.sessions() {
+                prop_assert!(seen_keys.insert((s.proto, s.outside.addr, s.remote.addr)),
+                    "two sessions on one (protocol, external, remote): {:?}", s);
+            }
+        }
+    }
+}

@@ -237,8 +237,9 @@ fn bad_frames_are_dropped_with_their_reason() {
             DropReason::BadL4Header,
         ),
         (
-            "first fragment of an outbound GRE packet",
-            edited(gre(From::Lan, H1, R), |f| {
+            "first fragment of an outbound ICMP error",
+            edited(frames::echo(From::Lan, H1, R, 1, 1, true), |f| {
+                f[34] = 3;
                 f[20] = 0x20;
                 frames::refill_ip_checksum(f);
             }),
@@ -330,8 +331,11 @@ fn bad_frames_are_dropped_with_their_reason() {
             DropReason::TtlExpired,
         ),
         (
-            "outbound GRE",
-            gre(From::Lan, H1, R),
+            "outbound IP protocol 0",
+            edited(gre(From::Lan, H1, R), |f| {
+                f[23] = 0;
+                frames::refill_ip_checksum(f);
+            }),
             Side::Lan,
             DropReason::UnsupportedProtocol,
         ),

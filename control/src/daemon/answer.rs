@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use masq_core::addr::fmt_addr;
-use masq_core::{DropReason, SessionInfo};
+use masq_core::{DropReason, SessionInfo, SubscriberInfo};
 use masq_xsk::command::{Command, Reply, Select};
 use masq_xsk::worker::Io;
 use masq_xsk::xdp;
@@ -61,25 +61,43 @@ impl Control {
             }
             Request::Subscribers => {
                 let replies = self.ask(|_| Command::Subscribers)?;
-                let mut list = Vec::new();
+                // One entry per subscriber: its address-only sessions may
+                // sit on other workers than its own, each with a record.
+                let mut merged: Vec<SubscriberInfo> = Vec::new();
+                let mut at: std::collections::HashMap<u32, usize> = Default::default();
                 for r in replies {
                     if let Reply::Subscribers(v) = r {
                         for s in v {
-                            let blocks: Vec<Value> = s
-                                .blocks
-                                .iter()
-                                .map(|(a, lo, hi)| {
-                                    json!({"external": fmt_addr(*a).to_string(), "first_port": lo, "last_port": hi})
-                                })
-                                .collect();
-                            list.push(json!({
-                                "subscriber": fmt_addr(s.addr).to_string(),
-                                "sessions": s.sessions,
-                                "blocks": blocks,
-                            }));
+                            match at.get(&s.addr) {
+                                Some(&i) => {
+                                    merged[i].sessions += s.sessions;
+                                    merged[i].blocks.extend(s.blocks);
+                                }
+                                None => {
+                                    at.insert(s.addr, merged.len());
+                                    merged.push(s);
+                                }
+                            }
                         }
                     }
                 }
+                let list: Vec<Value> = merged
+                    .iter()
+                    .map(|s| {
+                        let blocks: Vec<Value> = s
+                            .blocks
+                            .iter()
+                            .map(|(a, lo, hi)| {
+                                json!({"external": fmt_addr(*a).to_string(), "first_port": lo, "last_port": hi})
+                            })
+                            .collect();
+                        json!({
+                            "subscriber": fmt_addr(s.addr).to_string(),
+                            "sessions": s.sessions,
+                            "blocks": blocks,
+                        })
+                    })
+                    .collect();
                 Ok(json!({ "count": list.len(), "subscribers": list }))
             }
             Request::Flush {

@@ -3,12 +3,13 @@
 
 use std::net::Ipv4Addr;
 
-use masq_core::Prefix;
+use masq_core::{OwnAddrs, Prefix};
 use masq_xsk::xdp;
 
 use crate::config::{Mode, RunConfig};
 
-/// The WAN program's filter: the pool (with the static mappings), or the
+/// The WAN program's filter: the pool (with the static mappings and what
+/// on the box's own pool addresses is the box's), or the
 /// inside prefixes for the L2 forwarder (which sends replies to inside
 /// hosts untranslated).
 pub(super) fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
@@ -21,6 +22,8 @@ pub(super) fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
             one_to_one: Vec::new(),
             static_ports: Vec::new(),
             drop_other: false,
+            own: Vec::new(),
+            kernel_ports: None,
         };
     }
     let mut static_ports: Vec<u16> = c
@@ -42,6 +45,12 @@ pub(super) fn wan_filter(rc: &RunConfig, l2_forward: bool) -> xdp::Filter {
             .collect(),
         static_ports,
         drop_other: rc.mode == Mode::Snat,
+        own: match &c.own_addrs {
+            OwnAddrs::None => Vec::new(),
+            OwnAddrs::Pool => c.pool_addrs(),
+            OwnAddrs::Listed(v) => v.clone(),
+        },
+        kernel_ports: c.kernel_ports,
     }
 }
 

@@ -20,6 +20,8 @@ impl Control {
         let m = crate::mtu::both(&new, self.kernel.view());
         new.core.lan_mtu = m[0].value;
         new.core.wan_mtu = m[1].value;
+        // The box's own pool addresses were found at start.
+        new.core.own_addrs = self.rc.core.own_addrs.clone();
         self.rc
             .core
             .live_change(&new.core)

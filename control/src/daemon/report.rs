@@ -75,7 +75,7 @@ pub(super) fn report(
                 break;
             }
             listed += 1;
-            let proto = masq_core::proto::name_of(s.proto);
+            let proto = masq_core::proto::Name(s.proto);
             println!(
                 "  {proto:<4} {} -> {} -> remote {}  {}",
                 s.inside,

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use masq_core::wire::Mac;
-use masq_core::{NextHops, Shard};
+use masq_core::{NextHops, OwnAddrs, Shard};
 use masq_xsk::command::Command;
 use masq_xsk::worker::{self, Mode as XskMode, Shared, Started, WorkerSpec};
 use masq_xsk::{netinfo, privilege, xdp};
@@ -26,7 +26,9 @@ use crate::eventlog::{self, Logger};
 use crate::external::External;
 use crate::kernel::{Kernel, KernelView};
 use crate::metrics::Metrics;
-use crate::{mtu, sys};
+use crate::mtu;
+use crate::sharing::{self, Sharing};
+use crate::sys;
 
 /// A started masq: the control thread's state, the workers, the event
 /// logger and the signal flags.
@@ -58,13 +60,13 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let mut rc = load(&opts)?;
     let kernel = Kernel::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let external = masquerade_address(&mut rc, kernel.view())?;
+    own_pool_addresses(&mut rc, kernel.view())?;
     // The workers start with the MTUs in force; the control thread
     // follows the interfaces' from here on (`kernel::follow_mtu`).
     let mtus = mtu::both(&rc, kernel.view());
     rc.core.lan_mtu = mtus[0].value;
     rc.core.wan_mtu = mtus[1].value;
     check_queues(&rc)?;
-    warn_port_overlap(&rc);
     let hops = NextHops {
         lan_mac: mac_of("lan", &rc.lan, kernel.view())?,
         wan_mac: mac_of("wan", &rc.wan, kernel.view())?,
@@ -125,7 +127,8 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     }
 
     let xsks = (lan_prog.xsks_fd(), wan_prog.xsks_fd());
-    let (handles, first) = match start_workers(&rc, &opts, hops, xsks, &shared) {
+    let echo_ids = wan_prog.echo_ids_fd();
+    let (handles, first) = match start_workers(&rc, &opts, hops, (xsks, echo_ids), &shared) {
         Ok(h) => h,
         Err(e) => {
             let _ = std::fs::remove_file(&rc.admin_socket);
@@ -228,23 +231,19 @@ fn check_queues(rc: &RunConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// MASQUERADE: warns when the kernel's ephemeral ports overlap the NAT's.
-fn warn_port_overlap(rc: &RunConfig) {
-    if rc.mode != Mode::Masquerade {
-        return;
+/// SNAT: the pool addresses that are the box's own now (an interface
+/// holds them), on which the kernel keeps its ports
+/// ([`crate::sharing`]). Fixed for the run.
+fn own_pool_addresses(rc: &mut RunConfig, view: &KernelView) -> Result<(), String> {
+    if rc.mode == Mode::Snat {
+        let own = sharing::own_pool_addresses(&rc.core, view);
+        rc.core.own_addrs = if own.is_empty() {
+            OwnAddrs::None
+        } else {
+            OwnAddrs::Listed(own)
+        };
     }
-    if let Ok((lo, hi)) = netinfo::local_port_range() {
-        if lo <= rc.core.port_max && hi >= rc.core.port_min {
-            eprintln!(
-                "masq: warning: the box's own ephemeral ports {lo}-{hi} (net.ipv4.ip_local_port_range) \
-                 overlap the NAT ports {}-{}: replies to the box's own connections from the WAN \
-                 address would go to the NAT. Set port_max = {} (or move the kernel's range).",
-                rc.core.port_min,
-                rc.core.port_max,
-                lo.saturating_sub(1)
-            );
-        }
-    }
+    sharing::check_deterministic(&rc.core)
 }
 
 /// Removes stale copies of masq's program, arranges for a crash to
@@ -296,7 +295,7 @@ fn start_workers(
     rc: &RunConfig,
     opts: &Options,
     hops: NextHops,
-    xsks: (i32, i32),
+    (xsks, echo_ids): ((i32, i32), i32),
     shared: &Arc<Shared>,
 ) -> Result<(Vec<JoinHandle<std::io::Result<Shard>>>, Started), String> {
     let workers = usize::from(rc.core.workers);
@@ -312,6 +311,7 @@ fn start_workers(
             frames: rc.umem_frames,
             ring: rc.ring_size,
             xsks,
+            echo_ids: (!opts.l2_forward).then_some(echo_ids),
             l2_forward: opts.l2_forward,
         };
         let cfg = rc.core.clone();
@@ -384,6 +384,9 @@ fn announce(
         None => eprintln!("masq: metrics off"),
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
+    if let Some(first) = Sharing::of(rc).lines().first() {
+        eprintln!("masq: address sharing: {first}");
+    }
     eprintln!(
         "masq: privileges: control thread keeps {}, workers, event logger and HTTP threads none; no new privileges",
         privilege::names(kept)

@@ -98,6 +98,7 @@ pub fn syslog_line(e: &Event, ms: u64, host: &str, destinations: bool) -> String
 mod tests {
     use super::*;
     use crate::eventlog::fixtures::events;
+    use masq_core::Endpoint;
 
     #[test]
     fn syslog_lines() {
@@ -115,6 +116,25 @@ mod tests {
         );
         assert!(syslog_line(&ev[1], ms, "nat1", true)
             .ends_with("session-delete proto=17 inside=192.168.1.10:40000 outside=203.0.113.1:1024 remote=198.51.100.1:53 at=305"));
+        // An address-only session (GRE): its number and ports 0.
+        let gre = match ev[0] {
+            Event::SessionCreated {
+                inside,
+                outside,
+                remote,
+                at,
+                ..
+            } => Event::SessionCreated {
+                proto: 47,
+                inside: Endpoint { port: 0, ..inside },
+                outside: Endpoint { port: 0, ..outside },
+                remote: Endpoint { port: 0, ..remote },
+                at,
+            },
+            _ => unreachable!("the fixture starts with a creation"),
+        };
+        assert!(syslog_line(&gre, ms, "nat1", true)
+            .ends_with("session-create proto=47 inside=192.168.1.10:0 outside=203.0.113.1:0 remote=198.51.100.1:0 at=5"));
         let x = syslog_line(&ev[5], ms, "-", false);
         assert!(x.starts_with("<132>1 2023-11-14T22:13:20.123Z - masq - - - exhausted resource=ports subscriber=192.168.1.10"), "{x}");
         for (ms, want) in [

@@ -71,6 +71,11 @@ impl KernelView {
         primary.chain(secondary).map(|a| a.addr).collect()
     }
 
+    /// Every IPv4 address of every interface (the box's own addresses).
+    pub fn all_addresses(&self) -> Vec<Ipv4Addr> {
+        self.addresses.values().flatten().map(|a| a.addr).collect()
+    }
+
     /// The first primary IPv4 address of an interface.
     pub fn primary_address(&self, index: u32) -> Option<Ipv4Addr> {
         self.addresses

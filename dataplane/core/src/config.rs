@@ -76,6 +76,9 @@ pub struct Timeouts {
     pub tcp_incoming_syn: u32,
     /// ICMP query idle timeout (RFC 5508 REQ-1: 60 s).
     pub icmp: u32,
+    /// Idle timeout of address-only sessions: every protocol but TCP, UDP
+    /// and ICMP (GRE, ESP, SCTP, ...); 600 s, netfilter's generic timeout.
+    pub other: u32,
     /// How long a freed port block is held before another subscriber may
     /// have it (RFC 6888 REQ-8: 120 s).
     pub block_hold: u32,
@@ -89,6 +92,7 @@ impl Default for Timeouts {
             tcp_transitory: 240,
             tcp_incoming_syn: 6,
             icmp: 60,
+            other: 600,
             block_hold: 120,
         }
     }
@@ -252,6 +256,26 @@ pub struct Config {
     pub icmp: IcmpGeneration,
     /// Fragment handling.
     pub fragments: Fragments,
+    /// Ports the box's own stack keeps (inclusive; its ephemeral range) on
+    /// the pool addresses that are the box's (`own_addrs`): no block
+    /// overlapping them is handed out there, and inbound traffic to them
+    /// is the box's. `None`: the NAT's range is all the NAT's.
+    pub kernel_ports: Option<(u16, u16)>,
+    /// Which pool addresses are the box's own.
+    pub own_addrs: OwnAddrs,
+}
+
+/// Which pool addresses are also addresses of the box itself, whose own
+/// stack keeps `Config::kernel_ports` on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum OwnAddrs {
+    /// None (an SNAT pool apart from the box's addresses).
+    #[default]
+    None,
+    /// Every pool address: MASQUERADE's one /32, whatever it becomes.
+    Pool,
+    /// These pool addresses (SNAT with some of the box's addresses).
+    Listed(Vec<u32>),
 }
 
 impl Default for Config {
@@ -280,6 +304,8 @@ impl Default for Config {
             wan_mtu: 1500,
             icmp: IcmpGeneration::default(),
             fragments: Fragments::default(),
+            kernel_ports: None,
+            own_addrs: OwnAddrs::None,
         }
     }
 }
@@ -318,6 +344,29 @@ impl Config {
             return 0;
         }
         (u32::from(self.port_max) - u32::from(self.port_min) + 1) / u32::from(self.block_size)
+    }
+
+    /// Whether pool address `a` is the box's own ([`Config::own_addrs`]).
+    pub fn is_own(&self, a: u32) -> bool {
+        match &self.own_addrs {
+            OwnAddrs::None => false,
+            OwnAddrs::Pool => true,
+            OwnAddrs::Listed(v) => v.contains(&a),
+        }
+    }
+
+    /// The blocks (numbers on every address) that overlap
+    /// `kernel_ports`, as an inclusive range; `None` when none does.
+    pub fn kernel_blocks(&self) -> Option<(u32, u32)> {
+        let (lo, hi) = self.kernel_ports?;
+        let n = self.blocks_per_addr();
+        if n == 0 || hi < self.port_min || lo > self.port_max || lo > hi {
+            return None;
+        }
+        let size = u32::from(self.block_size);
+        let first = u32::from(lo.max(self.port_min) - self.port_min) / size;
+        let last = (u32::from(hi.min(self.port_max) - self.port_min) / size).min(n - 1);
+        (first < n).then_some((first, last))
     }
 
     /// Every pool address, in order.

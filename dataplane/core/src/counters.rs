@@ -48,7 +48,7 @@ drop_reasons! {
     BadIpHeader => "bad_ip_header", "IPv4 version, IHL or total length is wrong.";
     BadIpChecksum => "bad_ip_checksum", "IPv4 header checksum does not verify.";
     BadIpOptions => "bad_ip_options", "IPv4 options whose lengths do not add up to the header.";
-    BadL4Header => "bad_l4_header", "TCP data offset, UDP length or ICMP header is wrong.";
+    BadL4Header => "bad_l4_header", "TCP data offset, UDP length or ICMP header is wrong; a DCCP or UDP-Lite packet too short for its checksum.";
     BadL4Checksum => "bad_l4_checksum", "TCP, UDP or ICMP query checksum does not verify (checked when a session is created).";
     BadIcmpChecksum => "bad_icmp_checksum", "ICMP error checksum does not verify.";
     BadFragment => "bad_fragment", "First fragment too short to hold the transport ports (and TCP flags), a TCP fragment at offset 8 (over the flags, RFC 1858), a fragment ending past 65535 bytes, or a fragment of an ICMP error or of a hairpinned flow.";
@@ -59,12 +59,13 @@ drop_reasons! {
     FragmentQueueFull => "fragment_queue_full", "Packet larger than the egress link's MTU without DF, and no room in the emit queue for all its fragments: dropped whole (also a released early fragment that found the queue full).";
     NoNeighbor => "no_neighbor", "Inbound packet for a static mapping whose inside host's MAC address is not known yet.";
     TtlExpired => "ttl_expired", "TTL would reach zero when forwarded.";
-    UnsupportedProtocol => "unsupported_protocol", "Outbound IP protocol other than TCP, UDP or ICMP.";
+    UnsupportedProtocol => "unsupported_protocol", "Outbound packet of IP protocol 0, which the session table cannot hold (HOPOPT is an IPv6 extension header, meaningless in IPv4).";
     IcmpUnsupported => "icmp_unsupported", "Outbound ICMP type that is neither a query nor an error.";
     MartianSource => "martian_source", "WAN frame whose source is an inside or pool address.";
     MartianDestination => "martian_destination", "Outbound packet to an address never forwarded: 0.0.0.0/8, 127.0.0.0/8 or 240.0.0.0/4.";
     NoMapping => "no_mapping", "Inbound frame for an external address and port with no mapping.";
     Filtered => "filtered", "Inbound frame refused by address(-and-port)-dependent filtering.";
+    ProtocolConflict => "protocol_conflict", "Outbound packet of an address-only protocol (GRE, ESP, ...) to a remote address with which every external address it may use already has a session of that protocol for another subscriber (ICMP 3/13 sent).";
     TcpNotSyn => "tcp_not_syn", "TCP segment with no session that is not a SYN.";
     IcmpErrorNoSession => "icmp_error_no_session", "ICMP error about a flow the NAT does not track.";
     IcmpErrorMalformed => "icmp_error_malformed", "ICMP error whose embedded packet cannot be read.";

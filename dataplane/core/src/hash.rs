@@ -61,6 +61,19 @@ pub fn subscriber_owner(inside: u32, shards: u16) -> u16 {
     ((u64::from(h) * u64::from(shards)) >> 32) as u16
 }
 
+/// The shard that owns the address-only sessions of protocol `proto`
+/// with remote address `remote`, in both directions: `hash(proto, remote)
+/// mod shards`. An inbound packet of such a protocol carries no port to
+/// name a block's owner, only these two; and one shard seeing every
+/// session of a (protocol, remote) pair can tell which external addresses
+/// are free for it.
+#[inline]
+pub fn address_only_owner(proto: u8, remote: u32, shards: u16) -> u16 {
+    let k = (u64::from(proto) << 32) | u64::from(remote);
+    let h = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32;
+    ((u64::from(h) * u64::from(shards)) >> 32) as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +89,14 @@ mod tests {
             assert!((900..1150).contains(&c), "{count:?}");
         }
         assert_eq!(subscriber_owner(12345, 1), 0);
+        let mut count = [0u32; 4];
+        for a in 0..4096u32 {
+            count[usize::from(address_only_owner(47, 0xc633_6400 + a, 4))] += 1;
+        }
+        for c in count {
+            assert!((900..1150).contains(&c), "{count:?}");
+        }
+        assert_eq!(address_only_owner(50, 12345, 1), 0);
     }
 
     #[test]

@@ -30,11 +30,12 @@ pub mod wire;
 
 pub use addr::Prefix;
 pub use config::{
-    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, StaticMapping, Timeouts,
+    Config, ConfigError, Filtering, Fragments, IcmpGeneration, Limits, OwnAddrs, StaticMapping,
+    Timeouts,
 };
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
-pub use hash::subscriber_owner;
+pub use hash::{address_only_owner, subscriber_owner};
 pub use pool::BlockMap;
 pub use proto::Protocol;
 pub use shard::{SessionInfo, Shard, SubscriberInfo};

@@ -4,7 +4,8 @@
 //! traffic generator, in bench/, has its own), all of it in [`worker`]:
 //! the xsk-rs socket and ring operations, whose contract is that a frame
 //! descriptor is handed to the kernel at most once at a time, and the
-//! AF_XDP socket's own system calls (busy-poll options, poll, statistics).
+//! AF_XDP socket's own system calls (busy-poll options, poll, statistics),
+//! and the shared mapping of the XDP program's echo identifier table.
 //! The XDP program is loaded, configured and attached through libbpf-rs,
 //! and privileges cut through caps and rustix, without `unsafe`. Each
 //! `unsafe` block says why it holds.

@@ -32,6 +32,8 @@ static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR")
 pub const PROGRAM: &str = "masq_xdp";
 /// Prefixes the program can hold (`MAX_PREFIXES` in masq.c).
 pub const MAX_PREFIXES: usize = 16;
+/// Bytes of the echo identifier table (`struct echo_ids` in masq.c).
+pub const ECHO_IDS_LEN: usize = 1 << 16;
 /// Spoofed-source prefixes the LAN program can hold (`MAX_SPOOF`).
 pub const MAX_SPOOF: usize = 3 * MAX_PREFIXES;
 
@@ -82,6 +84,12 @@ pub enum Filter {
         /// pool or one-to-one address and not redirected: in snat mode
         /// those addresses are not the box's.
         drop_other: bool,
+        /// Pool addresses that are also the box's own: what is the box's
+        /// on them (see `kernel_ports`, the echo identifier table, ICMP
+        /// errors about its packets) goes to the kernel, never dropped.
+        own: Vec<u32>,
+        /// Ports the box's stack keeps on `own` addresses (inclusive).
+        kernel_ports: Option<(u16, u16)>,
     },
 }
 
@@ -106,6 +114,10 @@ struct RawConfig {
     spoof_count: u32,
     spoof_addr: [u32; MAX_SPOOF],
     spoof_mask: [u32; MAX_SPOOF],
+    kport_min: u32,
+    kport_max: u32,
+    own_count: u32,
+    own_addr: [u32; MAX_PREFIXES],
 }
 
 impl RawConfig {
@@ -131,6 +143,8 @@ impl RawConfig {
         put(&[self.drop_other, self.spoof_count]);
         put(&self.spoof_addr);
         put(&self.spoof_mask);
+        put(&[self.kport_min, self.kport_max, self.own_count]);
+        put(&self.own_addr);
         out
     }
 }
@@ -179,6 +193,10 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
         spoof_count: 0,
         spoof_addr: [0; MAX_SPOOF],
         spoof_mask: [0; MAX_SPOOF],
+        kport_min: 0,
+        kport_max: 0,
+        own_count: 0,
+        own_addr: [0; MAX_PREFIXES],
     };
     match filter {
         Filter::Lan {
@@ -206,6 +224,8 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
             one_to_one,
             static_ports,
             drop_other,
+            own,
+            kernel_ports,
         } => {
             c.side = 1;
             c.drop_other = u32::from(*drop_other);
@@ -226,6 +246,19 @@ fn raw(filter: &Filter) -> io::Result<RawConfig> {
                 c.sport[i] = u32::from(p);
             }
             c.sport_count = static_ports.len() as u32;
+            if own.len() > MAX_PREFIXES {
+                return Err(io::Error::other(format!(
+                    "{} pool addresses of the box; the XDP program holds at most {MAX_PREFIXES}",
+                    own.len()
+                )));
+            }
+            for (i, a) in own.iter().enumerate() {
+                c.own_addr[i] = a.to_be();
+            }
+            c.own_count = own.len() as u32;
+            if let Some((lo, hi)) = kernel_ports {
+                (c.kport_min, c.kport_max) = (u32::from(*lo), u32::from(*hi));
+            }
         }
     }
     Ok(c)
@@ -251,6 +284,7 @@ pub struct XdpProgram {
     xsks_fd: i32,
     stats: MapHandle,
     config: MapHandle,
+    echo_ids: MapHandle,
 }
 
 impl XdpProgram {
@@ -266,6 +300,7 @@ impl XdpProgram {
         let xsks = bpf::map(&obj, "xsks")?;
         let stats = bpf::map(&obj, "stats")?;
         let config = bpf::map(&obj, "config")?;
+        let echo_ids = bpf::map(&obj, "echo_ids")?;
         bpf::update(
             &config,
             &0u32.to_ne_bytes(),
@@ -282,6 +317,7 @@ impl XdpProgram {
             xsks_fd: xsks.as_fd().as_raw_fd(),
             stats,
             config,
+            echo_ids,
         };
         // From here on, an error drops `p`, which detaches it.
         let entry = Attached {
@@ -330,6 +366,13 @@ impl XdpProgram {
         self.xsks_fd
     }
 
+    /// The fd of the program's echo identifier table ([`ECHO_IDS_LEN`]
+    /// bytes, one per identifier, mappable), which the workers write;
+    /// valid while this program lives.
+    pub fn echo_ids_fd(&self) -> i32 {
+        self.echo_ids.as_fd().as_raw_fd()
+    }
+
     /// The program's id (what `ip link` shows on the interface).
     pub fn id(&self) -> u32 {
         self.prog_id
@@ -367,9 +410,13 @@ mod tests {
             one_to_one: vec![0xcb00_7180],
             static_ports: vec![80, 443],
             drop_other: true,
+            own: vec![0xcb00_7101],
+            kernel_ports: Some((32768, 60999)),
         })
         .unwrap();
         assert_eq!(c.side, 1);
+        assert_eq!((c.kport_min, c.kport_max), (32768, 60999));
+        assert_eq!((c.own_count, c.own_addr[0]), (1, 0xcb00_7101u32.to_be()));
         assert_eq!(c.count, 1);
         assert_eq!(c.addr[0], 0xcb00_7100u32.to_be());
         assert_eq!(c.mask[0], 0xffff_ff00u32.to_be());
@@ -390,6 +437,10 @@ mod tests {
                 + 4
                 + 4
                 + 2 * 4 * MAX_SPOOF
+                + 4
+                + 4
+                + 4
+                + 4 * MAX_PREFIXES
         );
         let c = raw(&Filter::Lan {
             inside: vec![(0xc0a8_0000, 16)],
@@ -428,6 +479,8 @@ mod tests {
             one_to_one: vec![0xcb00_7180],
             static_ports: vec![80, 443],
             drop_other: true,
+            own: vec![0xcb00_7101, 0xcb00_7102],
+            kernel_ports: Some((32768, 60999)),
         })
         .unwrap();
         let b = c.bytes();
@@ -441,6 +494,23 @@ mod tests {
         assert_eq!(at(offset_of!(RawConfig, o2o_addr)), c.o2o_addr[0]);
         assert_eq!(at(offset_of!(RawConfig, sport) + 4), 443);
         assert_eq!(at(offset_of!(RawConfig, drop_other)), 1);
+        assert_eq!(at(offset_of!(RawConfig, kport_min)), 32768);
+        assert_eq!(at(offset_of!(RawConfig, kport_max)), 60999);
+        assert_eq!(at(offset_of!(RawConfig, own_count)), 2);
+        assert_eq!(
+            at(offset_of!(RawConfig, own_addr) + 4),
+            0xcb00_7102u32.to_be()
+        );
+        let none = raw(&Filter::Wan {
+            pool: vec![],
+            ports: (1024, 65535),
+            one_to_one: vec![],
+            static_ports: vec![],
+            drop_other: false,
+            own: vec![0; MAX_PREFIXES + 1],
+            kernel_ports: None,
+        });
+        assert!(none.is_err(), "more own addresses than the program holds");
         let c = raw(&Filter::Lan {
             inside: vec![],
             exclude: vec![],
@@ -455,6 +525,17 @@ mod tests {
     }
 
     const MASQ_C: &str = include_str!("../xdp/masq.c");
+
+    /// The struct and the table the loader writes are the ones masq.c
+    /// declares: its last fields, in order, and the table's size.
+    #[test]
+    fn the_program_declares_the_shared_layout() {
+        let tail = "    __u32 kport_min;\n    __u32 kport_max;\n    __u32 own_count;\n    \
+                    __u32 own_addr[MAX_PREFIXES];\n};";
+        assert!(MASQ_C.contains(tail));
+        assert!(MASQ_C.contains(&format!("__u8 held[{ECHO_IDS_LEN}];")));
+        assert!(MASQ_C.contains("__uint(map_flags, BPF_F_MMAPABLE);"));
+    }
 
     #[test]
     fn the_program_counts_with_the_generated_slots() {

@@ -4,10 +4,20 @@
 // from the box itself) to the kernel.
 //
 // LAN side: IPv4 whose source is in an inside prefix and whose destination
-// is in neither an inside nor an excluded prefix.  WAN side: IPv4 to a pool
-// address that is a fragment, TCP or UDP to a port in the NAT range or to a
-// static mapping's port, an ICMP echo reply, or an ICMP error; and every
-// IPv4 packet to a one-to-one mapping's outside address.  Link-layer
+// is in neither an inside nor an excluded prefix, whatever its protocol.
+// WAN side: IPv4 to a pool address that is a fragment, TCP or UDP to a port
+// in the NAT range or to a static mapping's port, an ICMP echo reply, an
+// ICMP error, or of any other protocol (GRE, ESP, SCTP, ...: the NAT
+// translates those address-only and gives back what no session holds);
+// and every IPv4 packet to a one-to-one mapping's outside address.
+//
+// On a pool address that is also the box's own (`own_addr`: MASQUERADE's
+// WAN address, an SNAT pool address of the box), what is the box's goes
+// to the kernel: TCP/UDP to the ports its stack keeps (`kport_*`, its
+// ephemeral range, where the NAT hands out no block), an echo reply whose
+// identifier the NAT does not hold (`echo_ids`, written by the workers),
+// and an ICMP error about a packet the box sent (by the source port or
+// echo identifier of the packet inside).  Link-layer
 // broadcast and multicast, IPv4 multicast and the limited broadcast are
 // never redirected.
 //
@@ -51,6 +61,17 @@ struct masq_cfg {
     __u32 spoof_count;
     __u32 spoof_addr[MAX_SPOOF];
     __u32 spoof_mask[MAX_SPOOF];
+    __u32 kport_min;
+    __u32 kport_max;
+    __u32 own_count;
+    __u32 own_addr[MAX_PREFIXES];
+};
+
+/* One byte per ICMP echo identifier, set while the NAT holds an echo
+ * mapping with it; the worker whose blocks hold the identifier writes it
+ * through a shared mapping (src/worker/echo.rs). */
+struct echo_ids {
+    __u8 held[65536];
 };
 
 struct {
@@ -66,6 +87,14 @@ struct {
     __type(key, __u32);
     __type(value, struct masq_cfg);
 } config SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __type(key, __u32);
+    __type(value, struct echo_ids);
+} echo_ids SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -132,6 +161,60 @@ static __always_inline int static_port(const struct masq_cfg *c, __u32 p)
     return 0;
 }
 
+static __always_inline int own_addr(const struct masq_cfg *c, __u32 a)
+{
+#pragma unroll
+    for (int i = 0; i < MAX_PREFIXES; i++) {
+        if (i < c->own_count && a == c->own_addr[i])
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether the NAT holds an echo mapping with identifier `id`. */
+static __always_inline int echo_held(__u16 id)
+{
+    __u32 zero = 0;
+    struct echo_ids *e = bpf_map_lookup_elem(&echo_ids, &zero);
+    return e && e->held[id];
+}
+
+/* Whether a TCP/UDP port of an own address is the box's: one its stack
+ * keeps, or outside the NAT's range and no static mapping's. */
+static __always_inline int box_port(const struct masq_cfg *c, __u32 p)
+{
+    if (static_port(c, p))
+        return 0;
+    if (p >= c->kport_min && p <= c->kport_max)
+        return 1;
+    return p < c->port_min || p > c->port_max;
+}
+
+/* An ICMP error to an own address: whether the packet inside (which the
+ * box or the NAT sent) is the box's, by its source port or its echo
+ * identifier. Anything that cannot be read goes to the NAT, which counts
+ * it. */
+static __always_inline int box_error(const struct masq_cfg *c, __u8 *l4, void *data_end)
+{
+    __u8 *in = l4 + 8;
+    __u8 *in4;
+    __u32 ihl;
+
+    if ((void *)(in + 20) > data_end)
+        return 0;
+    ihl = (in[0] & 0x0f) * 4;
+    if (ihl < 20)
+        return 0;
+    in4 = in + ihl;
+    if ((void *)(in4 + 8) > data_end)
+        return 0;
+    if (in[9] == IPPROTO_TCP || in[9] == IPPROTO_UDP)
+        return box_port(c, ((__u32)in4[0] << 8) | in4[1]);
+    if (in[9] == IPPROTO_ICMP && in4[0] == 8)
+        return !echo_held(((__u16)in4[4] << 8) | in4[5]);
+    return 0;
+}
+
 SEC("xdp")
 int masq_xdp(struct xdp_md *ctx)
 {
@@ -142,6 +225,7 @@ int masq_xdp(struct xdp_md *ctx)
     struct masq_cfg *c;
     __u32 zero = 0;
     int group;
+    int own = 0;
 
     if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
         return count(ST_PASS, XDP_PASS);
@@ -178,6 +262,7 @@ int masq_xdp(struct xdp_md *ctx)
     }
     if (!in_prefixes(c, ip->daddr))
         return count(ST_PASS, XDP_PASS);
+    own = own_addr(c, ip->daddr);
     if (group)
         goto other;
     if (ip->frag_off & bpf_htons(0x3fff))
@@ -189,6 +274,8 @@ int masq_xdp(struct xdp_md *ctx)
         if ((void *)(l4 + 4) > data_end)
             goto redirect;
         port = ((__u16)l4[2] << 8) | l4[3];
+        if (own && box_port(c, port))
+            goto other;
         if ((port < c->port_min || port > c->port_max) && !static_port(c, port))
             goto other;
         goto redirect;
@@ -197,15 +284,27 @@ int masq_xdp(struct xdp_md *ctx)
         __u8 *l4 = (__u8 *)ip + ip->ihl * 4;
         if ((void *)(l4 + 1) > data_end)
             goto redirect;
-        if (l4[0] == 0 || l4[0] == 3 || l4[0] == 11 || l4[0] == 12)
+        if (l4[0] == 0) {
+            if (own && (void *)(l4 + 8) <= data_end &&
+                !echo_held(((__u16)l4[4] << 8) | l4[5]))
+                goto other;
             goto redirect;
+        }
+        if (l4[0] == 3 || l4[0] == 11 || l4[0] == 12) {
+            if (own && box_error(c, l4, data_end))
+                goto other;
+            goto redirect;
+        }
+        goto other;
     }
+    /* Every other protocol: address-only sessions (GRE, ESP, ...). */
+    goto redirect;
 
 other:
     /* For a NAT address, not for the NAT: the box's own in masquerade
      * mode; in snat mode the kernel could only drop it, or with
      * forwarding on route it back to the WAN. */
-    if (c->drop_other)
+    if (c->drop_other && !own)
         return count(ST_NOT_FOR_NAT, XDP_DROP);
     return count(ST_PASS, XDP_PASS);
 

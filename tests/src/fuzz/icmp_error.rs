@@ -675,17 +675,15 @@ fn fill_icmp_checksum(f: &mut [u8]) {
 }
 
 /// The embedded tuple of a built error as the NAT reads it: (protocol,
-/// src, sport, dst, dport), the echo identifier standing for both ports.
+/// src, sport, dst, dport), the echo identifier standing for both ports,
+/// 0 for both of an address-only protocol.
 fn tuple(emb: &[u8]) -> Option<(u8, u32, u16, u32, u16)> {
     let hl = ihl(emb);
     if emb.len() < hl + 8 || hl < 20 {
         return None;
     }
     let a = |at: usize| u32::from_be_bytes([emb[at], emb[at + 1], emb[at + 2], emb[at + 3]]);
-    let (sp, dp) = match emb[9] {
-        1 => (be16(emb, hl + 4), be16(emb, hl + 4)),
-        _ => (be16(emb, hl), be16(emb, hl + 2)),
-    };
+    let (sp, dp) = sp_dp(emb, emb[9], hl);
     Some((emb[9], a(12), sp, a(16), dp))
 }
 
@@ -923,8 +921,11 @@ impl Driver {
         let csum_at = match proto {
             6 if il4 + 18 <= end => Some(il4 + 16),
             6 => None,
-            17 => Some(il4 + 6),
-            _ => Some(il4 + 2),
+            // UDP, and the address-only protocols whose checksum covers
+            // the pseudo-header (DCCP, UDP-Lite).
+            17 | 33 | 136 => Some(il4 + 6),
+            1 => Some(il4 + 2),
+            _ => None,
         };
         if let Some(c) = csum_at {
             let covered = |b: &[u8]| {
@@ -964,7 +965,8 @@ impl Driver {
                 || (l4 + 2..l4 + 4).contains(&i)
                 || (at + 10..at + 12).contains(&i)
                 || (e_addr_at..e_addr_at + 4).contains(&i)
-                || (port_at..port_at + 2).contains(&i)
+                || (!masq_core::proto::is_address_only(proto)
+                    && (port_at..port_at + 2).contains(&i))
                 || csum_at.is_some_and(|c| (c..c + 2).contains(&i));
             assert!(f[i] == o[i] || allowed, "byte {i} changed: {}", ctx());
         }
@@ -974,6 +976,8 @@ impl Driver {
 fn sp_dp(b: &[u8], proto: u8, il4: usize) -> (u16, u16) {
     match proto {
         1 => (be16(b, il4 + 4), be16(b, il4 + 4)),
+        // Address-only (GRE, ESP, ...): sessions have no ports.
+        p if masq_core::proto::is_address_only(p) => (0, 0),
         _ => (be16(b, il4), be16(b, il4 + 2)),
     }
 }

@@ -642,6 +642,39 @@ pub fn entry() -> Vec<(String, Vec<u8>)> {
                 ],
             ),
     );
+    // Address-only protocols: GRE, ESP, DCCP and protocol 0 made from a
+    // UDP template, GRE replies from the WAN to every pool address,
+    // fragments, an ICMP error about GRE, then the timers.
+    let mut s = Script::new(EIF);
+    s.udp(N, 0, 0, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 47)])
+        .reply(N, 0, 0)
+        .icmp_error(N, 0, 0, 3, 0, 0)
+        .udp(N, 1, 0, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 47)])
+        .udp(N, 0, 0, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 50)])
+        .udp(N, 0, 1, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 33)])
+        .reply(N, 0, 0)
+        .udp(N, 0, 0, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 47), (20, 0x20)])
+        .udp(N, 0, 0, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 47), (21, 0x02)])
+        .udp(N, 2, 0, p::P40000, p::DNS, 4)
+        .mutated(true, &[(23, 0)]);
+    for ext in 0..4u8 {
+        s.raw(
+            WAN,
+            3,
+            &[
+                0x45, 0, 0, 28, 0, 0, 0, 0, 64, 47, 0, 0, 198, 51, 100, 1, 203, 0, 113, ext, 0, 0,
+                0x08, 0, 1, 2, 3, 4,
+            ],
+        );
+    }
+    s.time(ks(1), FULL);
+    add("address_only", &s);
     add(
         "tiny_event_queue",
         Script::new(TINY_EVENTS | BS8)

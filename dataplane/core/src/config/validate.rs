@@ -129,6 +129,12 @@ impl Config {
                 format!("{} s is under the 60 s of RFC 5508 REQ-1", t.icmp),
             ));
         }
+        if t.other < 60 {
+            return Err(err(
+                "timeouts.other",
+                format!("{} s is under 60 s (the shortest session timer)", t.other),
+            ));
+        }
         if t.block_hold < 120 {
             return Err(err(
                 "timeouts.block_hold",
@@ -287,6 +293,8 @@ impl Config {
             ("static", new.statics == self.statics),
             ("exclude", new.exclude == self.exclude),
             ("fragments", new.fragments == self.fragments),
+            ("kernel_ports", new.kernel_ports == self.kernel_ports),
+            ("kernel_ports", new.own_addrs == self.own_addrs),
         ];
         if let Some((key, _)) = fixed.iter().find(|(_, same)| !same) {
             return Err(err(key, "changes only on restart"));
@@ -359,6 +367,7 @@ mod tests {
                 c.timeouts.tcp_incoming_syn = 5
             }),
             ("timeouts.icmp", |c| c.timeouts.icmp = 59),
+            ("timeouts.other", |c| c.timeouts.other = 59),
             ("timeouts.block_hold", |c| c.timeouts.block_hold = 119),
             ("event_queue", |c| c.event_queue = 0),
         ];

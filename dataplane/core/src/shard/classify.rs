@@ -93,6 +93,9 @@ impl Shard {
                         return Err(DropReason::NoMapping);
                     }
                 }
+                if self.is_kernel_port(i, port) {
+                    return Ok(None);
+                }
                 Ok(map.owner(port))
             }
         }

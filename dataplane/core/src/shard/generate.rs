@@ -101,7 +101,7 @@ impl Shard {
             DropReason::SessionLimit => Some(Exhaustion::SessionsPerSubscriber),
             DropReason::SessionTableFull => Some(Exhaustion::Sessions),
             DropReason::SubscriberTableFull => Some(Exhaustion::Subscribers),
-            DropReason::NoExternalAddress => None,
+            DropReason::NoExternalAddress | DropReason::ProtocolConflict => None,
             _ => return,
         };
         self.send_icmp_error(frame, ip, Side::Lan, icmp::DEST_UNREACHABLE, 13, 0);

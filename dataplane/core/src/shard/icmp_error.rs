@@ -2,7 +2,9 @@
 //! REQ-8/9): an error travels the way of a packet of its flow, so it is
 //! translated with that flow's session rewrite, and the packet it carries
 //! (the flow's packet the other way) gets the mirror change. One routine
-//! serves both directions; only finding the session differs.
+//! serves both directions; only finding the session differs. An error
+//! about an address-only packet (GRE, ESP, ...) finds its session by
+//! addresses alone, on the shard that owns its (protocol, remote).
 
 use super::{Shard, Side, Verdict};
 use crate::counters::DropReason;
@@ -67,7 +69,12 @@ impl Shard {
         let Some(ext) = self.ext_of(inner.src) else {
             return Err(Verdict::Pass);
         };
-        let owner = match self.owner_in(ext, inner.src, inner.proto, inner.sport) {
+        let owner = if crate::proto::is_address_only(inner.proto) {
+            Ok(Some(self.address_only_owner(inner.proto, inner.dst)))
+        } else {
+            self.owner_in(ext, inner.src, inner.proto, inner.sport)
+        };
+        let owner = match owner {
             Ok(Some(o)) => o,
             Ok(None) => return Err(Verdict::Pass),
             Err(r) => return Err(Verdict::Drop(r)),

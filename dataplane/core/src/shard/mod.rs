@@ -15,6 +15,7 @@
 //! | `icmp_error.rs` | translating ICMP errors, both directions (RFC 5508) |
 //! | `generate.rs` | the ICMP errors the NAT sends itself, exhaustion events |
 //! | `fragments.rs` | fragments after the first (RFC 4787 REQ-14) |
+//! | `address_only.rs` | every other IP protocol (GRE, ESP, ...): address-only sessions |
 //! | `egress.rs` | packets larger than the egress MTU, cut into fragments (REQ-13a) |
 //! | `timers.rs` | expiry and removal of sessions |
 //! | `snapshot.rs` | what the control plane reads: counts, sessions, subscribers |
@@ -23,7 +24,9 @@
 //! Each room has unit tests of its own in `tests/`; `docs/core.md` walks
 //! one packet through the rooms.
 
+mod address_only;
 mod classify;
+mod echo_ids;
 mod egress;
 mod fastpath;
 mod fragments;
@@ -39,6 +42,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use echo_ids::ECHO_CHANGES;
 pub use snapshot::{SessionInfo, SubscriberInfo};
 
 use crate::config::Config;
@@ -52,9 +56,11 @@ use crate::pool::{BlockMap, Blocks};
 use crate::session::{Session, Wheel};
 use crate::verdict::{NextHops, Side, Verdict};
 use crate::wire::icmp;
+use crate::wire::ipv4::PROTO_ICMP;
 use crate::wire::{IpRepr, Transport, WireError};
 use crate::Time;
 use classify::Ext;
+use echo_ids::EchoIds;
 use ports::Subscriber;
 use statics::Static;
 
@@ -74,14 +80,17 @@ pub struct Shard {
     subs: Vec<Subscriber>,
     sub_free: u32,
     subs_live: u32,
+    /// Records of subscribers another shard owns (they hold address-only
+    /// sessions only): not counted as this shard's subscribers.
+    subs_away: u32,
     sub_index: Index,
     blocks: Blocks,
     wheel: Wheel,
     hops: NextHops,
     counters: Counters,
     events: EventQueue,
-    /// Live sessions per protocol slot (TCP, UDP, ICMP).
-    live_proto: [u32; 3],
+    /// Live sessions per protocol slot (`proto::slot_of`).
+    live_proto: [u32; crate::proto::SLOTS],
     /// MASQUERADE with no WAN address: no new mapping can be made.
     ext_down: bool,
     /// Frames the shard sends besides the one it was given.
@@ -104,6 +113,8 @@ pub struct Shard {
     /// Bit per (pool address, block): set for blocks that hold a static
     /// mapping's port. Empty when no static mapping is on a pool address.
     reserved: Vec<u64>,
+    /// ICMP echo mappings per identifier, for the XDP program's table.
+    echo: EchoIds,
 }
 
 impl Shard {
@@ -136,7 +147,7 @@ impl Shard {
         );
         let reserved = statics::reserve_blocks(cfg, &pool_addrs, &mut blocks);
         let f = cfg.fragments;
-        Ok(Shard {
+        let mut shard = Shard {
             id,
             hasher: Hasher::new(cfg.hash_seed),
             blocks,
@@ -164,15 +175,19 @@ impl Shard {
             subs: ports::free_subscribers(nsubs),
             sub_free: 0,
             subs_live: 0,
+            subs_away: 0,
             sub_index: Index::with_capacity(nsubs),
             wheel: Wheel::new(now.secs()),
             hops: NextHops::default(),
             counters: Counters::default(),
             events: EventQueue::new(cfg.event_queue as usize),
-            live_proto: [0; 3],
+            live_proto: [0; crate::proto::SLOTS],
             ext_down: false,
+            echo: EchoIds::new(),
             cfg: cfg.clone(),
-        })
+        };
+        shard.reserve_kernel_blocks();
+        Ok(shard)
     }
 
     /// Processes one frame that arrived on `side` at `now`, rewriting it in
@@ -240,7 +255,15 @@ impl Shard {
         if let Some(v) = self.not_for_nat_out(frame, &ip) {
             return v;
         }
-        let owner = self.owner_of(ip.src);
+        if crate::proto::is_address_only(ip.proto) {
+            return self.outbound_address_only(frame, &ip, now);
+        }
+        let owner = match ip.proto {
+            PROTO_ICMP => self
+                .embedded_address_only_owner(frame, &ip)
+                .unwrap_or_else(|| self.owner_of(ip.src)),
+            _ => self.owner_of(ip.src),
+        };
         if owner != self.id {
             return Verdict::HandOff {
                 shard: owner,
@@ -267,7 +290,7 @@ impl Shard {
             Ok(_) if ip.frag => return Verdict::Drop(DropReason::BadFragment),
             Ok(Transport::IcmpError) => return self.translate_icmp_error(frame, ip, Side::Lan),
             Ok(Transport::IcmpOther) => return self.one_to_one_icmp(frame, ip, Side::Lan),
-            Ok(Transport::Other) => return Verdict::Drop(DropReason::UnsupportedProtocol),
+            Ok(Transport::Other) => return self.outbound_address_only(frame, ip, now),
             Err(e) => return Verdict::Drop(drop_reason(e)),
         };
         let hairpin = match self.hairpin_owner(frame, ip, &flow) {
@@ -312,6 +335,9 @@ impl Shard {
             Ok(ext) => ext,
             Err(v) => return v,
         };
+        if crate::proto::is_address_only(ip.proto) && !hairpin {
+            return self.inbound_address_only(frame, &ip, now);
+        }
         if ip.later {
             return self.later_fragment_in(frame, &ip);
         }

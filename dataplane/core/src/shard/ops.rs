@@ -61,10 +61,11 @@ impl Shard {
         }
         super::timers::relink_sessions(&mut self.sessions);
         self.free_head = if self.sessions.is_empty() { NONE } else { 0 };
-        self.live_proto = [0; 3];
+        self.live_proto = [0; crate::proto::SLOTS];
         super::ports::relink_subscribers(&mut self.subs);
         self.sub_free = if self.subs.is_empty() { NONE } else { 0 };
         self.subs_live = 0;
+        self.subs_away = 0;
         for ix in [
             &mut self.sess_out,
             &mut self.sess_in,
@@ -76,6 +77,7 @@ impl Shard {
         }
         self.wheel.clear();
         self.blocks.reset_all();
+        self.echo.clear();
         self.frags.clear();
         self.held.clear();
         n

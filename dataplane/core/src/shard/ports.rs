@@ -92,6 +92,7 @@ impl Shard {
             ..Subscriber::FREE
         };
         self.subs_live += 1;
+        self.subs_away += u32::from(self.owner_of(addr) != self.id);
         Ok(i)
     }
 
@@ -112,6 +113,7 @@ impl Shard {
         };
         self.sub_free = i;
         self.subs_live -= 1;
+        self.subs_away -= u32::from(self.owner_of(s.addr) != self.id);
     }
 
     /// Finds or makes room for a new mapping of subscriber `si`: a port of

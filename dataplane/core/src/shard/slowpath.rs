@@ -102,6 +102,9 @@ impl Shard {
                 None => self.alloc_port(si, flow.proto, flow.sport, now)?,
             },
         };
+        if head.is_none() && flow.proto == PROTO_ICMP && self.pool_index(ext_addr).is_some() {
+            self.echo.hold(ext_port);
+        }
         let spec = Spec {
             proto: flow.proto,
             in_addr: ip.src,
@@ -223,7 +226,7 @@ impl Shard {
 
     /// Whether subscriber `si` and the table have room for one more
     /// session.
-    fn room_for(&self, si: u32) -> Result<(), DropReason> {
+    pub(super) fn room_for(&self, si: u32) -> Result<(), DropReason> {
         if self.subs[si as usize].sessions >= self.cfg.limits.sessions_per_subscriber {
             return Err(DropReason::SessionLimit);
         }
@@ -236,7 +239,7 @@ impl Shard {
     /// Files a new session in the indexes, its mapping's circle, the
     /// wheel and its subscriber, with the rewrite of both directions
     /// computed once.
-    fn insert_session(&mut self, x: Spec, head: Option<u32>, now: u32) -> u32 {
+    pub(super) fn insert_session(&mut self, x: Spec, head: Option<u32>, now: u32) -> u32 {
         let idx = self.free_head;
         debug_assert!(idx != NONE, "callers check live < max_sessions");
         let a = Delta::u32(x.in_addr, x.ext_addr);
@@ -244,7 +247,8 @@ impl Shard {
         let ra = Delta::u32(x.ext_addr, x.in_addr);
         let rp = Delta::u16(x.ext_port, x.in_port);
         // TCP and UDP checksums cover the address (pseudo-header); ICMP's
-        // only the identifier.
+        // only the identifier. Address-only protocols have no port: the
+        // delta is the address's, which only DCCP and UDP-Lite use.
         let (l4_out, l4_in) = if x.proto == PROTO_ICMP {
             (p, rp)
         } else {
@@ -285,6 +289,7 @@ impl Shard {
         );
         debug_assert!(ok_out && ok_in);
         match head {
+            None if crate::proto::is_address_only(x.proto) => {}
             None => {
                 self.map_out
                     .insert(h.mapping(x.proto, x.in_addr, x.in_port), idx);
@@ -303,7 +308,7 @@ impl Shard {
         self.wheel
             .insert(&mut self.sessions, idx, now.saturating_add(t));
         self.subs[x.sub as usize].sessions += 1;
-        self.live_proto[crate::pool::proto_slot(x.proto)] += 1;
+        self.live_proto[crate::proto::slot_of(x.proto)] += 1;
         self.counters.sessions_created += 1;
         if self.cfg.session_events {
             let s = self.sessions[idx as usize];

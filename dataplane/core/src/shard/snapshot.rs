@@ -20,7 +20,7 @@ pub struct SessionInfo {
     pub inside: Endpoint,
     /// Translated side.
     pub outside: Endpoint,
-    /// Remote side (port 0 for ICMP).
+    /// Remote side (port 0 for ICMP and address-only protocols).
     pub remote: Endpoint,
     /// TCP state, for TCP sessions.
     pub tcp: Option<TcpState>,
@@ -75,8 +75,9 @@ impl Shard {
         self.live_proto.iter().map(|&n| n as usize).sum()
     }
 
-    /// Live sessions of TCP, UDP and ICMP.
-    pub fn session_count_by_proto(&self) -> [usize; 3] {
+    /// Live sessions per protocol slot, in [`crate::proto::SLOT_NAMES`]
+    /// order (TCP, UDP, ICMP, the named address-only protocols, other).
+    pub fn session_count_by_proto(&self) -> [usize; crate::proto::SLOTS] {
         self.live_proto.map(|n| n as usize)
     }
 
@@ -85,9 +86,12 @@ impl Shard {
         &self.cfg
     }
 
-    /// Live subscribers.
+    /// Live subscribers this shard owns. A subscriber's address-only
+    /// sessions may live on other shards, each with a record of it there
+    /// (for its session limit) that this count leaves out, so the counts
+    /// of all shards add up to the subscribers.
     pub fn subscriber_count(&self) -> usize {
-        self.subs_live as usize
+        (self.subs_live - self.subs_away) as usize
     }
 
     /// The block arithmetic shared by all shards.
@@ -199,7 +203,10 @@ impl Shard {
         (end < self.sessions.len() && out.len() < max).then_some(end)
     }
 
-    /// Every live subscriber with its sessions and port blocks.
+    /// Every live subscriber record with its sessions and port blocks. A
+    /// subscriber with address-only sessions on other shards has a record
+    /// (sessions, no blocks) on each of them too: a listing of all shards
+    /// merges them by address.
     pub fn subscribers(&self) -> impl Iterator<Item = SubscriberInfo> + '_ {
         self.subs
             .iter()

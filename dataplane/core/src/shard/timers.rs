@@ -6,7 +6,7 @@
 use super::Shard;
 use crate::session::{Session, NONE};
 use crate::tcp::{TcpState, TcpTimer};
-use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
+use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::{DropReason, Time};
 
 /// `cap` free session records, linked in order into one free list.
@@ -39,7 +39,8 @@ impl Shard {
                 _ => t.tcp_transitory,
             },
             PROTO_UDP => t.udp,
-            _ => t.icmp,
+            PROTO_ICMP => t.icmp,
+            _ => t.other,
         }
     }
 
@@ -126,7 +127,9 @@ impl Shard {
         );
         let hm_out = hasher.mapping(s.proto, s.in_addr, s.in_port);
         let hm_in = hasher.mapping(s.proto, s.ext_addr, s.ext_port);
-        if s.map_next == idx {
+        if crate::proto::is_address_only(s.proto) {
+            // No mapping index and no port: nothing else to give back.
+        } else if s.map_next == idx {
             // Last session of its mapping: the mapping and its port go.
             self.map_out.remove(hm_out, idx, |i| {
                 let x = &sessions[i as usize];
@@ -136,6 +139,9 @@ impl Shard {
                 let x = &sessions[i as usize];
                 hasher.mapping(x.proto, x.ext_addr, x.ext_port)
             });
+            if s.proto == PROTO_ICMP && self.pool_index(s.ext_addr).is_some() {
+                self.echo.release(s.ext_port);
+            }
             self.free_mapping_port(&s, now);
         } else {
             self.sessions[s.map_prev as usize].map_next = s.map_next;
@@ -152,6 +158,6 @@ impl Shard {
             ..Session::default()
         };
         self.free_head = idx;
-        self.live_proto[crate::pool::proto_slot(s.proto)] -= 1;
+        self.live_proto[crate::proto::slot_of(s.proto)] -= 1;
     }
 }

@@ -316,8 +316,9 @@ pub struct Embedded {
 
 impl Embedded {
     /// Reads the packet inside the ICMP error of a parsed frame, after
-    /// verifying the error's checksum. `Ok(None)`: a protocol a NAT does
-    /// not track (neither TCP, UDP nor an echo request).
+    /// verifying the error's checksum. An address-only protocol (any but
+    /// TCP, UDP and ICMP) has ports 0. `Ok(None)`: ICMP other than an
+    /// echo request.
     pub fn parse(frame: &[u8], ip: &IpRepr) -> Result<Option<Embedded>, WireError> {
         let msg = ip.segment(frame);
         if msg.len() < icmp::HEADER_LEN + ipv4::MIN_HEADER_LEN + 8 {
@@ -345,7 +346,8 @@ impl Embedded {
                 let id = IcmpPacket::new_unchecked(seg).ident();
                 (id, id)
             }
-            _ => return Ok(None),
+            PROTO_ICMP => return Ok(None),
+            _ => (0, 0),
         };
         Ok(Some(Embedded {
             at,

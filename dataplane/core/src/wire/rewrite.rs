@@ -13,6 +13,7 @@ use super::ethernet::{EthernetFrame, Mac};
 use super::ipv4::{Ipv4Packet, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use super::repr::{Embedded, IpRepr, L3};
 use super::{IcmpPacket, TcpPacket, UdpPacket};
+use crate::proto::{PROTO_DCCP, PROTO_UDPLITE};
 
 /// Which end of a packet a translation changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +156,12 @@ pub fn rewrite_port(seg: &mut [u8], proto: u8, end: End, p: PortRewrite) {
             m.set_ident(p.port);
             let c = m.checksum();
             m.set_checksum(checksum::apply(c, p.delta));
+        }
+        // Address-only (no port kept), but the checksum at offset 6 covers
+        // the pseudo-header: patched when the segment holds it.
+        PROTO_DCCP | PROTO_UDPLITE if seg.len() >= 8 => {
+            let c = crate::wire::be16(seg, 6);
+            crate::wire::put16(seg, 6, checksum::apply(c, p.delta));
         }
         _ => {}
     }

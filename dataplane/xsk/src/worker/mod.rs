@@ -20,6 +20,8 @@
 //! * `handoff`: frames copied to the worker that owns them ([`Handoff`]).
 //! * `l2forward`: the benchmark's MAC-only forwarder, run in place of the
 //!   shard with `--l2-forward`.
+//! * `echo`: the WAN program's echo identifier table, written from the
+//!   shard's changes after each loop.
 //!
 //! NAT events: each loop, a worker moves at most [`EVENTS_PER_LOOP`] of its
 //! shard's events into `Shared::events` for the logger thread (a push that
@@ -29,6 +31,7 @@
 //! The control thread reaches a worker through its mailbox
 //! ([`crate::command`]) and the `Shared::stop` flag only.
 
+mod echo;
 mod frames;
 mod handoff;
 mod l2forward;
@@ -88,6 +91,9 @@ pub struct WorkerSpec {
     pub ring: u32,
     /// XSKMAP fds of the LAN and WAN programs.
     pub xsks: (i32, i32),
+    /// The WAN program's echo identifier table
+    /// ([`crate::xdp::XdpProgram::echo_ids_fd`]); `None` to write none.
+    pub echo_ids: Option<i32>,
     /// Forward frames between the sides with their MACs rewritten and
     /// nothing else (no NAT): the I/O ceiling the benchmark compares with.
     pub l2_forward: bool,
@@ -193,6 +199,8 @@ struct Worker<'a> {
     shard: Shard,
     /// `Some` with `--l2-forward`: runs in place of the shard.
     l2: Option<L2Forward>,
+    /// The echo identifier table the WAN program reads.
+    echo: Option<echo::EchoTable>,
     /// The MACs written into frames; the gateway's is set by the control
     /// thread's `SetGateway`.
     hops: NextHops,
@@ -227,6 +235,7 @@ impl<'a> Worker<'a> {
         let mut shard =
             Shard::new(cfg, spec.id, Time(0)).map_err(|e| io::Error::other(e.to_string()))?;
         shard.set_next_hops(hops);
+        let echo = spec.echo_ids.map(echo::EchoTable::map).transpose()?;
         let mut frames = Frames::new(spec.frames, spec.ring)?;
         let (mut ports, started) = socket::open(&frames.umem, spec)?;
         let stats = &shared.stats[id];
@@ -247,6 +256,7 @@ impl<'a> Worker<'a> {
             frames,
             shard,
             l2: spec.l2_forward.then(|| L2Forward::new(hops)),
+            echo,
             hops,
             gateway_known: false,
             server: Server::default(),
@@ -269,10 +279,14 @@ impl<'a> Worker<'a> {
             // force before any frame.
             let mut work = self.serve(now);
             work += self.take_handed_in(now);
+            self.sync_echo_ids();
             for p in PORTS {
                 let n = self.receive(p);
                 if n > 0 {
                     self.process(p.side, n, now);
+                    // Before the frames leave: a reply to a new echo
+                    // mapping must find its identifier held.
+                    self.sync_echo_ids();
                     self.dispatch(n);
                     work += n;
                 }
@@ -286,6 +300,7 @@ impl<'a> Worker<'a> {
                 self.refill(p);
             }
             self.expire(now);
+            self.sync_echo_ids();
             self.move_events(EVENTS_PER_LOOP);
             self.end_loop(work, now);
         }
@@ -484,6 +499,15 @@ impl<'a> Worker<'a> {
         if self.next_expiry.is_none_or(|t| t <= now) {
             self.shard.expire(now, 4096);
             self.next_expiry = self.shard.next_expiry();
+        }
+    }
+
+    /// Writes the shard's echo identifier changes into the WAN program's
+    /// table (nothing to do in most loops).
+    #[inline]
+    fn sync_echo_ids(&mut self) {
+        if let Some(t) = &self.echo {
+            t.sync(&mut self.shard);
         }
     }
 

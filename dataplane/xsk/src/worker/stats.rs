@@ -93,8 +93,9 @@ pub struct WorkerStats {
     pub core: [AtomicU64; COUNTERS],
     /// The shard's drops, in `DropReason::ALL` order.
     pub drops: [AtomicU64; DROP_REASONS],
-    /// Live sessions per protocol, in `masq_core::Protocol::ALL` order.
-    pub sessions_by_proto: [AtomicU64; 3],
+    /// Live sessions per protocol slot, in `masq_core::proto::SLOT_NAMES`
+    /// order.
+    pub sessions_by_proto: [AtomicU64; masq_core::proto::SLOTS],
     /// Live subscribers.
     pub subscribers: AtomicU64,
     /// UMEM frames neither in the pool nor in a ring the worker knows of

@@ -4,12 +4,14 @@
 //! configuration, a frame builder and a checksum verifier that use none of
 //! the core's wire code, so a fault there cannot hide itself.
 
+mod address_only;
 mod classify;
 mod egress;
 mod fastpath;
 mod fragments;
 mod generate;
 mod icmp_error;
+mod kernel_ports;
 mod ops;
 mod ports;
 mod slowpath;
