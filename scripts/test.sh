@@ -72,6 +72,8 @@ step "NAT event logging: IPFIX to a collector, syslog, metrics (tests/netns/even
 tests/netns/eventlog.sh target/debug/masq
 step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"
 tests/netns/cgn.sh target/debug/masq
+step "MTUs from the interfaces, followed while running; datagrams without DF cut into fragments both ways, 3/4 with DF; the kernel's MASQUERADE side by side (tests/netns/mtu.sh)"
+tests/netns/mtu.sh target/debug/masq
 step "faults under load: privileges, link flap, address removal, bad reload, stalled worker, SIGKILL and restart, another XDP program left alone (tests/netns/faults.sh)"
 tests/netns/faults.sh target/debug/masq
 step "malformed traffic: bad headers, checksums, options, fragments, protocols, TTL, broadcast, spoofed sources, unmapped ports; each counted by name, nothing leaked, a ping alongside loses nothing (tests/netns/malformed.sh)"
