@@ -72,6 +72,8 @@ step "NAT event logging: IPFIX to a collector, syslog, metrics (tests/netns/even
 tests/netns/eventlog.sh target/debug/masq
 step "CGN features: static mappings, NAT-generated ICMP, MSS clamping, fragments, exclusions, IPFIX (tests/netns/cgn.sh)"
 tests/netns/cgn.sh target/debug/masq
+step "MTUs from the interfaces, followed while running; datagrams without DF cut into fragments both ways, 3/4 with DF; the kernel's MASQUERADE side by side (tests/netns/mtu.sh)"
+tests/netns/mtu.sh target/debug/masq
 step "faults under load: privileges, link flap, address removal, bad reload, stalled worker, SIGKILL and restart, another XDP program left alone (tests/netns/faults.sh)"
 tests/netns/faults.sh target/debug/masq
 step "malformed traffic: bad headers, checksums, options, fragments, protocols, TTL, broadcast, spoofed sources, unmapped ports; each counted by name, nothing leaked, a ping alongside loses nothing (tests/netns/malformed.sh)"
@@ -82,6 +84,10 @@ step "floods and exhaustion: SYN/UDP floods from LAN and WAN, a full table, reco
 tests/netns/flood.sh target/debug/masq
 step "soak: 45 s of mixed TCP/UDP/ICMP traffic, then the timers run out (scripts/soak.sh, about 7 minutes)"
 MASQ_BIN=target/debug/masq scripts/soak.sh 45
+
+step "the demo: scripts/demo.sh on the debug build, its printout checked (tests/netns/demo_check.sh)"
+MASQ_BIN=target/debug/masq scripts/demo.sh > target/demo.txt 2>&1 || { cat target/demo.txt; exit 1; }
+tests/netns/demo_check.sh target/demo.txt || { cat target/demo.txt; exit 1; }
 
 step "core demo (in-memory frames)"
 cargo run -q --locked -p masq-tests --example core_demo >/dev/null

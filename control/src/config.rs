@@ -132,8 +132,7 @@ struct DeterministicFile {
     ports_per_subscriber: u16,
 }
 
-/// Largest MTU: a frame must fit one 2048-byte AF_XDP frame.
-const MAX_MTU: u16 = 2048 - 18;
+use crate::mtu::MAX_MTU;
 
 /// Parses one `[[static]]` entry.
 fn static_mapping(f: &StaticFile) -> Result<StaticMapping, String> {
@@ -206,6 +205,11 @@ pub struct RunConfig {
     pub stall_timeout: u32,
     /// NAT event logging (`[log]`).
     pub log: LogConfig,
+    /// `lan_mtu`: overrides the LAN interface's MTU ([`crate::mtu`]);
+    /// `core.lan_mtu` holds the MTU in force.
+    pub lan_mtu: Option<u16>,
+    /// `wan_mtu`: overrides the WAN interface's MTU.
+    pub wan_mtu: Option<u16>,
     /// The `kernel_ports` setting as written (its range is
     /// `core.kernel_ports`).
     pub kernel_ports: crate::sharing::KernelPorts,
@@ -286,13 +290,24 @@ impl RunConfig {
             self.stall_timeout,
         );
         s += &format!(
-            "kernel_ports = \"{}\"\nexclude = [{}]\nmss_clamp = {}\nlan_mtu = {}\nwan_mtu = {}\n\n",
+            "kernel_ports = \"{}\"\nexclude = [{}]\nmss_clamp = {}\n",
             self.kernel_ports,
             list(&c.exclude),
             c.mss_clamp,
-            c.lan_mtu,
-            c.wan_mtu
         );
+        for (key, over, side, name) in [
+            ("lan_mtu", self.lan_mtu, "LAN", &self.lan),
+            ("wan_mtu", self.wan_mtu, "WAN", &self.wan),
+        ] {
+            s += &match over {
+                Some(m) => format!("{key} = {m}\n"),
+                None => format!(
+                    "# {key} unset: the {side} MTU is the MTU of {}, followed while running\n",
+                    toml_string(name)
+                ),
+            };
+        }
+        s += "\n";
         let (l, t) = (&c.limits, &c.timeouts);
         s += &format!(
             "[limits]\nsessions_per_subscriber = {}\nblocks_per_subscriber = {}\n\n\
@@ -433,6 +448,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     ct.block_hold = t.block_hold.unwrap_or(ct.block_hold);
     core.exclude = prefixes("exclude", &f.exclude)?;
     core.mss_clamp = f.mss_clamp.unwrap_or(core.mss_clamp);
+    // Unset, the interfaces' MTUs replace these at start (crate::mtu).
     for (key, v, slot) in [
         ("lan_mtu", f.lan_mtu, &mut core.lan_mtu),
         ("wan_mtu", f.wan_mtu, &mut core.wan_mtu),
@@ -655,6 +671,8 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         admin_socket,
         stall_timeout,
         log,
+        lan_mtu: f.lan_mtu,
+        wan_mtu: f.wan_mtu,
         kernel_ports,
     })
 }
@@ -672,6 +690,28 @@ mod tests {
         [timeouts]
         udp = 300
     "#;
+
+    #[test]
+    fn mtus_are_the_interfaces_unless_overridden() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!((c.lan_mtu, c.wan_mtu), (None, None));
+        let t = c.to_toml();
+        assert!(
+            t.contains(
+                "# wan_mtu unset: the WAN MTU is the MTU of \"wan0\", followed while running\n"
+            ),
+            "{t}"
+        );
+        assert_eq!(parse(&t).unwrap().wan_mtu, None);
+        let o = parse(&format!("wan_mtu = 1492\n{GOOD}")).unwrap();
+        assert_eq!((o.wan_mtu, o.core.wan_mtu), (Some(1492), 1492));
+        let t = o.to_toml();
+        assert!(t.contains("\nwan_mtu = 1492\n"), "{t}");
+        assert!(t.contains("# lan_mtu unset"), "{t}");
+        assert_eq!(parse(&t).unwrap().wan_mtu, Some(1492));
+        let e = parse(&format!("lan_mtu = 9000\n{GOOD}")).unwrap_err();
+        assert!(e.starts_with("lan_mtu: 9000 is over 2030"), "{e}");
+    }
 
     #[test]
     fn good_config() {

@@ -13,5 +13,6 @@ pub mod external;
 pub mod kernel;
 pub mod lookup;
 pub mod metrics;
+pub mod mtu;
 pub mod sharing;
 pub mod sys;

@@ -158,6 +158,16 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
         &["worker"],
     ),
     (
+        "masq_packets_fragmented_total",
+        "Packets larger than the egress MTU without DF, cut into fragments.",
+        &["worker"],
+    ),
+    (
+        "masq_fragments_sent_total",
+        "Fragments sent of the packets cut to fit the egress MTU.",
+        &["worker"],
+    ),
+    (
         "masq_eventlog_dropped_total",
         "NAT events lost because the queue from the workers to the event logger was full.",
         &["worker"],
@@ -380,6 +390,8 @@ impl Metrics {
                 ("masq_fragments_translated_total", "fragments_translated"),
                 ("masq_fragments_held_total", "fragments_held"),
                 ("masq_mss_clamped_total", "mss_clamped"),
+                ("masq_packets_fragmented_total", "packets_fragmented"),
+                ("masq_fragments_sent_total", "fragments_sent"),
             ] {
                 self.counter(name, &[id], w.core(field));
             }

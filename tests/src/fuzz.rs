@@ -110,7 +110,8 @@ pub mod side {
 }
 
 /// The configuration selected by the first input byte: bits 0-1 filtering
-/// (EIF, ADF, APDF, EIF), bit 2 inbound refresh, bits 3-4 block size (64,
+/// (EIF, ADF, APDF, and EIF with small MTUs, LAN 120 and WAN 96, so that
+/// datagrams are cut into fragments both ways), bit 2 inbound refresh, bits 3-4 block size (64,
 /// 8, 2, 16), bits 5-6 port range (four blocks and a partial one from
 /// 1024; four blocks ending at 65535; 64 blocks; two blocks), bit 7 an
 /// event queue of 3.
@@ -145,6 +146,8 @@ pub fn config(b: u8) -> Config {
         inbound_refresh: b & 4 != 0,
         event_queue: if b & 0x80 != 0 { 3 } else { 512 },
         hash_seed: 0x5eed_f00d_0bad_cafe,
+        lan_mtu: if b & 3 == 3 { 120 } else { 1500 },
+        wan_mtu: if b & 3 == 3 { 96 } else { 1500 },
         ..Config::default()
     }
 }
@@ -295,6 +298,27 @@ fn tcp_flags(x: u8) -> Flags {
 
 const PAYLOAD: [u8; 32] = *b"0123456789abcdefghijklmnopqrstuv";
 
+/// [`PAYLOAD`] eight times over.
+const PAYLOAD8: [u8; 256] = {
+    let mut a = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        a[i] = PAYLOAD[i % 32];
+        i += 1;
+    }
+    a
+};
+
+/// A UDP payload of `n` units: bytes, or eight bytes each in the
+/// small-MTU configuration, so that its datagrams are cut.
+fn udp_payload(cfg: &Config, n: usize) -> &'static [u8] {
+    if cfg.wan_mtu < 1500 {
+        &PAYLOAD8[..n * 8]
+    } else {
+        &PAYLOAD[..n]
+    }
+}
+
 // ---- frame surgery (test side, never panics) ----------------------------
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -387,7 +411,14 @@ fn check_generated(f: &[u8], before: &[u8], from: Side, ev: Verdict, v: Verdict,
     assert!(f.len() >= l4 + 8 + 20, "no quoted header: {}", ctx());
     let quote = &f[l4 + 8..];
     let tl = usize::from(be16(before, 16));
-    assert_eq!(quote.len(), tl.min(576 - 28), "quote length: {}", ctx());
+    // Within 576 bytes and the link the error leaves by.
+    let link = if ev == Verdict::ToLan {
+        cfg.lan_mtu
+    } else {
+        cfg.wan_mtu
+    };
+    let most = usize::from(link).min(576) - 28;
+    assert_eq!(quote.len(), tl.min(most), "quote length: {}", ctx());
     assert!(
         before[14..].starts_with(quote),
         "the quote is not the packet as it arrived: {}",
@@ -968,7 +999,7 @@ impl Driver {
                             sport,
                             dst,
                             dport,
-                            &PAYLOAD[..usize::from(x & 31)],
+                            udp_payload(&self.cfg, usize::from(x & 31)),
                         )
                     }
                     kind::TCP => {
@@ -1033,7 +1064,7 @@ impl Driver {
                         sport,
                         dst,
                         dport,
-                        &PAYLOAD[..usize::from(x >> 4)],
+                        udp_payload(&self.cfg, usize::from(x >> 4)),
                     ),
                     6 => {
                         let pl = &PAYLOAD[..usize::from(x >> 4)];
@@ -1312,15 +1343,20 @@ impl Driver {
         for (s, pre) in self.nat.shards.iter().zip(&self.pre_counters) {
             let c = s.counters();
             let rx = |c: &masq_core::Counters| c.rx_lan + c.rx_wan + c.rx_hairpin;
+            // A packet cut into fragments is one verdict (`Fragmented`),
+            // its fragments counted as frames sent besides.
+            let sent = |c: &masq_core::Counters| {
+                c.tx_lan + c.tx_wan - c.fragments_sent + c.packets_fragmented
+            };
             let out = |c: &masq_core::Counters| {
-                c.tx_lan + c.tx_wan + c.passed + c.handed_off + c.fragments_held + c.drops_total()
+                sent(c) + c.passed + c.handed_off + c.fragments_held + c.drops_total()
             };
             d[0] += rx(c) - rx(pre);
             d[1] += out(c) - out(pre);
             d[2] += c.fragments_held - pre.fragments_held;
             d[3] += c.handed_off - pre.handed_off;
             d[4] += c.icmp_errors_translated - pre.icmp_errors_translated;
-            d[5] += c.tx_lan + c.tx_wan - pre.tx_lan - pre.tx_wan;
+            d[5] += sent(c) - sent(pre);
             d[6] += c.rx_hairpin - pre.rx_hairpin;
         }
         let hops = u64::from(hops);
@@ -1350,11 +1386,15 @@ impl Driver {
                 Verdict::ToWan => c.tx_wan - p.tx_wan,
                 Verdict::Pass => c.passed - p.passed,
                 Verdict::Held => c.fragments_held - p.fragments_held,
+                Verdict::Fragmented => c.packets_fragmented - p.packets_fragmented,
                 Verdict::Drop(r) => c.drop_count(r) - p.drop_count(r),
                 Verdict::HandOff { .. } => 0,
             };
             assert_eq!(moved, 1, "the final verdict's counter: {}", ctx());
-            let fwd = u64::from(matches!(v, Verdict::ToLan | Verdict::ToWan));
+            let fwd = u64::from(matches!(
+                v,
+                Verdict::ToLan | Verdict::ToWan | Verdict::Fragmented
+            ));
             assert_eq!(d[5], fwd, "frames forwarded: {}", ctx());
         }
         let o = &self.orig[..];
@@ -1364,7 +1404,8 @@ impl Driver {
             && be16(o, 20) & 0x3fff == 0
             && o.get(14 + usize::from(o[14] & 0x0f) * 4)
                 .is_some_and(|&t| icmp::kind(t) == icmp::Kind::Error);
-        let translated = error && matches!(v, Verdict::ToLan | Verdict::ToWan);
+        let translated =
+            error && matches!(v, Verdict::ToLan | Verdict::ToWan | Verdict::Fragmented);
         assert_eq!(
             d[4],
             u64::from(translated),
@@ -1382,6 +1423,7 @@ impl Driver {
     fn check_emitted(&mut self, v: Verdict) {
         let mut buf = vec![0u8; 2048];
         let mut generated = 0;
+        let mut cut = 0;
         for sh in &mut self.nat.shards {
             while let Some((ev, n)) = sh.pop_emitted(&mut buf) {
                 let f = &buf[..n];
@@ -1390,6 +1432,18 @@ impl Driver {
                     "emitted frame's IPv4 header ({ev:?}): {}",
                     hex(f)
                 );
+                // Nothing leaves larger than the egress link's MTU.
+                let mtu = match ev {
+                    Verdict::ToLan => self.cfg.lan_mtu,
+                    Verdict::ToWan => self.cfg.wan_mtu,
+                    _ => u16::MAX,
+                };
+                assert!(
+                    be16(f, 16) <= mtu,
+                    "emitted {ev:?} over the MTU of {mtu}: {}",
+                    hex(f)
+                );
+                cut += usize::from(be16(f, 20) & 0x3fff != 0);
                 let l4 = 14 + usize::from(f[14] & 0x0f) * 4;
                 if f[23] == 1 && be16(f, 20) & 0x3fff == 0 && icmp::kind(f[l4]) == icmp::Kind::Error
                 {
@@ -1401,6 +1455,9 @@ impl Driver {
             }
         }
         assert!(generated <= 1, "{generated} ICMP errors about one frame");
+        if v == Verdict::Fragmented {
+            assert!(cut >= 2, "cut into {cut} fragment(s)");
+        }
     }
 
     /// A fragment after the first, forwarded: only its addresses, TTL,

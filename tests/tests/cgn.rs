@@ -221,16 +221,21 @@ fn oversize_df_gets_frag_needed_with_the_mtu() {
     assert_eq!(be16(&out[0].1, 40), 1400, "next-hop MTU");
     // 576 bytes at most: header, ICMP header and 548 quoted bytes.
     assert_eq!(out[0].1.len(), 14 + 576);
-    // Without DF: refused, no error (fragmenting is not built).
+    // Without DF: no error, cut into two fragments that fit (RFC 4787
+    // REQ-13a).
     let mut x = set_df(
         frames::udp(From::Lan, H1, 40000, R, 53, &[7u8; 1420]),
         false,
     );
-    assert_eq!(
-        n.send(&mut x, Side::Lan),
-        Verdict::Drop(DropReason::MtuExceeded)
-    );
-    assert!(n.emitted().is_empty());
+    assert_eq!(n.send(&mut x, Side::Lan), Verdict::Fragmented);
+    let out = n.emitted();
+    assert_eq!(out.len(), 2);
+    for (v, f) in &out {
+        assert_eq!(*v, Verdict::ToWan);
+        assert!(be16(f, 16) <= 1400);
+    }
+    assert_eq!(be16(&out[0].1, 20), 0x2000, "MF, offset 0");
+    assert_eq!(be16(&out[1].1, 20), 1376 / 8, "the rest, at 1376");
     // Exactly the MTU passes; inbound the LAN MTU counts.
     let mut x = set_df(frames::udp(From::Lan, H1, 40000, R, 53, &[7u8; 1372]), true);
     assert_eq!(n.send(&mut x, Side::Lan), Verdict::ToWan);

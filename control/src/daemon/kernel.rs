@@ -2,8 +2,9 @@
 //! WAN address (owned by `Control::external`, from which the workers'
 //! shards, the pool copy and the WAN program's map are derived; see
 //! [`crate::external`]), the LAN program's list of the NAT's own
-//! addresses, the LAN address ICMP errors come from, the WAN next hop's
-//! MAC and the MACs of static mappings' hosts; the workers are told
+//! addresses, the LAN address ICMP errors come from, the MTUs of both
+//! links ([`crate::mtu`]), the WAN next hop's MAC and the MACs of static
+//! mappings' hosts; the workers are told
 //! through [`Control::ask`] and `Shared`. Nothing here reads the kernel:
 //! it reads the view that `crate::kernel` keeps, and asks the kernel to
 //! resolve the neighbours it lacks.
@@ -75,6 +76,9 @@ impl Control {
         }
         if touched[0] {
             self.follow_lan_address();
+        }
+        if touched[0] || touched[1] {
+            self.follow_mtu();
         }
         self.follow_next_hop();
         self.follow_static_neighbours();
@@ -167,6 +171,36 @@ impl Control {
                 self.lan_address = Some(a);
             }
             Err(e) => eprintln!("masq: lan {} address {a}: {e}", self.rc.lan),
+        }
+    }
+
+    /// Keeps the workers' MTUs those of the interfaces (or the
+    /// configuration's overrides): a change (PPPoE's 1492, `ip link set
+    /// mtu`) is applied while masq runs.
+    fn follow_mtu(&mut self) {
+        let m = crate::mtu::both(&self.rc, self.kernel.view());
+        let (lan, wan) = (m[0].value, m[1].value);
+        if (lan, wan) == (self.rc.core.lan_mtu, self.rc.core.wan_mtu) {
+            return;
+        }
+        let applied = self.ask(|_| Command::SetMtus { lan, wan }).and_then(|r| {
+            r.into_iter()
+                .find_map(|r| match r {
+                    Reply::Applied(Err(e)) => Some(Err(e)),
+                    _ => None,
+                })
+                .unwrap_or(Ok(()))
+        });
+        match applied {
+            Ok(()) => {
+                self.rc.core.lan_mtu = lan;
+                self.rc.core.wan_mtu = wan;
+                eprintln!(
+                    "masq: MTU now: LAN {} {}, WAN {} {}",
+                    self.rc.lan, m[0], self.rc.wan, m[1]
+                );
+            }
+            Err(e) => eprintln!("masq: MTU change to LAN {lan}, WAN {wan}: {e}; retrying"),
         }
     }
 
@@ -267,6 +301,7 @@ impl Control {
     pub(super) fn retry(&mut self) {
         self.follow_address();
         self.follow_lan_address();
+        self.follow_mtu();
         self.follow_next_hop();
         self.follow_static_neighbours();
     }

@@ -16,6 +16,10 @@ impl Control {
         if self.rc.mode == Mode::Masquerade && new.mode == Mode::Masquerade {
             new.core.pool = self.rc.core.pool.clone();
         }
+        // An unset MTU is the interface's, as now; an override applies.
+        let m = crate::mtu::both(&new, self.kernel.view());
+        new.core.lan_mtu = m[0].value;
+        new.core.wan_mtu = m[1].value;
         // The box's own pool addresses were found at start.
         new.core.own_addrs = self.rc.core.own_addrs.clone();
         self.rc
@@ -63,6 +67,8 @@ fn describe_change(old: &masq_core::Config, new: &masq_core::Config) -> String {
         ),
         ("mss_clamp", old.mss_clamp != new.mss_clamp),
         ("icmp", old.icmp != new.icmp),
+        ("lan_mtu", old.lan_mtu != new.lan_mtu),
+        ("wan_mtu", old.wan_mtu != new.wan_mtu),
         ("pool (addresses added)", old.pool != new.pool),
     ];
     let v: Vec<&str> = changed
@@ -92,5 +98,8 @@ mod tests {
         new = old.clone();
         new.icmp.rate_per_subscriber += 1;
         assert_eq!(describe_change(&old, &new), "icmp");
+        new = old.clone();
+        new.wan_mtu = 1492;
+        assert_eq!(describe_change(&old, &new), "wan_mtu");
     }
 }

@@ -26,6 +26,7 @@ use crate::eventlog::{self, Logger};
 use crate::external::External;
 use crate::kernel::{Kernel, KernelView};
 use crate::metrics::Metrics;
+use crate::mtu;
 use crate::sharing::{self, Sharing};
 use crate::sys;
 
@@ -60,6 +61,11 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let kernel = Kernel::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let external = masquerade_address(&mut rc, kernel.view())?;
     own_pool_addresses(&mut rc, kernel.view())?;
+    // The workers start with the MTUs in force; the control thread
+    // follows the interfaces' from here on (`kernel::follow_mtu`).
+    let mtus = mtu::both(&rc, kernel.view());
+    rc.core.lan_mtu = mtus[0].value;
+    rc.core.wan_mtu = mtus[1].value;
     check_queues(&rc)?;
     let hops = NextHops {
         lan_mac: mac_of("lan", &rc.lan, kernel.view())?,
@@ -139,6 +145,10 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     let kept = privilege::keep_only(&[privilege::Capability::CAP_NET_ADMIN])
         .map_err(|e| format!("dropping privileges: {e}"))?;
     announce(&rc, &opts, external, first, &kept);
+    eprintln!(
+        "masq: MTU: LAN {} {}, WAN {} {}",
+        rc.lan, mtus[0], rc.wan, mtus[1]
+    );
 
     let if_indexes = [
         kernel.view().index_of(&rc.lan),

@@ -6,6 +6,7 @@
 use core::fmt;
 
 mod validate;
+pub(crate) use validate::check_mtu;
 
 // Re-exported so that `config::Prefix` and `config::fmt_addr` keep
 // working for the crates and modules that name them there.
@@ -245,11 +246,11 @@ pub struct Config {
     /// MSS written into TCP SYNs that carry a larger one, both directions
     /// (0: off).
     pub mss_clamp: u16,
-    /// IPv4 MTU of the LAN link: larger inbound packets are refused (ICMP
-    /// 3/4 when DF is set).
+    /// IPv4 MTU of the LAN link: larger inbound packets are cut into
+    /// fragments, or refused with ICMP 3/4 when DF is set. Changes while
+    /// running ([`crate::Shard::set_mtus`]).
     pub lan_mtu: u16,
-    /// IPv4 MTU of the WAN link: larger outbound packets are refused (ICMP
-    /// 3/4 when DF is set).
+    /// IPv4 MTU of the WAN link, the same for outbound packets.
     pub wan_mtu: u16,
     /// ICMP errors the NAT generates.
     pub icmp: IcmpGeneration,

@@ -55,7 +55,8 @@ drop_reasons! {
     FragmentsFull => "fragment_table_full", "No room to track another fragmented datagram, or to hold another early fragment.";
     FragmentTimeout => "fragment_timeout", "Early fragment whose first fragment did not come before the timeout.";
     FragmentOfDropped => "fragment_of_dropped", "Fragment of a datagram whose first fragment was dropped.";
-    MtuExceeded => "mtu_exceeded", "Packet larger than the egress link's MTU (ICMP 3/4 sent when DF is set; fragmenting is not built).";
+    MtuExceeded => "mtu_exceeded", "Packet larger than the egress link's MTU with DF set (ICMP 3/4 sent back, except about an ICMP error or a later fragment).";
+    FragmentQueueFull => "fragment_queue_full", "Packet larger than the egress link's MTU without DF, and no room in the emit queue for all its fragments: dropped whole (also a released early fragment that found the queue full).";
     NoNeighbor => "no_neighbor", "Inbound packet for a static mapping whose inside host's MAC address is not known yet.";
     TtlExpired => "ttl_expired", "TTL would reach zero when forwarded.";
     UnsupportedProtocol => "unsupported_protocol", "Outbound packet of IP protocol 0, which the session table cannot hold (HOPOPT is an IPv6 extension header, meaningless in IPv4).";
@@ -156,6 +157,11 @@ counters! {
     fragments_held,
     /// TCP SYNs whose MSS option was lowered.
     mss_clamped,
+    /// Packets larger than the egress link's MTU without DF, cut into
+    /// fragments (RFC 4787 REQ-13a).
+    packets_fragmented,
+    /// Fragments sent of the packets cut.
+    fragments_sent,
 }
 
 impl Counters {

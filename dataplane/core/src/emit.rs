@@ -3,7 +3,8 @@
 //!
 //! They wait in a fixed ring of frame-sized slots, allocated when the
 //! shard is built; the worker takes them with [`crate::Shard::pop_emitted`]
-//! after each batch. A full ring drops the new frame and counts it.
+//! after each batch. A full ring drops the new frame and counts it; the
+//! fragments of one packet are queued all or none ([`EmitQueue::free`]).
 
 use crate::verdict::Verdict;
 use crate::wire::ethernet::{self, EthernetFrame, Mac};
@@ -13,6 +14,16 @@ use crate::wire::{icmp, ipv4, IcmpPacket};
 /// Bytes a generated ICMP error may carry of the packet it is about, so
 /// that the error's IP datagram stays within 576 bytes (RFC 1812 4.3.2.3).
 const QUOTE_MAX: usize = 576 - 20 - 8;
+
+/// Bytes of one slot of the emit queue and of the held fragments: one
+/// 2048-byte AF_XDP frame, the largest frame a worker hands the core.
+pub const SLOT: usize = 2048;
+
+/// Slots of the emit queue beyond the held fragments and the ICMP errors,
+/// for fragments of packets cut to fit the egress MTU: the fragments of
+/// 128 full-size packets cut for a 1400-byte link (two each), or 13
+/// 1500-byte packets cut for the smallest MTU, 68 (37 each), per batch.
+pub const FRAGMENT_ROOM: usize = 512;
 
 #[derive(Debug)]
 pub(crate) struct EmitQueue {
@@ -67,6 +78,11 @@ impl EmitQueue {
         self.head = (self.head + 1) % self.meta.len();
         self.len -= 1;
         Some((v, len))
+    }
+
+    /// Slots free now.
+    pub(crate) fn free(&self) -> usize {
+        self.meta.len() - self.len
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -163,8 +179,9 @@ pub(crate) struct IcmpError {
 
 /// Writes into `out` an Ethernet frame carrying an ICMP error about the
 /// IPv4 packet of the parsed frame `orig`, sent from `src` (and MAC
-/// `src_mac`) back to the packet's source (and the MAC it came from).
-/// Returns the frame's length.
+/// `src_mac`) back to the packet's source (and the MAC it came from),
+/// through a link of `link_mtu` bytes: the quote is cut so that the error
+/// fits that link and 576 bytes. Returns the frame's length.
 pub(crate) fn build_icmp_error(
     out: &mut [u8],
     orig: &[u8],
@@ -172,8 +189,10 @@ pub(crate) fn build_icmp_error(
     src: u32,
     src_mac: Mac,
     e: IcmpError,
+    link_mtu: u16,
 ) -> usize {
-    let quote = ip.packet_len().min(QUOTE_MAX);
+    let room = usize::from(link_mtu).saturating_sub(ipv4::MIN_HEADER_LEN + icmp::HEADER_LEN);
+    let quote = ip.packet_len().min(QUOTE_MAX).min(room);
     let total = ipv4::MIN_HEADER_LEN + icmp::HEADER_LEN + quote;
     let len = ethernet::HEADER_LEN + total;
     let mut eth = EthernetFrame::new_unchecked(&mut out[..len]);
@@ -276,7 +295,7 @@ mod tests {
             id: 0,
         };
         let mac = Mac([2, 0, 0, 0, 0, 1]);
-        let n = build_icmp_error(&mut out, &orig, &ip, 0xc0a8_0101, mac, e);
+        let n = build_icmp_error(&mut out, &orig, &ip, 0xc0a8_0101, mac, e, 1500);
         assert_eq!(n, 14 + 20 + 8 + 60);
         assert_eq!(&out[0..6], &[2, 0, 0, 0, 0, 9]);
         assert_eq!(checksum::checksum(&out[14..34]), 0);
@@ -288,5 +307,9 @@ mod tests {
         assert!(!may_answer(0, 0x0808_0808));
         assert!(!may_answer(0xc0a8_010a, 0xe000_0001));
         assert!(!may_answer(0xc0a8_010a, u32::MAX));
+        // A link smaller than 576: the quote is cut to fit it.
+        let n = build_icmp_error(&mut out, &orig, &ip, 0xc0a8_0101, mac, e, 68);
+        assert_eq!(n, 14 + 68);
+        assert_eq!(checksum::checksum(&out[34..n]), 0);
     }
 }

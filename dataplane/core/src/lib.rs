@@ -42,3 +42,7 @@ pub use shard::{SessionInfo, Shard, SubscriberInfo};
 pub use tcp::TcpState;
 pub use time::Time;
 pub use verdict::{NextHops, Side, Verdict};
+
+/// Bytes of the largest frame [`Shard::pop_emitted`] hands out (and of
+/// the largest the shard holds or cuts): one 2048-byte AF_XDP frame.
+pub const EMIT_SLOT: usize = emit::SLOT;

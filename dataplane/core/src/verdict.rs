@@ -39,6 +39,10 @@ pub enum Verdict {
     /// the caller may reuse the buffer. The fragment comes back through
     /// [`crate::Shard::pop_emitted`], or is dropped as `fragment_timeout`.
     Held,
+    /// Larger than the egress link's MTU without DF: translated, then cut
+    /// into fragments that fit, queued in order; they come out of
+    /// [`crate::Shard::pop_emitted`]. The caller may reuse the buffer.
+    Fragmented,
     /// Drop it, for this reason (already counted).
     Drop(DropReason),
 }
@@ -72,6 +76,7 @@ impl core::fmt::Display for Verdict {
             Verdict::HandOff { shard, side } => write!(f, "hand off to worker {shard} ({side})"),
             Verdict::Pass => f.write_str("pass to the kernel"),
             Verdict::Held => f.write_str("held"),
+            Verdict::Fragmented => f.write_str("fragmented"),
             Verdict::Drop(r) => write!(f, "drop: {r}"),
         }
     }
@@ -95,6 +100,7 @@ mod tests {
             ),
             (Verdict::Pass, "pass to the kernel"),
             (Verdict::Held, "held"),
+            (Verdict::Fragmented, "fragmented"),
             (Verdict::Drop(DropReason::NoMapping), "drop: no_mapping"),
         ];
         for (v, want) in cases {

@@ -82,6 +82,13 @@ pub enum Command {
     SetGateway(Mac),
     /// The source of ICMP errors to subscribers ([`Shard::set_lan_address`]).
     SetLanAddress(u32),
+    /// The MTUs of the LAN and WAN links ([`Shard::set_mtus`]).
+    SetMtus {
+        /// LAN MTU.
+        lan: u16,
+        /// WAN MTU.
+        wan: u16,
+    },
     /// Fault injection: the worker sleeps this long before it goes on, as
     /// a stuck worker would (sent only when masq runs with
     /// `--fault-injection`, so that tests can check stall detection).
@@ -92,7 +99,8 @@ pub enum Command {
 #[derive(Debug)]
 pub enum Reply {
     /// To `Reconfigure` and `SetAddress`: sessions removed, or why not; to
-    /// `SetNeighbor`, `SetGateway`, `SetLanAddress` and `Pause`: done.
+    /// `SetNeighbor`, `SetGateway`, `SetLanAddress` and `Pause`: done; to
+    /// `SetMtus`: done, or why not.
     Applied(Result<usize, String>),
     /// To `Flush`: sessions removed.
     Flushed(usize),
@@ -141,6 +149,7 @@ impl fmt::Display for Command {
             }
             Command::SetGateway(mac) => write!(f, "set gateway {mac}"),
             Command::SetLanAddress(a) => write!(f, "set LAN address {}", Ipv4Addr::from(*a)),
+            Command::SetMtus { lan, wan } => write!(f, "set MTUs: LAN {lan}, WAN {wan}"),
             Command::Pause(d) => write!(f, "pause {} ms", d.as_millis()),
         }
     }
@@ -273,6 +282,12 @@ impl Server {
                 shard.set_lan_address(a);
                 Reply::Applied(Ok(0))
             }
+            Command::SetMtus { lan, wan } => Reply::Applied(
+                shard
+                    .set_mtus(lan, wan)
+                    .map(|()| 0)
+                    .map_err(|e| e.to_string()),
+            ),
             Command::Pause(d) => {
                 std::thread::sleep(d);
                 Reply::Applied(Ok(0))

@@ -335,6 +335,9 @@ struct Build {
     only: Option<DropReason>,
     /// The embedded remote endpoint was changed (field 2 or 3).
     remote_changed: bool,
+    /// Larger than the egress MTU without DF: when translated it is cut
+    /// into fragments.
+    cut: bool,
 }
 
 impl Build {
@@ -381,6 +384,7 @@ fn build_error(
         benign: icmp::kind(ty) == icmp::Kind::Error,
         only: None,
         remote_changed: false,
+        cut: false,
     };
     let mut emb = embedded_packet(x, from_lan);
     let mut keep = if fl & 0x40 != 0 {
@@ -485,7 +489,11 @@ fn build_error(
     }
     let mtu = if from_lan { WAN_MTU } else { LAN_MTU };
     if end - 14 > usize::from(mtu) {
-        b.refuse(DropReason::MtuExceeded);
+        if be16(&f, 20) & 0x4000 != 0 {
+            b.refuse(DropReason::MtuExceeded);
+        } else {
+            b.cut = true;
+        }
     }
 
     let side = if from_lan { Side::Lan } else { Side::Wan };
@@ -720,7 +728,9 @@ fn expectation(
     if !hit || from_lan && x.proto == 1 {
         return Expect::Verdict(Verdict::Drop(DropReason::IcmpErrorNoSession));
     }
-    Expect::Verdict(if from_lan {
+    Expect::Verdict(if b.cut {
+        Verdict::Fragmented
+    } else if from_lan {
         Verdict::ToWan
     } else {
         Verdict::ToLan

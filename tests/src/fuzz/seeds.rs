@@ -30,6 +30,9 @@ pub const WIDE: u8 = 0x40;
 pub const NARROW: u8 = 0x60;
 /// Configuration byte: an event queue of 3.
 pub const TINY_EVENTS: u8 = 0x80;
+/// Configuration byte: endpoint-independent filtering, LAN MTU 120 and
+/// WAN MTU 96 (UDP payloads in units of 8 bytes, cut into fragments).
+pub const SMALL_MTU: u8 = 3;
 
 /// TCP flag bits of a TCP or reply operand.
 pub const F_SYN: u8 = 1;
@@ -699,6 +702,14 @@ pub fn entry() -> Vec<(String, Vec<u8>)> {
             .time(ks(1), FULL);
         add(&format!("ports_{name}"), &s);
     }
+    // Cut into fragments both ways: 248 bytes out, 120 back, and sizes
+    // around both MTUs.
+    let mut s = Script::new(SMALL_MTU);
+    s.udp(N, 0, 0, p::P40000, p::DNS, 31).reply(N, 0, 0xf0);
+    for len in [7, 8, 9, 11, 12] {
+        s.udp(N, 0, 0, p::P40000, p::DNS, len).reply(N, 0, len << 4);
+    }
+    add("fragmented_both_ways", &s);
     v
 }
 

@@ -153,11 +153,8 @@ impl Config {
                 ),
             ));
         }
-        for (key, mtu) in [("lan_mtu", self.lan_mtu), ("wan_mtu", self.wan_mtu)] {
-            if !(576..=9000).contains(&mtu) {
-                return Err(err(key, format!("{mtu} is outside 576..=9000")));
-            }
-        }
+        check_mtu("lan_mtu", self.lan_mtu)?;
+        check_mtu("wan_mtu", self.wan_mtu)?;
         let f = &self.fragments;
         if f.max_datagrams == 0 || f.max_datagrams > 1 << 20 {
             return Err(err("fragments.max_datagrams", "must be 1..=1048576"));
@@ -296,8 +293,6 @@ impl Config {
             ("static", new.statics == self.statics),
             ("exclude", new.exclude == self.exclude),
             ("fragments", new.fragments == self.fragments),
-            ("lan_mtu", new.lan_mtu == self.lan_mtu),
-            ("wan_mtu", new.wan_mtu == self.wan_mtu),
             ("kernel_ports", new.kernel_ports == self.kernel_ports),
             ("kernel_ports", new.own_addrs == self.own_addrs),
         ];
@@ -311,6 +306,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// Checks an MTU: 68 (RFC 791: every host takes a 68-byte datagram
+/// whole) to 9000.
+pub(crate) fn check_mtu(key: &'static str, mtu: u16) -> Result<(), ConfigError> {
+    if (68..=9000).contains(&mtu) {
+        Ok(())
+    } else {
+        Err(err(key, format!("{mtu} is outside 68..=9000")))
     }
 }
 
@@ -433,7 +438,7 @@ mod tests {
                 "mss_clamp",
                 (|c: &mut Config| c.mss_clamp = 100) as fn(&mut Config),
             ),
-            ("wan_mtu", |c| c.wan_mtu = 100),
+            ("wan_mtu", |c| c.wan_mtu = 67),
             ("fragments.timeout", |c| c.fragments.timeout = 0),
         ] {
             let mut c = Config::default();

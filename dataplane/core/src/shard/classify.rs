@@ -153,7 +153,8 @@ impl Shard {
     /// ordinary outbound flow. The verdict when the frame goes no further:
     /// to the box itself (an echo to the masquerade address, a port that
     /// is no NAT port), a fragment, or too large for the LAN link it
-    /// comes back out of.
+    /// comes back out of with DF set (3/4 back). Without DF a packet too
+    /// large is cut when it leaves for the LAN (`egress.rs`).
     pub(super) fn hairpin_owner(
         &mut self,
         frame: &[u8],
@@ -175,10 +176,8 @@ impl Shard {
             return Err(Verdict::Drop(DropReason::BadFragment));
         }
         let mtu = self.cfg.lan_mtu;
-        if ip.packet_len() > usize::from(mtu) {
-            if ip.df {
-                self.send_icmp_error(frame, ip, Side::Lan, icmp::DEST_UNREACHABLE, 4, mtu);
-            }
+        if ip.df && ip.packet_len() > usize::from(mtu) {
+            self.send_icmp_error(frame, ip, Side::Lan, icmp::DEST_UNREACHABLE, 4, mtu);
             return Err(Verdict::Drop(DropReason::MtuExceeded));
         }
         Ok(Some(owner))

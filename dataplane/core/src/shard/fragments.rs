@@ -4,7 +4,7 @@
 //! themselves live in `frag`; this room turns a first fragment's verdict
 //! into that record and a record into a [`Rewrite`].
 
-use super::{count_verdict, NextHops, Shard, Side, Verdict};
+use super::{count_verdict, egress, NextHops, Shard, Side, Verdict};
 use crate::counters::DropReason;
 use crate::frag::{self, Action};
 use crate::wire::checksum::Delta;
@@ -56,13 +56,15 @@ fn apply(frame: &mut [u8], a: Action, side: Side, hops: &NextHops) -> Verdict {
 }
 
 impl Shard {
-    /// A later fragment from the WAN: its TTL and the LAN MTU are checked
-    /// here, since no error is sent about a later fragment.
+    /// A later fragment from the WAN: its TTL and, with DF, the LAN MTU
+    /// are checked here, since no error is sent about a later fragment
+    /// (without DF one larger than the LAN MTU is cut when it leaves:
+    /// `egress.rs`).
     pub(super) fn later_fragment_in(&mut self, frame: &mut [u8], ip: &IpRepr) -> Verdict {
         if ip.ttl <= 1 {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        if ip.packet_len() > usize::from(self.cfg.lan_mtu) {
+        if ip.df && ip.packet_len() > usize::from(self.cfg.lan_mtu) {
             return Verdict::Drop(DropReason::MtuExceeded);
         }
         self.later_fragment(frame, ip, Side::Wan)
@@ -109,7 +111,7 @@ impl Shard {
             Verdict::ToLan => rewrite(ip.dst, now.dst()),
             Verdict::HandOff { shard, .. } => Action::HandOff(shard),
             Verdict::Drop(_) => Action::Drop,
-            Verdict::Pass | Verdict::Held => return,
+            Verdict::Pass | Verdict::Held | Verdict::Fragmented => return,
         };
         let key = key(ip, side);
         let t = u64::from(self.cfg.fragments.timeout) * 1000;
@@ -117,21 +119,36 @@ impl Shard {
         // out (counted then).
         self.frags.put(key, action, self.now_ms, t);
         while self.held.has(&key) {
-            let Some(slot) = self.emit.reserve() else {
-                self.counters.emit_dropped += 1;
+            let Some((side, len)) = self.held.take(&key, &mut self.scratch) else {
                 break;
             };
-            let Some((side, len)) = self.held.take(&key, slot) else {
-                break;
-            };
-            let v = apply(&mut slot[..len], action, side, &self.hops);
-            if !matches!(v, Verdict::Drop(_)) {
-                self.emit.commit(v, len);
+            let frame = &mut self.scratch[..len];
+            let v = apply(frame, action, side, &self.hops);
+            if !matches!(v, Verdict::ToLan | Verdict::ToWan | Verdict::HandOff { .. }) {
+                count_verdict(&mut self.counters, v, len);
+                continue;
             }
             if matches!(v, Verdict::ToLan | Verdict::ToWan) {
                 self.counters.fragments_translated += 1;
             }
-            count_verdict(&mut self.counters, v, len);
+            // Whole, or cut to fit the link it leaves by.
+            let mtu = match v {
+                Verdict::HandOff { .. } => u16::MAX,
+                Verdict::ToLan => self.cfg.lan_mtu,
+                _ => self.cfg.wan_mtu,
+            };
+            match egress::queue_fitted(&mut self.emit, &mut self.counters, frame, mtu, v) {
+                Ok(false) => {}
+                Ok(true) => count_verdict(&mut self.counters, Verdict::Fragmented, len),
+                Err(r) => {
+                    // A full queue loses a released frame: counted both
+                    // ways, as every frame is one verdict.
+                    if r == DropReason::FragmentQueueFull {
+                        self.counters.emit_dropped += 1;
+                    }
+                    count_verdict(&mut self.counters, Verdict::Drop(r), len)
+                }
+            }
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::wire::{icmp, IpRepr};
 impl Shard {
     /// Refuses a packet from `from` whose TTL runs out here (time
     /// exceeded back to its source) or that is larger than the other
-    /// side's MTU (3/4 back when DF is set).
+    /// side's MTU with DF set (3/4 back). Without DF a packet too large
+    /// goes on, to be cut after translation (`egress.rs`).
     #[inline]
     pub(super) fn ttl_and_mtu(&mut self, frame: &[u8], ip: &IpRepr, from: Side) -> Option<Verdict> {
         if ip.ttl <= 1 {
@@ -28,10 +29,8 @@ impl Shard {
         } else {
             self.cfg.lan_mtu
         };
-        if ip.packet_len() > usize::from(mtu) {
-            if ip.df {
-                self.send_icmp_error(frame, ip, from, icmp::DEST_UNREACHABLE, 4, mtu);
-            }
+        if ip.df && ip.packet_len() > usize::from(mtu) {
+            self.send_icmp_error(frame, ip, from, icmp::DEST_UNREACHABLE, 4, mtu);
             return Some(Verdict::Drop(DropReason::MtuExceeded));
         }
         None
@@ -72,6 +71,7 @@ impl Shard {
             }
             _ => (ip.dst, self.hops.wan_mac, Verdict::ToWan),
         };
+        let link = self.egress_mtu(v);
         let c = self.cfg.icmp;
         let h = self.hasher.subscriber(ip.src);
         if !self
@@ -86,7 +86,7 @@ impl Shard {
             return;
         };
         let e = IcmpError { ty, code, mtu };
-        let n = emit::build_icmp_error(slot, frame, ip, src, mac, e);
+        let n = emit::build_icmp_error(slot, frame, ip, src, mac, e, link);
         self.emit.commit(v, n);
         self.counters.icmp_generated += 1;
     }

@@ -86,8 +86,9 @@ impl Shard {
         if !hairpin && ip.ttl <= 1 {
             return Err(Verdict::Drop(DropReason::TtlExpired));
         }
-        if ip.packet_len() > usize::from(self.cfg.lan_mtu) {
-            // Larger than the LAN link takes; never a 3/4 about an error.
+        if ip.df && ip.packet_len() > usize::from(self.cfg.lan_mtu) {
+            // Larger than the LAN link takes, with DF; never a 3/4 about
+            // an error. Without DF it is cut when it leaves (`egress.rs`).
             return Err(Verdict::Drop(DropReason::MtuExceeded));
         }
         let rport = if inner.proto == PROTO_ICMP {

@@ -16,6 +16,7 @@
 //! | `generate.rs` | the ICMP errors the NAT sends itself, exhaustion events |
 //! | `fragments.rs` | fragments after the first (RFC 4787 REQ-14) |
 //! | `address_only.rs` | every other IP protocol (GRE, ESP, ...): address-only sessions |
+//! | `egress.rs` | packets larger than the egress MTU, cut into fragments (REQ-13a) |
 //! | `timers.rs` | expiry and removal of sessions |
 //! | `snapshot.rs` | what the control plane reads: counts, sessions, subscribers |
 //! | `ops.rs` | what the control plane changes: flush, address, configuration |
@@ -25,6 +26,7 @@
 
 mod address_only;
 mod classify;
+mod egress;
 mod fastpath;
 mod fragments;
 mod generate;
@@ -45,7 +47,7 @@ pub use snapshot::{SessionInfo, SubscriberInfo};
 
 use crate::config::Config;
 use crate::counters::{Counters, DropReason};
-use crate::emit::{EmitQueue, RateLimiter};
+use crate::emit::{self, EmitQueue, RateLimiter};
 use crate::event::EventQueue;
 use crate::frag;
 use crate::hash::Hasher;
@@ -99,6 +101,8 @@ pub struct Shard {
     event_limit: RateLimiter,
     frags: frag::Table,
     held: frag::Held,
+    /// One frame's room, for a held fragment on its way out.
+    scratch: Vec<u8>,
     /// The caller's clock at the frame being processed, in milliseconds.
     now_ms: u64,
     /// Source of ICMP errors sent to subscribers (the LAN interface's
@@ -145,17 +149,17 @@ impl Shard {
             cfg.timeouts.block_hold,
         );
         let reserved = statics::reserve_blocks(cfg, &pool_addrs, &mut blocks);
-        let slot = usize::from(cfg.lan_mtu.max(cfg.wan_mtu)) + 18;
         let f = cfg.fragments;
         let mut shard = Shard {
             id,
             hasher: Hasher::new(cfg.hash_seed),
             blocks,
-            emit: EmitQueue::new(f.max_held as usize + 64, slot),
+            emit: EmitQueue::new(f.max_held as usize + 64 + emit::FRAGMENT_ROOM, emit::SLOT),
+            scratch: vec![0; emit::SLOT],
             icmp_limit: RateLimiter::new(),
             event_limit: RateLimiter::new(),
             frags: frag::Table::new(f.max_datagrams),
-            held: frag::Held::new(f.max_held, slot),
+            held: frag::Held::new(f.max_held, emit::SLOT),
             now_ms: now.0,
             lan_addr: 0,
             statics: cfg
@@ -195,7 +199,7 @@ impl Shard {
     pub fn process(&mut self, frame: &mut [u8], side: Side, now: Time) -> Verdict {
         self.now_ms = now.0;
         let now = now.secs();
-        let v = match side {
+        let mut v = match side {
             Side::Lan => {
                 self.counters.rx_lan += 1;
                 self.outbound(frame, now)
@@ -209,6 +213,13 @@ impl Shard {
                 self.inbound(frame, now, true)
             }
         };
+        // One length test on the common path: only a frame longer than
+        // the egress link takes goes to be cut.
+        if matches!(v, Verdict::ToLan | Verdict::ToWan)
+            && frame.len() > usize::from(self.egress_mtu(v)) + crate::wire::ethernet::HEADER_LEN
+        {
+            v = self.fit_to_mtu(frame, v);
+        }
         count_verdict(&mut self.counters, v, frame.len());
         v
     }
@@ -420,6 +431,7 @@ fn count_verdict(c: &mut Counters, v: Verdict, len: usize) {
         Verdict::HandOff { .. } => c.handed_off += 1,
         Verdict::Pass => c.passed += 1,
         Verdict::Held => c.fragments_held += 1,
+        Verdict::Fragmented => c.packets_fragmented += 1,
         Verdict::Drop(r) => c.drops[r as usize] += 1,
     }
 }

@@ -7,7 +7,7 @@
 use super::checksum;
 use super::{be16, be32, put16, put32, WireError};
 
-mod field {
+pub(crate) mod field {
     pub const VER_IHL: usize = 0;
     pub const TOTAL_LEN: usize = 2;
     pub const IDENT: usize = 4;
@@ -31,9 +31,9 @@ pub const PROTO_UDP: u8 = 17;
 /// Highest byte offset a fragment may reach (the largest datagram).
 pub const MAX_DATAGRAM: usize = 0xffff;
 
-const FLAG_DF: u16 = 0x4000;
-const FLAG_MF: u16 = 0x2000;
-const FRAG_OFFSET_MASK: u16 = 0x1fff;
+pub(crate) const FLAG_DF: u16 = 0x4000;
+pub(crate) const FLAG_MF: u16 = 0x2000;
+pub(crate) const FRAG_OFFSET_MASK: u16 = 0x1fff;
 
 /// A view over an IPv4 packet.
 #[derive(Debug)]

@@ -10,6 +10,7 @@
 
 pub mod checksum;
 pub mod ethernet;
+pub(crate) mod fragment;
 pub mod icmp;
 pub mod ipv4;
 pub mod repr;

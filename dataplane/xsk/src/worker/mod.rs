@@ -62,6 +62,8 @@ pub use stats::{Io, Shared, WorkerStats, IO};
 pub const BATCH: usize = 64;
 /// Size of a UMEM frame and of a hand-off buffer.
 pub const FRAME_SIZE: usize = 2048;
+// Every frame the shard emits (fragments it cut among them) fits a frame.
+const _: () = assert!(FRAME_SIZE >= masq_core::EMIT_SLOT);
 /// Empty polls before a worker sleeps in poll(2) for at most 1 ms.
 const SPIN_BEFORE_SLEEP: u32 = 20_000;
 /// Most events a worker moves from its shard to `Shared::events` per loop
@@ -459,7 +461,9 @@ impl<'a> Worker<'a> {
                     self.frames.free.push(d)
                 }
             }
-            Verdict::HandOff { .. } | Verdict::Held => self.frames.free.push(d),
+            Verdict::HandOff { .. } | Verdict::Held | Verdict::Fragmented => {
+                self.frames.free.push(d)
+            }
             Verdict::Pass => {
                 self.c[Io::PassDropped] += 1;
                 self.frames.free.push(d)

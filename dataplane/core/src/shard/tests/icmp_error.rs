@@ -102,7 +102,7 @@ fn tcp_quotes_short_and_whole() {
 }
 
 #[test]
-fn an_error_too_large_for_the_lan_is_dropped_without_answer() {
+fn an_error_too_large_for_the_lan_is_cut_never_answered() {
     let c = Config {
         lan_mtu: 576,
         ..cfg()
@@ -113,8 +113,23 @@ fn an_error_too_large_for_the_lan_is_dropped_without_answer() {
     let err = wan(REMOTE, EXT).icmp(3, 3, 0, ip(&sent));
     assert_eq!(err.len() - 14, 596);
     let v = run(&mut s, err, Side::Wan, 1).0;
+    assert_eq!(v, Verdict::Fragmented);
+    let e = emitted(&mut s);
+    assert_eq!(e.len(), 2, "two fragments, never an error about an error");
+    assert!(e
+        .iter()
+        .all(|(v, f)| *v == Verdict::ToLan && f.len() <= 14 + 576));
+    // With DF it is dropped, still without an answer.
+    let (_, sent) = run(
+        &mut s,
+        lan(HOST, REMOTE).udp(40000, 53, &[7; 540]),
+        Side::Lan,
+        2,
+    );
+    let err = wan(REMOTE, EXT).frag(DF).icmp(3, 3, 0, ip(&sent));
+    let v = run(&mut s, err, Side::Wan, 3).0;
     assert_eq!(v, Verdict::Drop(DropReason::MtuExceeded));
-    assert!(emitted(&mut s).is_empty(), "never an error about an error");
+    assert!(emitted(&mut s).is_empty());
 }
 
 #[test]

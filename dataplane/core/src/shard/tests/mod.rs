@@ -6,6 +6,7 @@
 
 mod address_only;
 mod classify;
+mod egress;
 mod fastpath;
 mod fragments;
 mod generate;
