@@ -73,14 +73,25 @@ pub const SLOT_NAMES: [&str; SLOTS] = {
 /// The session-count slot of IP protocol `p`: its place in
 /// [`SLOT_NAMES`], a bounded label set.
 pub fn slot_of(p: u8) -> usize {
-    if let Some(q) = Protocol::from_number(p) {
-        return q as usize;
-    }
-    NAMED
-        .iter()
-        .position(|n| n.0 == p)
-        .map_or(SLOTS - 1, |k| 3 + k)
+    usize::from(SLOT_OF[usize::from(p)])
 }
+
+/// [`slot_of`] for every protocol number, built from the tables above
+/// once, so counting a session costs one load.
+const SLOT_OF: [u8; 256] = {
+    let mut out = [(SLOTS - 1) as u8; 256];
+    let mut k = 0;
+    while k < TABLE.len() {
+        out[TABLE[k].1 as usize] = k as u8;
+        k += 1;
+    }
+    let mut k = 0;
+    while k < NAMED.len() {
+        out[NAMED[k].0 as usize] = (3 + k) as u8;
+        k += 1;
+    }
+    out
+};
 
 /// True for a protocol translated address-only (every one but TCP, UDP
 /// and ICMP): one session per inside address, protocol and remote
