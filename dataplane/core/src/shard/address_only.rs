@@ -190,7 +190,7 @@ impl Shard {
     /// The external address of a new address-only session of `inside`
     /// with `remote`: its one-to-one address; in deterministic NAT its
     /// fixed address; otherwise the pool address the port path pairs it
-    /// with first (`hash(inside) mod pool size`), or the next one that
+    /// with first ([`Shard::pool_order`]), or the next one that
     /// holds no session of this protocol with this remote. None free:
     /// `protocol_conflict` (in masquerade, one address, the second
     /// subscriber is always refused).
@@ -217,13 +217,11 @@ impl Shard {
                 Err(DropReason::ProtocolConflict)
             };
         }
-        let n = self.pool_addrs.len();
-        if n == 0 {
+        if self.pool_addrs.is_empty() {
             return Err(DropReason::PoolExhausted);
         }
-        let start = (self.hasher.subscriber(inside) % n as u64) as usize;
-        (0..n)
-            .map(|k| self.pool_addrs[(start + k) % n])
+        self.pool_order(inside)
+            .map(|a| self.pool_addrs[a])
             .find(|&e| free(e))
             .ok_or(DropReason::ProtocolConflict)
     }

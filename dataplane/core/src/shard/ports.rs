@@ -116,6 +116,20 @@ impl Shard {
         self.subs_away -= u32::from(self.owner_of(s.addr) != self.id);
     }
 
+    /// The pool address indices in the order subscriber `addr` tries
+    /// them: its paired address first (a hash of it modulo the pool
+    /// size), then the next ones. The port path takes the first with a
+    /// free block, the address-only path the first free for its
+    /// (protocol, remote).
+    pub(super) fn pool_order(&self, addr: u32) -> impl Iterator<Item = usize> {
+        let n = self.pool_addrs.len();
+        let start = match n {
+            0 => 0,
+            _ => (self.hasher.subscriber(addr) % n as u64) as usize,
+        };
+        (0..n).map(move |k| (start + k) % n)
+    }
+
     /// Finds or makes room for a new mapping of subscriber `si`: a port of
     /// the inside port's parity in one of its blocks, or in a new block on
     /// its paired address.
@@ -151,12 +165,7 @@ impl Shard {
             let addr_idx = if sub.ext != NONE {
                 sub.ext as usize
             } else {
-                let n = self.blocks.naddr();
-                let start = (self.hasher.subscriber(sub.addr) % n as u64) as usize;
-                match (0..n)
-                    .map(|k| (start + k) % n)
-                    .find(|&a| self.blocks.has_free(a))
-                {
+                match self.pool_order(sub.addr).find(|&a| self.blocks.has_free(a)) {
                     Some(a) => a,
                     // No block left: the other parity of its own blocks.
                     None => continue,
