@@ -192,4 +192,15 @@ impl Control {
         }
         Ok(got.into_iter().flatten().collect())
     }
+
+    /// [`Control::ask`] for a command each worker applies or refuses: the
+    /// first refusal, naming its worker, is the error.
+    pub(super) fn ask_applied(&mut self, cmd: impl FnMut(usize) -> Command) -> Result<(), String> {
+        for (i, r) in self.ask(cmd)?.into_iter().enumerate() {
+            if let Reply::Applied(Err(e)) = r {
+                return Err(format!("worker {i}: {e}"));
+            }
+        }
+        Ok(())
+    }
 }

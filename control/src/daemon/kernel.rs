@@ -183,15 +183,7 @@ impl Control {
         if (lan, wan) == (self.rc.core.lan_mtu, self.rc.core.wan_mtu) {
             return;
         }
-        let applied = self.ask(|_| Command::SetMtus { lan, wan }).and_then(|r| {
-            r.into_iter()
-                .find_map(|r| match r {
-                    Reply::Applied(Err(e)) => Some(Err(e)),
-                    _ => None,
-                })
-                .unwrap_or(Ok(()))
-        });
-        match applied {
+        match self.ask_applied(|_| Command::SetMtus { lan, wan }) {
             Ok(()) => {
                 self.rc.core.lan_mtu = lan;
                 self.rc.core.wan_mtu = wan;

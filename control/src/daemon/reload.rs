@@ -1,7 +1,7 @@
 //! SIGHUP: the configuration file read again and applied live, or
 //! refused with the running configuration kept.
 
-use masq_xsk::command::{Command, Reply};
+use masq_xsk::command::Command;
 
 use super::filter::wan_filter;
 use super::start::load;
@@ -34,12 +34,7 @@ impl Control {
         }
         let pool_grew = new.core.pool != self.rc.core.pool;
         let cfg = Box::new(new.core.clone());
-        let replies = self.ask(|_| Command::Reconfigure(cfg.clone()))?;
-        for (i, r) in replies.into_iter().enumerate() {
-            if let Reply::Applied(Err(e)) = r {
-                return Err(format!("worker {i}: {e}"));
-            }
-        }
+        self.ask_applied(|_| Command::Reconfigure(cfg.clone()))?;
         let what = describe_change(&self.rc.core, &new.core);
         self.rc = new;
         if let Some(l) = &self.eventlog {
