@@ -131,7 +131,8 @@ impl Shard {
 
     /// Whether the NAT holds an echo mapping with identifier `id` on a
     /// pool address (of this shard's blocks).
-    pub fn holds_echo_id(&self, id: u16) -> bool {
+    #[cfg(test)]
+    pub(crate) fn holds_echo_id(&self, id: u16) -> bool {
         self.echo.held(id)
     }
 
@@ -153,7 +154,8 @@ impl Shard {
 
     /// Whether an address-only session of this shard on an own address
     /// has key `key` ([`crate::hash::address_only_key`]).
-    pub fn holds_address_only_key(&self, key: u16) -> bool {
+    #[cfg(test)]
+    pub(crate) fn holds_address_only_key(&self, key: u16) -> bool {
         self.address_only_keys.held(key)
     }
 
