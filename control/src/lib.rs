@@ -14,5 +14,6 @@ pub mod kernel;
 pub mod lookup;
 pub mod metrics;
 pub mod mtu;
+pub mod pcp;
 pub mod sharing;
 pub mod sys;

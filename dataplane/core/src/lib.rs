@@ -18,6 +18,7 @@ mod emit;
 pub mod event;
 mod frag;
 pub mod hash;
+pub mod hold;
 pub mod index;
 pub mod pool;
 pub mod proto;
@@ -36,6 +37,7 @@ pub use config::{
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
 pub use hash::{address_only_key, address_only_owner, key_owner, subscriber_owner};
+pub use hold::{Granted, HoldAsk, HoldKind, HoldRefusal, RemoteFilter, MAX_FILTERS};
 pub use pool::BlockMap;
 pub use proto::Protocol;
 pub use shard::{SessionInfo, Shard, SubscriberInfo};

@@ -25,7 +25,9 @@ use std::net::Ipv4Addr;
 
 use crossbeam_queue::ArrayQueue;
 use masq_core::wire::Mac;
-use masq_core::{Config, SessionInfo, Shard, SubscriberInfo, Time};
+use masq_core::{
+    Config, Granted, HoldAsk, HoldKind, HoldRefusal, SessionInfo, Shard, SubscriberInfo, Time,
+};
 
 /// Table slots a worker walks per loop while it builds a snapshot.
 pub const STEP_SLOTS: usize = 4096;
@@ -89,6 +91,23 @@ pub enum Command {
         /// WAN MTU.
         wan: u16,
     },
+    /// Create, renew or change a subscriber's held mapping (PCP, NAT-PMP;
+    /// [`Shard::hold`]). Sent to the subscriber's owner worker only.
+    Hold(Box<HoldAsk>),
+    /// Remove a held mapping ([`Shard::release_hold`]).
+    Release {
+        /// Map or peer.
+        kind: HoldKind,
+        /// TCP or UDP.
+        proto: u8,
+        /// Inside address.
+        inside: u32,
+        /// Inside port.
+        inside_port: u16,
+    },
+    /// The external address a subscriber is (or would be) mapped to
+    /// ([`Shard::external_of`]).
+    ExternalOf(u32),
     /// Fault injection: the worker sleeps this long before it goes on, as
     /// a stuck worker would (sent only when masq runs with
     /// `--fault-injection`, so that tests can check stall detection).
@@ -110,6 +129,12 @@ pub enum Reply {
     Subscribers(Vec<SubscriberInfo>),
     /// To `Blocks`.
     Blocks(Vec<(u32, u32, u32)>),
+    /// To `Hold`.
+    Held(Result<Granted, HoldRefusal>),
+    /// To `Release`: whether there was such a mapping.
+    Released(bool),
+    /// To `ExternalOf`.
+    External(Option<u32>),
 }
 
 impl fmt::Display for Select {
@@ -150,6 +175,29 @@ impl fmt::Display for Command {
             Command::SetGateway(mac) => write!(f, "set gateway {mac}"),
             Command::SetLanAddress(a) => write!(f, "set LAN address {}", Ipv4Addr::from(*a)),
             Command::SetMtus { lan, wan } => write!(f, "set MTUs: LAN {lan}, WAN {wan}"),
+            Command::Hold(a) => write!(
+                f,
+                "hold {} {}:{} ({})",
+                masq_core::proto::name_of(a.proto),
+                Ipv4Addr::from(a.inside),
+                a.inside_port,
+                match a.kind {
+                    HoldKind::Map => "map",
+                    HoldKind::Peer { .. } => "peer",
+                }
+            ),
+            Command::Release {
+                proto,
+                inside,
+                inside_port,
+                ..
+            } => write!(
+                f,
+                "release {} {}:{inside_port}",
+                masq_core::proto::name_of(*proto),
+                Ipv4Addr::from(*inside)
+            ),
+            Command::ExternalOf(a) => write!(f, "external address of {}", Ipv4Addr::from(*a)),
             Command::Pause(d) => write!(f, "pause {} ms", d.as_millis()),
         }
     }
@@ -165,6 +213,18 @@ impl fmt::Display for Reply {
             Reply::Sessions(v) => write!(f, "{} session(s)", v.len()),
             Reply::Subscribers(v) => write!(f, "{} subscriber(s)", v.len()),
             Reply::Blocks(v) => write!(f, "port blocks on {} address(es)", v.len()),
+            Reply::Held(Ok(g)) => write!(
+                f,
+                "held on {}:{} until second {}",
+                Ipv4Addr::from(g.external),
+                g.external_port,
+                g.until
+            ),
+            Reply::Held(Err(e)) => write!(f, "refused: {e}"),
+            Reply::Released(true) => f.write_str("released"),
+            Reply::Released(false) => f.write_str("no such mapping"),
+            Reply::External(Some(a)) => write!(f, "external address {}", Ipv4Addr::from(*a)),
+            Reply::External(None) => f.write_str("no external address"),
         }
     }
 }
@@ -288,6 +348,14 @@ impl Server {
                     .map(|()| 0)
                     .map_err(|e| e.to_string()),
             ),
+            Command::Hold(ask) => Reply::Held(shard.hold(&ask, now)),
+            Command::Release {
+                kind,
+                proto,
+                inside,
+                inside_port,
+            } => Reply::Released(shard.release_hold(kind, proto, inside, inside_port, now)),
+            Command::ExternalOf(a) => Reply::External(shard.external_of(a)),
             Command::Pause(d) => {
                 std::thread::sleep(d);
                 Reply::Applied(Ok(0))

@@ -31,6 +31,7 @@ mod fastpath;
 mod fragments;
 mod generate;
 mod held_keys;
+mod holds;
 mod icmp_error;
 mod ops;
 mod ports;
