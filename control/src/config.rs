@@ -101,6 +101,117 @@ struct File {
     fragments: FragmentsFile,
     deterministic: Option<DeterministicFile>,
     kernel_ports: Option<String>,
+    #[serde(default)]
+    pcp: PcpFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PcpFile {
+    enabled: Option<bool>,
+    min_lifetime: Option<u32>,
+    max_lifetime: Option<u32>,
+    mappings_per_subscriber: Option<u32>,
+    requests_per_second: Option<u32>,
+    third_party: Option<bool>,
+}
+
+/// The PCP and NAT-PMP server (`[pcp]`); it changes on SIGHUP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PcpConfig {
+    /// Whether requests are answered.
+    pub enabled: bool,
+    /// Shortest lifetime granted, seconds (shorter requests get it).
+    pub min_lifetime: u32,
+    /// Longest lifetime granted, seconds.
+    pub max_lifetime: u32,
+    /// Most PCP and NAT-PMP mappings one subscriber holds.
+    pub mappings_per_subscriber: u32,
+    /// Requests per second one source address may send (a burst of
+    /// [`PcpConfig::burst`] is allowed).
+    pub requests_per_second: u32,
+    /// Whether the THIRD_PARTY option is honoured.
+    pub third_party: bool,
+}
+
+impl Default for PcpConfig {
+    fn default() -> PcpConfig {
+        PcpConfig {
+            enabled: true,
+            min_lifetime: 120,
+            max_lifetime: 86400,
+            mappings_per_subscriber: 16,
+            requests_per_second: 10,
+            third_party: false,
+        }
+    }
+}
+
+impl PcpConfig {
+    /// Longest lifetime the file may set: a year.
+    pub const MAX_LIFETIME: u32 = 31_536_000;
+
+    /// Requests a source may send at once after a quiet while.
+    pub fn burst(&self) -> u32 {
+        self.requests_per_second.saturating_mul(4)
+    }
+
+    fn from_file(f: &PcpFile) -> Result<PcpConfig, String> {
+        let d = PcpConfig::default();
+        let c = PcpConfig {
+            enabled: f.enabled.unwrap_or(d.enabled),
+            min_lifetime: f.min_lifetime.unwrap_or(d.min_lifetime),
+            max_lifetime: f.max_lifetime.unwrap_or(d.max_lifetime),
+            mappings_per_subscriber: f
+                .mappings_per_subscriber
+                .unwrap_or(d.mappings_per_subscriber),
+            requests_per_second: f.requests_per_second.unwrap_or(d.requests_per_second),
+            third_party: f.third_party.unwrap_or(d.third_party),
+        };
+        let max = PcpConfig::MAX_LIFETIME;
+        if !(1..=max).contains(&c.min_lifetime) {
+            return Err(err(
+                "pcp.min_lifetime",
+                format!("{} must be 1..={max} seconds", c.min_lifetime),
+            ));
+        }
+        if !(c.min_lifetime..=max).contains(&c.max_lifetime) {
+            return Err(err(
+                "pcp.max_lifetime",
+                format!(
+                    "{} must be pcp.min_lifetime ({})..={max} seconds",
+                    c.max_lifetime, c.min_lifetime
+                ),
+            ));
+        }
+        if !(1..=65535).contains(&c.mappings_per_subscriber) {
+            return Err(err(
+                "pcp.mappings_per_subscriber",
+                format!("{} must be 1..=65535", c.mappings_per_subscriber),
+            ));
+        }
+        if !(1..=10000).contains(&c.requests_per_second) {
+            return Err(err(
+                "pcp.requests_per_second",
+                format!("{} must be 1..=10000", c.requests_per_second),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The `[pcp]` table as `check-config` prints it.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "[pcp]\nenabled = {}\nmin_lifetime = {}\nmax_lifetime = {}\n\
+             mappings_per_subscriber = {}\nrequests_per_second = {}\nthird_party = {}\n",
+            self.enabled,
+            self.min_lifetime,
+            self.max_lifetime,
+            self.mappings_per_subscriber,
+            self.requests_per_second,
+            self.third_party
+        )
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +324,8 @@ pub struct RunConfig {
     /// The `kernel_ports` setting as written (its range is
     /// `core.kernel_ports`).
     pub kernel_ports: crate::sharing::KernelPorts,
+    /// The PCP and NAT-PMP server (`[pcp]`).
+    pub pcp: PcpConfig,
 }
 
 /// Default address of the Prometheus endpoint: local only.
@@ -357,6 +470,8 @@ impl RunConfig {
             };
         }
         s += "\n";
+        s += &self.pcp.to_toml();
+        s += "\n";
         s += &self.log.to_toml();
         s
     }
@@ -410,6 +525,7 @@ pub fn load(path: &Path) -> Result<RunConfig, String> {
 pub fn parse(text: &str) -> Result<RunConfig, String> {
     let f: File = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
     let log = eventlog::from_file(f.log)?;
+    let pcp = PcpConfig::from_file(&f.pcp)?;
     let d = Config::default();
     let mut core = Config {
         inside: prefixes("inside", &f.inside)?,
@@ -674,6 +790,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         lan_mtu: f.lan_mtu,
         wan_mtu: f.wan_mtu,
         kernel_ports,
+        pcp,
     })
 }
 
@@ -782,6 +899,55 @@ mod tests {
         for (from, to, key) in edits {
             let e = parse(&GOOD.replace(from, to)).unwrap_err();
             assert!(e.contains(key), "{to}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod pcp_tests {
+    use super::*;
+
+    const BASE: &str =
+        "lan = \"a\"\nwan = \"b\"\ninside = [\"10.0.0.0/8\"]\npool = [\"203.0.113.0/29\"]\n";
+
+    #[test]
+    fn pcp_defaults_print_and_parse_back() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(c.pcp, PcpConfig::default());
+        let t = c.to_toml();
+        assert!(
+            t.contains("[pcp]\nenabled = true\nmin_lifetime = 120\n"),
+            "{t}"
+        );
+        let set = format!(
+            "{BASE}[pcp]\nenabled = false\nmin_lifetime = 60\nmax_lifetime = 600\n\
+             mappings_per_subscriber = 2\nrequests_per_second = 3\nthird_party = true\n"
+        );
+        let c = parse(&set).unwrap();
+        let want = PcpConfig {
+            enabled: false,
+            min_lifetime: 60,
+            max_lifetime: 600,
+            mappings_per_subscriber: 2,
+            requests_per_second: 3,
+            third_party: true,
+        };
+        assert_eq!(c.pcp, want);
+        assert_eq!(parse(&c.to_toml()).unwrap().pcp, want);
+    }
+
+    #[test]
+    fn pcp_errors_name_their_key() {
+        for (extra, key) in [
+            ("min_lifetime = 0", "pcp.min_lifetime"),
+            ("max_lifetime = 60", "pcp.max_lifetime"),
+            ("max_lifetime = 99999999", "pcp.max_lifetime"),
+            ("mappings_per_subscriber = 0", "pcp.mappings_per_subscriber"),
+            ("requests_per_second = 0", "pcp.requests_per_second"),
+            ("colour = 1", "colour"),
+        ] {
+            let e = parse(&format!("{BASE}[pcp]\n{extra}\n")).unwrap_err();
+            assert!(e.contains(key), "{extra}: {e}");
         }
     }
 }

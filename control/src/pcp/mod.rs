@@ -9,6 +9,11 @@
 //! | `wire.rs` | PCP and NAT-PMP messages: parsing requests, building responses |
 //! | `server.rs` | the server: checks, result codes, the table of mappings, epoch, announcements |
 
+pub mod server;
+pub mod wire;
+
+pub use server::Server;
+
 use masq_core::{Granted, HoldAsk, HoldKind, HoldRefusal};
 
 /// The NAT as the server sees it: the owner shard of a subscriber,
