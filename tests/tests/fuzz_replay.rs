@@ -2,7 +2,8 @@
 //! seed, then a few thousand pseudo-random inputs from a fixed PRNG seed,
 //! raw and structured, through `masq_tests::fuzz::run` and `views` (targets
 //! `entry` and `views`), `masq_tests::fuzz::icmp_error::run` (`icmp_error`)
-//! and `masq_tests::fuzz_config::run` (`config`).
+//! `masq_tests::fuzz_config::run` (`config`) and `masq_tests::fuzz_pcp::run`
+//! (`pcp`).
 //!
 //! `MASQ_WRITE_SEEDS=1 cargo test -p masq-tests --test fuzz_replay` writes
 //! the seed files again from `masq_tests::fuzz::seeds`.
@@ -11,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use masq_tests::fuzz::{self, icmp_error, kind, seeds};
-use masq_tests::fuzz_config;
+use masq_tests::{fuzz_config, fuzz_pcp};
 
 fn seed_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,6 +56,7 @@ fn seeds_are_current() {
         ("views", seeds::views()),
         ("icmp_error", icmp_error::seeds()),
         ("config", fuzz_config::seeds()),
+        ("pcp", fuzz_pcp::seeds()),
     ] {
         let dir = seed_dir(target);
         if write {
@@ -67,7 +69,7 @@ fn seeds_are_current() {
         // Views seeds are frames from the shared builders, config seeds
         // include what `check-config` prints: both may change under us and
         // only need to exist. Entry and icmp_error seeds are scripts and
-        // must match exactly.
+        // must match exactly, and so must the pcp seeds (plain bytes).
         if target == "views" || target == "config" {
             for (name, _) in &list {
                 assert!(
@@ -493,4 +495,49 @@ fn config_random_inputs() {
     }
     // The variants reach the checks of accepted configurations often.
     assert!(accepted >= 150, "only {accepted} of 2000 variants accepted");
+}
+
+#[test]
+fn pcp_seeds() {
+    let on_disk = files(&seed_dir("pcp"));
+    assert!(on_disk.len() >= 30, "only {} pcp seeds", on_disk.len());
+    for (name, data) in on_disk.iter().chain(&fuzz_pcp::seeds()) {
+        replay(&format!("pcp seed {name}"), data, fuzz_pcp::run);
+        for cut in 0..data.len().min(120) {
+            replay(
+                &format!("pcp seed {name} cut at {cut}"),
+                &data[..cut],
+                fuzz_pcp::run,
+            );
+        }
+    }
+}
+
+#[test]
+fn pcp_random_inputs() {
+    let mut rng = Rng(0x7063_702d_6e61_7470);
+    let seeds: Vec<Vec<u8>> = fuzz_pcp::seeds().into_iter().map(|(_, b)| b).collect();
+    for i in 0..3000 {
+        let data: Vec<u8> = if i % 4 == 0 {
+            (0..rng.below(120)).map(|_| rng.byte()).collect()
+        } else {
+            // A seed with a few bytes changed, cut or extended.
+            let mut d = seeds[rng.below(seeds.len() - 1)].clone();
+            for _ in 0..rng.below(4) + 1 {
+                let at = rng.below(d.len());
+                d[at] = match rng.below(3) {
+                    0 => rng.byte(),
+                    1 => rng.small(),
+                    _ => d[at] ^ 0x80,
+                };
+            }
+            match rng.below(4) {
+                0 => d.truncate(rng.below(d.len()) + 1),
+                1 => d.extend((0..rng.below(16)).map(|_| rng.byte())),
+                _ => {}
+            }
+            d
+        };
+        replay("pcp", &data, fuzz_pcp::run);
+    }
 }
