@@ -27,7 +27,7 @@ pub const FIRST_INTERVAL_MS: u64 = 250;
 pub const LONG_ERROR_LIFETIME: u32 = 1800;
 /// Lifetime of a short lifetime error response, seconds.
 pub const SHORT_ERROR_LIFETIME: u32 = 30;
-/// Rate-limit buckets kept before the full ones are forgotten.
+/// Rate-limit buckets kept before the full ones are first forgotten.
 const BUCKETS_SWEPT_AT: usize = 4096;
 
 /// The `opcode` label of `masq_pcp_requests_total`.
@@ -141,6 +141,9 @@ pub struct Server {
     ends: BTreeSet<(u64, Key)>,
     per_client: HashMap<u32, u32>,
     buckets: HashMap<u32, Bucket>,
+    /// Bucket count at which the next sweep runs (twice what a sweep
+    /// left, so sweeps cost O(1) per request over time).
+    sweep_at: usize,
     requests: [[u64; 14]; 6],
     drops: [u64; 5],
     /// Start of the announcements in progress, and how many were sent.
@@ -169,6 +172,7 @@ impl Server {
             ends: BTreeSet::new(),
             per_client: HashMap::new(),
             buckets: HashMap::new(),
+            sweep_at: BUCKETS_SWEPT_AT,
             requests: [[0; 14]; 6],
             drops: [0; 5],
             announcing: Some((now_ms, 0)),
@@ -320,11 +324,12 @@ impl Server {
     fn admit(&mut self, source: u32, now_ms: u64) -> bool {
         let rate = u64::from(self.cfg.requests_per_second);
         let cap = u64::from(self.cfg.burst()) * 1000;
-        if self.buckets.len() >= BUCKETS_SWEPT_AT && !self.buckets.contains_key(&source) {
+        if self.buckets.len() >= self.sweep_at && !self.buckets.contains_key(&source) {
             // Forget the sources whose bucket has refilled.
             self.buckets.retain(|_, b| {
                 b.milli + now_ms.saturating_sub(b.last_ms).saturating_mul(rate) < cap
             });
+            self.sweep_at = (2 * self.buckets.len()).max(BUCKETS_SWEPT_AT);
         }
         let b = self.buckets.entry(source).or_insert(Bucket {
             milli: cap,

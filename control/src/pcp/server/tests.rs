@@ -949,3 +949,19 @@ fn request_counts_cover_every_pair() {
     assert_eq!(c.iter().map(|x| x.2).sum::<u64>(), 3);
     assert_eq!(s.drop_counts().len(), Drop::ALL.len());
 }
+
+#[test]
+fn refilled_buckets_are_forgotten() {
+    let mut s = server();
+    let mut nat = FakeNat::default();
+    let n = BUCKETS_SWEPT_AT as u32;
+    for i in 0..n {
+        let from = Ipv4Addr::from(0x0a00_0000 + i);
+        assert!(send(&mut s, &mut nat, from, &[0, 0], 0).is_some());
+    }
+    assert_eq!(s.buckets.len(), BUCKETS_SWEPT_AT);
+    // Much later every bucket has refilled: a new source sweeps them.
+    assert!(send(&mut s, &mut nat, CLIENT, &[0, 0], 60_000).is_some());
+    assert_eq!(s.buckets.len(), 1);
+    assert_eq!(s.sweep_at, BUCKETS_SWEPT_AT);
+}
