@@ -94,14 +94,14 @@ fn requests(data: &[u8]) -> Vec<&[u8]> {
     v
 }
 
-/// Checks one answer to `req`.
-fn check_answer(req: &[u8], answer: &[u8]) {
+/// Checks one answer to `req`; its result code.
+fn check_answer(req: &[u8], answer: &[u8]) -> u16 {
     if req[0] == wire::NATPMP_VERSION {
         let (op, result, _) = wire::natpmp_response(answer)
             .unwrap_or_else(|| panic!("not a NAT-PMP response: {answer:02x?}"));
         assert_eq!(op, req[1], "NAT-PMP opcode");
         assert!(result <= 5);
-        return;
+        return result;
     }
     let r = PcpResponse::new_checked(answer)
         .unwrap_or_else(|| panic!("not a PCP response: {answer:02x?}"));
@@ -114,10 +114,17 @@ fn check_answer(req: &[u8], answer: &[u8]) {
             "a MAP or PEER success without an endpoint"
         );
     }
+    r.result() as u16
 }
 
 /// Runs one input (see the module documentation).
 pub fn run(data: &[u8]) {
+    let _ = results(data);
+}
+
+/// Runs one input and returns the result code of each request's answer
+/// (PCP's, or NAT-PMP's), `None` for a request dropped.
+pub fn results(data: &[u8]) -> Vec<Option<u16>> {
     let setup = data.first().copied().unwrap_or(0);
     let cfg = PcpConfig {
         third_party: setup & 0x08 != 0,
@@ -134,6 +141,7 @@ pub fn run(data: &[u8]) {
     };
     let from = if setup & 0x20 != 0 { OUTSIDER } else { CLIENT };
     let (mut answered, mut silent) = (0u64, 0u64);
+    let mut results = Vec::new();
     for (i, req) in requests(data).into_iter().enumerate() {
         let now = 1000 + 400 * i as u64;
         match s.handle(
@@ -145,9 +153,12 @@ pub fn run(data: &[u8]) {
         ) {
             Some(a) => {
                 answered += 1;
-                check_answer(req, &a);
+                results.push(Some(check_answer(req, &a)));
             }
-            None => silent += 1,
+            None => {
+                silent += 1;
+                results.push(None);
+            }
         }
         assert!(
             s.mappings() <= nat.granted,
@@ -166,6 +177,7 @@ pub fn run(data: &[u8]) {
         assert!(ok, "an announcement does not parse: {msg:02x?}");
     }
     assert_eq!(s.next_wake(), None);
+    results
 }
 
 fn pcp(op: u8, lifetime: u32, client: u32, body: &[u8], options: &[Vec<u8>]) -> Vec<u8> {

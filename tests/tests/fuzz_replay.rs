@@ -513,6 +513,59 @@ fn pcp_seeds() {
     }
 }
 
+/// Each pcp seed is what its name says: the result code of the answer to
+/// its last request (PCP's or NAT-PMP's), or a drop.
+#[test]
+fn pcp_seeds_get_their_answers() {
+    let want: &[(&str, Option<u16>)] = &[
+        ("map_udp", Some(0)),
+        ("map_tcp_suggested", Some(0)),
+        ("map_delete", Some(0)),
+        ("map_other_nonce", Some(2)),
+        ("map_quota", Some(10)),
+        ("map_prefer_failure_filters", Some(0)),
+        ("map_five_filters", Some(13)),
+        ("map_third_party", Some(0)),
+        ("map_third_party_refused", Some(2)),
+        ("map_unknown_options", Some(5)),
+        ("map_bad_option", Some(6)),
+        ("map_gre", Some(9)),
+        ("map_all_protocols", Some(9)),
+        ("map_port_zero", Some(3)),
+        ("map_short_body", Some(3)),
+        ("map_nat_no_resources", Some(8)),
+        ("map_nat_quota", Some(10)),
+        ("map_nat_cannot_provide", Some(11)),
+        ("map_nat_no_external", Some(7)),
+        ("map_nat_not_ours", Some(2)),
+        ("map_nat_silent", Some(7)),
+        ("map_address_mismatch", Some(12)),
+        ("map_from_outside", Some(2)),
+        ("peer", Some(0)),
+        ("peer_delete", Some(0)),
+        ("announce", Some(0)),
+        ("unsupported_opcode", Some(4)),
+        ("unsupported_version", Some(1)),
+        ("malformed_length", Some(3)),
+        ("response_dropped", None),
+        ("natpmp_address", Some(0)),
+        ("natpmp_address_none", Some(3)),
+        ("natpmp_map_udp", Some(0)),
+        ("natpmp_map_tcp", Some(0)),
+        ("natpmp_delete", Some(0)),
+        ("natpmp_delete_all", Some(0)),
+        ("natpmp_short", None),
+        ("natpmp_unknown_opcode", Some(5)),
+    ];
+    let seeds = fuzz_pcp::seeds();
+    assert_eq!(seeds.len(), want.len() + 1, "a seed without an answer here");
+    for (name, code) in want {
+        let data = &seeds.iter().find(|s| s.0 == *name).expect(name).1;
+        let got = fuzz_pcp::results(data);
+        assert_eq!(got.last(), Some(code), "pcp seed {name}: {got:?}");
+    }
+}
+
 #[test]
 fn pcp_random_inputs() {
     let mut rng = Rng(0x7063_702d_6e61_7470);
