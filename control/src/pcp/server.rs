@@ -30,6 +30,16 @@ pub const SHORT_ERROR_LIFETIME: u32 = 30;
 /// Rate-limit buckets kept before the full ones are first forgotten.
 const BUCKETS_SWEPT_AT: usize = 4096;
 
+/// Rows of the request counters, in the order of [`OPCODES`].
+mod row {
+    pub const ANNOUNCE: usize = 0;
+    pub const MAP: usize = 1;
+    pub const PEER: usize = 2;
+    pub const NATPMP_ADDRESS: usize = 3;
+    pub const NATPMP_MAP: usize = 4;
+    pub const OTHER: usize = 5;
+}
+
 /// The `opcode` label of `masq_pcp_requests_total`.
 pub const OPCODES: [&str; 6] = [
     "announce",

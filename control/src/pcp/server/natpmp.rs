@@ -3,7 +3,7 @@
 //! [`Nat::hold`] as PCP MAP (with an all-zero nonce), PCP results told in
 //! NAT-PMP's codes.
 
-use super::{Ask, Drop, Key, Server};
+use super::{row, Ask, Drop, Key, Server};
 use crate::pcp::wire::{self, natpmp_op, ResultCode};
 use crate::pcp::Nat;
 
@@ -15,9 +15,6 @@ impl Server {
         now_ms: u64,
         nat: &mut dyn Nat,
     ) -> Option<Vec<u8>> {
-        const ADDRESS: usize = 3;
-        const MAP: usize = 4;
-        const OTHER: usize = 5;
         let op = msg[wire::field::OPCODE];
         let epoch = self.epoch(now_ms);
         let authorized = self.inside(source);
@@ -35,7 +32,7 @@ impl Server {
                     Ok(a) => (ResultCode::Success, a),
                     Err(c) => (c, 0),
                 };
-                self.count(ADDRESS, code);
+                self.count(row::NATPMP_ADDRESS, code);
                 Some(wire::natpmp_address(code.natpmp(), epoch, addr))
             }
             natpmp_op::MAP_UDP | natpmp_op::MAP_TCP => {
@@ -78,7 +75,7 @@ impl Server {
                     self.map(ask, now_ms, nat)
                 };
                 let code = r.err().unwrap_or(ResultCode::Success);
-                self.count(MAP, code);
+                self.count(row::NATPMP_MAP, code);
                 let (port, life) = match r {
                     // A deletion answers external port 0.
                     Ok((_, p, l)) => (if l == 0 { 0 } else { p }, l),
@@ -94,7 +91,7 @@ impl Server {
                 ))
             }
             _ => {
-                self.count(OTHER, ResultCode::UnsuppOpcode);
+                self.count(row::OTHER, ResultCode::UnsuppOpcode);
                 Some(wire::natpmp_unsupported(msg, epoch))
             }
         }

@@ -4,7 +4,7 @@
 
 use masq_core::{RemoteFilter, MAX_FILTERS};
 
-use super::{Ask, Key, Server, LONG_ERROR_LIFETIME, SHORT_ERROR_LIFETIME};
+use super::{row, Ask, Key, Server, LONG_ERROR_LIFETIME, SHORT_ERROR_LIFETIME};
 use crate::pcp::wire::{self, opcode, option, PcpRequest, RequestError, ResultCode};
 use crate::pcp::Nat;
 
@@ -19,10 +19,10 @@ impl Server {
         let epoch = self.epoch(now_ms);
         let op_byte = msg[wire::field::OPCODE] & 0x7f;
         let slot = match op_byte {
-            opcode::ANNOUNCE => 0,
-            opcode::MAP => 1,
-            opcode::PEER => 2,
-            _ => 5,
+            opcode::ANNOUNCE => row::ANNOUNCE,
+            opcode::MAP => row::MAP,
+            opcode::PEER => row::PEER,
+            _ => row::OTHER,
         };
         let error = |code: ResultCode| -> Vec<u8> {
             // Error responses echo what follows the request's header.
@@ -37,7 +37,7 @@ impl Server {
         let req = match PcpRequest::new_checked(msg) {
             Ok(r) => r,
             Err(RequestError::Version) => {
-                self.count(5, ResultCode::UnsuppVersion);
+                self.count(row::OTHER, ResultCode::UnsuppVersion);
                 return error(ResultCode::UnsuppVersion);
             }
             // TooShort and Response were dropped by `handle`.
