@@ -126,6 +126,30 @@ pub fn record(e: &Event, ms: u64, log: &LogConfig, q: &Quotas) -> Option<Record>
                 r
             }
         }
+        Event::MappingCreated {
+            proto,
+            inside,
+            outside,
+            ..
+        }
+        | Event::MappingDeleted {
+            proto,
+            inside,
+            outside,
+            ..
+        } => {
+            let ev = if matches!(e, Event::MappingCreated { .. }) {
+                nat_event::NAT44_BIB_CREATE
+            } else {
+                nat_event::NAT44_BIB_DELETE
+            };
+            Record::new(Shape::Session, ms, ev)
+                .u8(proto)
+                .u32(inside.addr)
+                .u32(outside.addr)
+                .u16(inside.port)
+                .u16(outside.port)
+        }
         Event::BlockAllocated {
             subscriber,
             external,

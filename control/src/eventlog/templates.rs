@@ -51,6 +51,10 @@ pub mod nat_event {
     pub const NAT44_SESSION_CREATE: u8 = 4;
     /// NAT44 session delete.
     pub const NAT44_SESSION_DELETE: u8 = 5;
+    /// NAT44 BIB create (a held mapping made).
+    pub const NAT44_BIB_CREATE: u8 = 8;
+    /// NAT44 BIB delete (a held mapping gone).
+    pub const NAT44_BIB_DELETE: u8 = 9;
     /// NAT ports exhausted.
     pub const PORTS_EXHAUSTED: u8 = 12;
     /// Quota exceeded.
@@ -75,7 +79,8 @@ pub mod quota_event {
 /// The record shapes; each has one template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
-    /// NAT44 session create/delete, without the remote side.
+    /// NAT44 session create/delete, without the remote side; NAT44 BIB
+    /// create/delete (the same fields, RFC 8158 §4.2.3).
     Session,
     /// NAT44 session create/delete with the remote address and port.
     SessionDestination,
