@@ -218,7 +218,7 @@ impl Shard {
 
     /// The first session of inside endpoint `addr:port`'s mapping (its
     /// anchor, when it is held).
-    fn mapping_head(&self, proto: u8, addr: u32, port: u16) -> Option<u32> {
+    pub(super) fn mapping_head(&self, proto: u8, addr: u32, port: u16) -> Option<u32> {
         let sessions = &self.sessions;
         self.map_out
             .find(self.hasher.mapping(proto, addr, port), |i| {

@@ -11,6 +11,7 @@ mod fastpath;
 mod fragments;
 mod generate;
 mod held_keys;
+mod holds;
 mod icmp_error;
 mod kernel_ports;
 mod ops;
