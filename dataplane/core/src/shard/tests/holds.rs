@@ -48,7 +48,7 @@ fn ep(addr: u32, port: u16) -> Endpoint {
 /// The table of holds agrees with the sessions: every held session has
 /// one record, every anchor heads its mapping in both indexes.
 #[track_caller]
-fn assert_consistent(s: &Shard) {
+pub(super) fn assert_consistent(s: &Shard) {
     let held: Vec<usize> = (0..s.sessions.len())
         .filter(|&i| s.sessions[i].proto != 0 && s.sessions[i].held != HELD_NONE)
         .collect();

@@ -12,6 +12,7 @@ mod fragments;
 mod generate;
 mod held_keys;
 mod holds;
+mod holds_props;
 mod icmp_error;
 mod kernel_ports;
 mod ops;
