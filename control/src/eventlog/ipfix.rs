@@ -143,7 +143,7 @@ pub fn record(e: &Event, ms: u64, log: &LogConfig, q: &Quotas) -> Option<Record>
             } else {
                 nat_event::NAT44_BIB_DELETE
             };
-            Record::new(Shape::Session, ms, ev)
+            Record::new(Shape::Mapping, ms, ev)
                 .u8(proto)
                 .u32(inside.addr)
                 .u32(outside.addr)

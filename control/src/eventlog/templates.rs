@@ -79,8 +79,7 @@ pub mod quota_event {
 /// The record shapes; each has one template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
-    /// NAT44 session create/delete, without the remote side; NAT44 BIB
-    /// create/delete (the same fields, RFC 8158 §4.2.3).
+    /// NAT44 session create/delete, without the remote side.
     Session,
     /// NAT44 session create/delete with the remote address and port.
     SessionDestination,
@@ -96,6 +95,8 @@ pub enum Shape {
     QuotaPerSubscriber,
     /// Quota exceeded: maximum active hosts or subscribers.
     QuotaSubscribers,
+    /// NAT44 BIB create/delete: a held mapping (PCP, NAT-PMP).
+    Mapping,
 }
 
 /// A template: its id and its fields (information element, length).
@@ -119,7 +120,7 @@ impl Template {
 /// Every template masq sends. The first two fields are always the time
 /// and natEvent. Besides RFC 8158's fields, the exhaustion records carry
 /// the subscriber whose packet was refused (sourceIPv4Address).
-pub const TEMPLATES: [Template; 8] = {
+pub const TEMPLATES: [Template; 9] = {
     use ie::*;
     const T: (u16, u16) = (OBSERVATION_TIME_MILLISECONDS, 8);
     const E: (u16, u16) = (NAT_EVENT, 1);
@@ -212,6 +213,19 @@ pub const TEMPLATES: [Template; 8] = {
                 (NAT_QUOTA_EXCEEDED_EVENT, 4),
                 (MAX_SUBSCRIBERS, 4),
                 (SOURCE_IPV4_ADDRESS, 4),
+            ],
+        },
+        Template {
+            id: 264,
+            shape: Shape::Mapping,
+            fields: &[
+                T,
+                E,
+                (PROTOCOL_IDENTIFIER, 1),
+                (SOURCE_IPV4_ADDRESS, 4),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (SOURCE_TRANSPORT_PORT, 2),
+                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
             ],
         },
     ]
