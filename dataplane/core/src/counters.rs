@@ -139,6 +139,8 @@ counters! {
     /// Sessions removed because their external address went away
     /// (MASQUERADE following the WAN address).
     sessions_readdressed,
+    /// Held mappings' anchors removed by their release (PCP, NAT-PMP).
+    sessions_released,
     /// Port blocks given to subscribers.
     blocks_allocated,
     /// Port blocks given back by subscribers.

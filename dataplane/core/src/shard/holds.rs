@@ -435,7 +435,10 @@ impl Shard {
             return false;
         };
         match kind {
-            HoldKind::Map => self.delete_session(idx, now),
+            HoldKind::Map => {
+                self.delete_session(idx, now);
+                self.counters.sessions_released += 1;
+            }
             HoldKind::Peer { .. } => {
                 self.drop_hold(idx);
                 self.sessions[idx as usize].held = HELD_NONE;

@@ -214,6 +214,7 @@ fn a_release_takes_the_anchor_and_leaves_the_sessions() {
     assert!(s.release_hold(HoldKind::Map, UDP, HOST, 5000, at(2)));
     assert!(!s.release_hold(HoldKind::Map, UDP, HOST, 5000, at(2)));
     assert_eq!((s.session_count(), s.held_count()), (1, 0));
+    assert_eq!(s.counters().sessions_released, 1);
     assert!(matches!(events(&mut s)[..], [Event::MappingDeleted { .. }]));
     // The session stays, a dynamic one; new remotes are filtered again.
     assert_eq!(udp_in(&mut s, REMOTE, 7000, 1024, 3).0, Verdict::ToLan);

@@ -168,6 +168,9 @@ proptest! {
                 }
             }
             assert_consistent(&s);
+            let c = s.counters();
+            let gone = c.sessions_expired + c.sessions_flushed + c.sessions_released;
+            prop_assert_eq!(c.sessions_created - gone, s.session_count() as u64);
             let subs: u32 = s.subscribers().map(|x| x.sessions).sum();
             prop_assert_eq!(subs as usize, s.session_count());
         }
