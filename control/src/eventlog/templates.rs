@@ -124,19 +124,21 @@ pub const TEMPLATES: [Template; 9] = {
     use ie::*;
     const T: (u16, u16) = (OBSERVATION_TIME_MILLISECONDS, 8);
     const E: (u16, u16) = (NAT_EVENT, 1);
+    // A session without its remote side, and a held mapping.
+    const TRANSLATION: &[(u16, u16)] = &[
+        T,
+        E,
+        (PROTOCOL_IDENTIFIER, 1),
+        (SOURCE_IPV4_ADDRESS, 4),
+        (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+        (SOURCE_TRANSPORT_PORT, 2),
+        (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
+    ];
     [
         Template {
             id: 256,
             shape: Shape::Session,
-            fields: &[
-                T,
-                E,
-                (PROTOCOL_IDENTIFIER, 1),
-                (SOURCE_IPV4_ADDRESS, 4),
-                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
-                (SOURCE_TRANSPORT_PORT, 2),
-                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
-            ],
+            fields: TRANSLATION,
         },
         Template {
             id: 257,
@@ -218,15 +220,7 @@ pub const TEMPLATES: [Template; 9] = {
         Template {
             id: 264,
             shape: Shape::Mapping,
-            fields: &[
-                T,
-                E,
-                (PROTOCOL_IDENTIFIER, 1),
-                (SOURCE_IPV4_ADDRESS, 4),
-                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
-                (SOURCE_TRANSPORT_PORT, 2),
-                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
-            ],
+            fields: TRANSLATION,
         },
     ]
 };

@@ -280,14 +280,7 @@ fn a_suggested_port_beyond_the_block_limit_is_not_given() {
 
 #[test]
 fn deterministic_nat_gives_only_ports_of_the_fixed_block() {
-    let mut c = Config {
-        inside: vec![Prefix::new(0xc0a8_0100, 28).unwrap()],
-        deterministic: true,
-        block_size: 2,
-        port_max: 1055,
-        ..cfg()
-    };
-    c.limits.blocks_per_subscriber = 1;
+    let c = deterministic_cfg();
     let mut s = shard(&c);
     assert_eq!(s.external_of(HOST), Some(EXT));
     // HOST's fixed block is 1044-1045.

@@ -63,6 +63,20 @@ pub(super) fn cfg() -> Config {
     }
 }
 
+/// [`cfg`] in deterministic NAT over 192.168.1.0/28 with blocks of two
+/// ports, one block a subscriber: HOST (subscriber 10) has 1044-1045.
+pub(super) fn deterministic_cfg() -> Config {
+    let mut c = Config {
+        inside: vec![Prefix::new(0xc0a8_0100, 28).unwrap()],
+        deterministic: true,
+        block_size: 2,
+        port_max: 1055,
+        ..cfg()
+    };
+    c.limits.blocks_per_subscriber = 1;
+    c
+}
+
 /// Shard 0 of `cfg`, built at [`T0`], with its next hops set.
 pub(super) fn shard(cfg: &Config) -> Shard {
     shard_id(cfg, 0)
