@@ -504,3 +504,36 @@ fn external_of_names_the_paired_address() {
     assert_eq!(g.external, first, "the first block lands where it said");
     assert_eq!(s.external_of(HOST), Some(first));
 }
+
+#[test]
+fn a_static_mapping_keeps_its_endpoint_and_tcp_opens_only_with_a_syn() {
+    let c = Config {
+        statics: vec![crate::config::StaticMapping {
+            proto: Some(TCP),
+            inside: HOST,
+            inside_port: 80,
+            outside: EXT,
+            outside_port: 8080,
+        }],
+        ..cfg()
+    };
+    let mut s = shard(&c);
+    let mut ask = map(TCP, 80, sec(3600));
+    ask.suggested = (EXT, 2000);
+    let g = s.hold(&ask, at(0)).unwrap();
+    assert_eq!((g.external, g.external_port), (EXT, 8080));
+    ask.prefer_failure = true;
+    assert_eq!(s.hold(&ask, at(0)), Err(HoldRefusal::CannotProvideExternal));
+    // A held TCP mapping: a bare SYN opens a session, nothing else does.
+    let g = s.hold(&map(TCP, 5000, sec(3600)), at(0)).unwrap();
+    let w = wan(REMOTE, EXT);
+    let ack = w.tcp(7000, g.external_port, ACK, &[], b"");
+    let (v, _) = run(&mut s, ack, Side::Wan, 1);
+    assert_eq!(v, Verdict::Drop(DropReason::TcpNotSyn));
+    let syn = w.tcp(7000, g.external_port, SYN, &[], b"");
+    assert_eq!(run(&mut s, syn, Side::Wan, 2).0, Verdict::ToLan);
+    let info: Vec<SessionInfo> = s.sessions().filter(|i| i.held.is_none()).collect();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].tcp, Some(crate::TcpState::SynIn));
+    assert_consistent(&s);
+}
