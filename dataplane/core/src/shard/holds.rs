@@ -408,8 +408,9 @@ impl Shard {
         self.wheel.insert(&mut self.sessions, idx, due.max(now));
     }
 
-    /// Removes a held mapping; whether there was one. A MAP's anchor goes
-    /// (the mapping's other sessions stay, as dynamic ones); a PEER
+    /// Removes a held mapping; whether there was one. A MAP's port closes
+    /// at once: its anchor and every other session of the mapping go
+    /// (counted as released), and the port goes back to its block. A PEER
     /// session loses its hold and lives on by its idle timer.
     pub fn release_hold(
         &mut self,
@@ -436,6 +437,16 @@ impl Shard {
         };
         match kind {
             HoldKind::Map => {
+                // The port closes now: every session of the mapping
+                // goes with its anchor.
+                loop {
+                    let next = self.sessions[idx as usize].map_next;
+                    if next == idx {
+                        break;
+                    }
+                    self.delete_session(next, now);
+                    self.counters.sessions_released += 1;
+                }
                 self.delete_session(idx, now);
                 self.counters.sessions_released += 1;
             }

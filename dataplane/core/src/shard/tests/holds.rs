@@ -203,28 +203,33 @@ fn a_map_ends_at_its_end_not_before_even_without_traffic() {
 }
 
 #[test]
-fn a_release_takes_the_anchor_and_leaves_the_sessions() {
+fn a_release_closes_the_port_with_every_session_of_the_mapping() {
     let mut s = shard(&Config {
         filtering: Filtering::AddressAndPortDependent,
         ..cfg()
     });
     s.hold(&map(UDP, 5000, sec(3600)), at(0)).unwrap();
     assert_eq!(udp_in(&mut s, REMOTE, 7000, 1024, 1).0, Verdict::ToLan);
+    assert_eq!(udp_in(&mut s, REMOTE2, 7000, 1024, 1).0, Verdict::ToLan);
     events(&mut s);
     assert!(s.release_hold(HoldKind::Map, UDP, HOST, 5000, at(2)));
     assert!(!s.release_hold(HoldKind::Map, UDP, HOST, 5000, at(2)));
-    assert_eq!((s.session_count(), s.held_count()), (1, 0));
-    assert_eq!(s.counters().sessions_released, 1);
-    assert!(matches!(events(&mut s)[..], [Event::MappingDeleted { .. }]));
-    // The session stays, a dynamic one; new remotes are filtered again.
-    assert_eq!(udp_in(&mut s, REMOTE, 7000, 1024, 3).0, Verdict::ToLan);
-    let v = udp_in(&mut s, REMOTE2, 7000, 1024, 3).0;
-    assert_eq!(v, Verdict::Drop(DropReason::Filtered));
-    assert_eq!(s.block_usage(), [(EXT, 1, 125)], "the port is still in use");
+    assert_eq!((s.session_count(), s.held_count()), (0, 0));
+    assert_eq!(s.counters().sessions_released, 3, "the anchor and both sessions");
+    let ev = events(&mut s);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::MappingDeleted { .. })),
+        "{ev:?}"
+    );
+    // Nothing reaches the port now, not even the remotes that had sessions.
+    for remote in [REMOTE, REMOTE2] {
+        let v = udp_in(&mut s, remote, 7000, 1024, 3).0;
+        assert_eq!(v, Verdict::Drop(DropReason::NoMapping));
+    }
     assert_consistent(&s);
-    // A new hold re-uses the mapping the session keeps.
+    // A new hold works after.
     let g = s.hold(&map(UDP, 5000, sec(3600)), at(4)).unwrap();
-    assert_eq!(g.external_port, 1024);
+    assert_eq!(g.external, EXT);
     assert_consistent(&s);
 }
 
