@@ -398,6 +398,7 @@ impl Metrics {
             for (cause, field) in [
                 ("flush", "sessions_flushed"),
                 ("address_change", "sessions_readdressed"),
+                ("release", "sessions_released"),
             ] {
                 self.counter("masq_sessions_removed_total", &[id, cause], w.core(field));
             }

@@ -189,6 +189,7 @@ impl Control {
                 "sessions_expired": core("sessions_expired"),
                 "sessions_flushed": core("sessions_flushed"),
                 "sessions_readdressed": core("sessions_readdressed"),
+                "sessions_released": core("sessions_released"),
                 "handed_off": io(Io::HandedOff),
                 "frames_unaccounted": sh.total(|s| s.frames_unaccounted.load(r)),
             },
