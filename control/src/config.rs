@@ -76,6 +76,7 @@ struct File {
     block_size: Option<u16>,
     max_sessions: Option<u32>,
     max_subscribers: Option<u32>,
+    max_holds: Option<u32>,
     umem_frames: Option<u32>,
     ring_size: Option<u32>,
     handoff_ring: Option<u32>,
@@ -378,7 +379,7 @@ impl RunConfig {
         s += &format!(
             "workers = {}\ncores = [{}]\nfiltering = \"{}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
-             max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
+             max_subscribers = {}\nmax_holds = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
              metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
             c.workers,
             self.cores
@@ -393,6 +394,7 @@ impl RunConfig {
             c.block_size,
             c.max_sessions,
             c.max_subscribers,
+            c.max_holds,
             self.umem_frames,
             self.ring_size,
             self.handoff_ring,
@@ -536,6 +538,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         block_size: f.block_size.unwrap_or(d.block_size),
         max_sessions: f.max_sessions.unwrap_or(d.max_sessions),
         max_subscribers: f.max_subscribers.unwrap_or(d.max_subscribers),
+        max_holds: f.max_holds.unwrap_or(d.max_holds),
         // The core queues session events only when the log reads them.
         session_events: log.session_events(),
         ..d
@@ -934,6 +937,19 @@ mod pcp_tests {
         };
         assert_eq!(c.pcp, want);
         assert_eq!(parse(&c.to_toml()).unwrap().pcp, want);
+    }
+
+    #[test]
+    fn max_holds_sets_the_cores_table() {
+        assert_eq!(
+            parse(BASE).unwrap().core.max_holds,
+            Config::default().max_holds
+        );
+        let c = parse(&format!("max_holds = 7\n{BASE}")).unwrap();
+        assert_eq!(c.core.max_holds, 7);
+        assert!(c.to_toml().contains("\nmax_holds = 7\n"));
+        let e = parse(&format!("max_holds = 99999999\n{BASE}")).unwrap_err();
+        assert!(e.starts_with("max_holds:"), "{e}");
     }
 
     #[test]
