@@ -116,6 +116,10 @@ impl Control {
                         _ => 0,
                     })
                     .sum();
+                if select == Select::default() {
+                    // PCP clients learn that their mappings are gone.
+                    self.pcp_mappings_lost();
+                }
                 Ok(json!({ "flushed": n }))
             }
             Request::Stats => Ok(self.stats_json()),

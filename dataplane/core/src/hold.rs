@@ -127,7 +127,7 @@ pub enum HoldRefusal {
     /// CANNOT_PROVIDE_EXTERNAL).
     CannotProvideExternal,
     /// MASQUERADE with no WAN address: no mapping can be made (PCP
-    /// NO_RESOURCES; NAT-PMP network failure).
+    /// NETWORK_FAILURE; NAT-PMP network failure).
     NoExternalAddress,
     /// A protocol other than TCP and UDP, or inside port 0 (PCP
     /// UNSUPP_PROTOCOL).

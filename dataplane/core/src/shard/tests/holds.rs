@@ -215,7 +215,11 @@ fn a_release_closes_the_port_with_every_session_of_the_mapping() {
     assert!(s.release_hold(HoldKind::Map, UDP, HOST, 5000, at(2)));
     assert!(!s.release_hold(HoldKind::Map, UDP, HOST, 5000, at(2)));
     assert_eq!((s.session_count(), s.held_count()), (0, 0));
-    assert_eq!(s.counters().sessions_released, 3, "the anchor and both sessions");
+    assert_eq!(
+        s.counters().sessions_released,
+        3,
+        "the anchor and both sessions"
+    );
     let ev = events(&mut s);
     assert!(
         ev.iter().any(|e| matches!(e, Event::MappingDeleted { .. })),
