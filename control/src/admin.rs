@@ -167,7 +167,11 @@ pub fn table(req: &Request, v: &Value) -> String {
             );
         }
         Request::Subscribers => {
-            let _ = writeln!(out, "{:<16} {:>8}  BLOCKS", "SUBSCRIBER", "SESSIONS");
+            let _ = writeln!(
+                out,
+                "{:<16} {:>8} {:>4}  BLOCKS",
+                "SUBSCRIBER", "SESSIONS", "PCP"
+            );
             for x in v["subscribers"].as_array().into_iter().flatten() {
                 let blocks: Vec<String> = x["blocks"]
                     .as_array()
@@ -184,9 +188,10 @@ pub fn table(req: &Request, v: &Value) -> String {
                     .collect();
                 let _ = writeln!(
                     out,
-                    "{:<16} {:>8}  {}",
+                    "{:<16} {:>8} {:>4}  {}",
                     s(&x["subscriber"]),
                     s(&x["sessions"]),
+                    s(&x["pcp_mappings"]),
                     blocks.join(" ")
                 );
             }

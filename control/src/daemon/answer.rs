@@ -71,6 +71,7 @@ impl Control {
                             match at.get(&s.addr) {
                                 Some(&i) => {
                                     merged[i].sessions += s.sessions;
+                                    merged[i].held += s.held;
                                     merged[i].blocks.extend(s.blocks);
                                 }
                                 None => {
@@ -94,6 +95,7 @@ impl Control {
                         json!({
                             "subscriber": fmt_addr(s.addr).to_string(),
                             "sessions": s.sessions,
+                            "pcp_mappings": s.held,
                             "blocks": blocks,
                         })
                     })

@@ -381,7 +381,14 @@ impl Shard {
         let r = match self.holds.find(key, idx) {
             Some(r) => r,
             // Callers checked that the table has room.
-            None => self.holds.add(key, idx).unwrap_or(NONE),
+            None => {
+                let r = self.holds.add(key, idx).unwrap_or(NONE);
+                if r != NONE {
+                    let sub = self.sessions[idx as usize].sub as usize;
+                    self.subs[sub].held += 1;
+                }
+                r
+            }
         };
         if let Some(h) = self.holds.recs.get_mut(r as usize) {
             h.until = ask.until;
@@ -538,6 +545,8 @@ impl Shard {
         };
         self.holds.free = r;
         self.holds.live -= 1;
+        let sub = self.sessions[idx as usize].sub as usize;
+        self.subs[sub].held = self.subs[sub].held.saturating_sub(1);
     }
 
     /// Queues the deletion event of every held MAP and empties the table

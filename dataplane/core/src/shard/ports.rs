@@ -20,6 +20,8 @@ pub(super) struct Subscriber {
     /// First of its blocks (linked through the block table).
     pub blocks: u32,
     pub nblocks: u16,
+    /// Held mappings (PCP, NAT-PMP) of the subscriber.
+    pub held: u16,
     /// Free-list link while unused.
     pub next_free: u32,
 }
@@ -32,6 +34,7 @@ impl Subscriber {
         sessions: 0,
         blocks: NONE,
         nblocks: 0,
+        held: 0,
         next_free: NONE,
     };
 }

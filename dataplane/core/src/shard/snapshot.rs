@@ -42,6 +42,8 @@ pub struct SubscriberInfo {
     pub addr: u32,
     /// Live sessions.
     pub sessions: u32,
+    /// Held mappings (PCP, NAT-PMP) among them.
+    pub held: u32,
     /// Port blocks: (external address, first port, last port).
     pub blocks: Vec<(u32, u16, u16)>,
 }
@@ -245,6 +247,7 @@ impl Shard {
                 SubscriberInfo {
                     addr: s.addr,
                     sessions: s.sessions,
+                    held: u32::from(s.held),
                     blocks,
                 }
             })

@@ -53,6 +53,12 @@ pub(super) fn assert_consistent(s: &Shard) {
         .filter(|&i| s.sessions[i].proto != 0 && s.sessions[i].held != HELD_NONE)
         .collect();
     assert_eq!(s.held_count(), held.len(), "one record per held session");
+    let per_sub: u32 = s.subscribers().map(|x| x.held).sum();
+    assert_eq!(
+        per_sub as usize,
+        held.len(),
+        "each subscriber counts its holds"
+    );
     for &i in &held {
         let x = s.sessions[i];
         assert!(

@@ -72,11 +72,13 @@ fn subscribers_with_their_sessions_and_blocks() {
             SubscriberInfo {
                 addr: HOST,
                 sessions: 4,
+                held: 0,
                 blocks: vec![(EXT, 1024, 1535)],
             },
             SubscriberInfo {
                 addr: HOST2,
                 sessions: 1,
+                held: 0,
                 blocks: vec![(EXT, 1536, 2047)],
             },
         ]
