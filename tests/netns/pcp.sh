@@ -168,11 +168,11 @@ body="$(wan_curl "http://$EXT:$T22/marker")" || fail "curl from the WAN host to 
 ok "MAP tcp 192.168.50.22:8000 -> $EXT:$T22 (the suggested port): curl from the WAN host fetches the LAN host's page"
 
 admin sessions > "$WORK/sessions.txt" || fail "masq sessions"
-grep -i "pcp" "$WORK/sessions.txt" | grep -q "$EXT:$U22" || fail "masq sessions does not mark the mapping $EXT:$U22 as PCP: $(cat "$WORK/sessions.txt")"
-grep -i "pcp" "$WORK/sessions.txt" | grep -q "$EXT:$T22" || fail "masq sessions does not mark the mapping tcp $EXT:$T22 as PCP"
+grep -i "pcp" "$WORK/sessions.txt" | grep -qwF "$EXT:$U22" || fail "masq sessions does not mark the mapping $EXT:$U22 as PCP: $(cat "$WORK/sessions.txt")"
+grep -i "pcp" "$WORK/sessions.txt" | grep -qwF "$EXT:$T22" || fail "masq sessions does not mark the mapping tcp $EXT:$T22 as PCP"
 admin sessions --json > "$WORK/sessions.json" || fail "masq sessions --json"
 grep -qi pcp "$WORK/sessions.json" || fail "masq sessions --json does not mark PCP mappings"
-ok "masq sessions (text and JSON) lists both mappings marked PCP: $(grep -i pcp "$WORK/sessions.txt" | grep "$EXT:$U22" | head -1 | tr -s ' ')"
+ok "masq sessions (text and JSON) lists both mappings marked PCP: $(grep -i pcp "$WORK/sessions.txt" | grep -wF "$EXT:$U22" | head -1 | tr -s ' ')"
 
 # --- deletion: the UDP port is closed at once, the TCP one still open ---
 ask lan1 SUCCESS map --src 192.168.50.22 --proto udp --port 7000 --nonce "$N22" --lifetime 0
@@ -196,7 +196,7 @@ Q="$(port_of "$R")"
 [ "$(ip_of "$R")" = "$EXT" ] || fail "PEER: external $(field external "$R")"
 [ "$(field remote "$R")" = "$WAN:9100" ] || fail "PEER: remote in the response $(field remote "$R")"
 admin sessions > "$WORK/sessions.txt"
-grep "$EXT:$Q" "$WORK/sessions.txt" | grep "$WAN:9100" | grep -qi pcp \
+grep -wF "$EXT:$Q" "$WORK/sessions.txt" | grep -wF "$WAN:9100" | grep -qi pcp \
     || fail "masq sessions lacks the PEER session $EXT:$Q <-> $WAN:9100 marked PCP: $(cat "$WORK/sessions.txt")"
 reach "$EXT:$Q" 192.168.50.11.7100 from-peer "$WAN" 9100 || fail "the peer $WAN:9100 did not reach 192.168.50.11:7100 through $EXT:$Q"
 kill "$PEER_SINK"; wait "$PEER_SINK" 2>/dev/null || true
@@ -288,7 +288,7 @@ NT="$(sed -n 's/^Mapped public port \([0-9]*\) protocol TCP to local port 8001 l
 body="$(wan_curl "http://$EXT:$NT/marker")" || fail "curl from the WAN host to $EXT:$NT"
 [ "$body" = "hello from lan2" ] || fail "curl through the NAT-PMP TCP mapping got '$body'"
 ok "natpmpc: udp 7001 -> $EXT:$NU and tcp 8001 -> $EXT:$NT (lifetime 300), each reached from the WAN host"
-admin sessions | grep "192.168.50.12:7001" | grep -qi pcp || fail "masq sessions does not list the NAT-PMP mapping as PCP"
+admin sessions | grep -wF "192.168.50.12:7001" | grep -qi pcp || fail "masq sessions does not list the NAT-PMP mapping as PCP"
 natpmp -a "$NU" 7001 udp 0
 natpmp -a "$NT" 8001 tcp 0
 wan_send "$EXT:$NU" natpmp-after-delete
