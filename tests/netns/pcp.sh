@@ -160,7 +160,8 @@ ask lan1 NOT_AUTHORIZED map --src 192.168.50.22 --proto udp --port 7000 --nonce 
 ok "the same mapping with another nonce: NOT_AUTHORIZED"
 
 # --- MAP TCP, suggesting the UDP mapping's port number ---
-ask lan1 SUCCESS map --src 192.168.50.22 --proto tcp --port 8000 --suggest "$EXT:$U22" --lifetime 300
+N22T=0123456789abcdef10000022
+ask lan1 SUCCESS map --src 192.168.50.22 --proto tcp --port 8000 --nonce "$N22T" --suggest "$EXT:$U22" --lifetime 300
 T22="$(port_of "$R")"
 [ "$T22" = "$U22" ] || fail "MAP tcp: suggested free port $U22 not honoured, got $T22"
 body="$(wan_curl "http://$EXT:$T22/marker")" || fail "curl from the WAN host to $EXT:$T22"
@@ -184,7 +185,7 @@ sleep 1
 if grep -q "^after-delete" "$WORK/sink.192.168.50.22.7000"; then
     fail "datagrams reached 192.168.50.22:7000 after its mapping was deleted (the sessions the mapping admitted outlived it): $(cat "$WORK/sink.192.168.50.22.7000")"
 fi
-ask lan1 SUCCESS map --src 192.168.50.22 --proto tcp --port 8000 --lifetime 0
+ask lan1 SUCCESS map --src 192.168.50.22 --proto tcp --port 8000 --nonce "$N22T" --lifetime 0
 if wan_curl "http://$EXT:$T22/marker" > /dev/null 2>&1; then fail "the TCP port stayed open after deletion"; fi
 ok "lifetime 0 deletes: no datagram from either remote reaches the UDP listener, curl to the TCP port fails"
 
@@ -261,7 +262,7 @@ ask lan2 CANNOT_PROVIDE_EXTERNAL map --src 192.168.50.32 --port 7500 --suggest "
 ask lan2 SUCCESS map --src 192.168.50.32 --port 7500 --suggest "$EXT:$Q" --lifetime 120
 [ "$(port_of "$R")" != "$Q" ] || fail "192.168.50.32 was given 192.168.50.11's port $Q"
 ok "192.168.50.32 cannot map 192.168.50.11: ADDRESS_MISMATCH, THIRD_PARTY NOT_AUTHORIZED; its PREFER_FAILURE for .11's port $Q: CANNOT_PROVIDE_EXTERNAL, without it port $(port_of "$R")"
-ask lan2 SUCCESS map --src 192.168.50.32 --port 7500 --option 200:00000000 --lifetime 120
+ask lan2 SUCCESS map --src 192.168.50.32 --port 7501 --option 200:00000000 --lifetime 120
 ok "an unknown optional option (200) is ignored: SUCCESS"
 
 # The quota: three mappings per subscriber.
