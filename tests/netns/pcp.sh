@@ -201,15 +201,7 @@ grep -wF "$EXT:$Q" "$WORK/sessions.txt" | grep -wF "$WAN:9100" | grep -qi pcp \
     || fail "masq sessions lacks the PEER session $EXT:$Q <-> $WAN:9100 marked PCP: $(cat "$WORK/sessions.txt")"
 reach "$EXT:$Q" 192.168.50.11.7100 from-peer "$WAN" 9100 || fail "the peer $WAN:9100 did not reach 192.168.50.11:7100 through $EXT:$Q"
 kill "$PEER_SINK"; wait "$PEER_SINK" 2>/dev/null || true
-seen_src="$(ns lan1 python3 -c "
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
-s.bind(('192.168.50.11', 7100))
-for _ in range(3):
-    s.sendto(b'x', ('$WAN', 5353))
-    try: print(s.recv(100).decode()); break
-    except socket.timeout: pass
-else: print('none')")"
+seen_src="$(udp_ask lan1 x 2 3 192.168.50.11 7100)" || fail "no echo to 192.168.50.11:7100 from $WAN:5353"
 [ "$seen_src" = "$EXT:$Q" ] || fail "a flow from 192.168.50.11:7100 to $WAN:5353 left as $seen_src, not the PEER's $EXT:$Q"
 ok "PEER udp 192.168.50.11:7100 <-> $WAN:9100 as $EXT:$Q: listed before any traffic, the peer reaches the host, and a flow to another remote leaves from $EXT:$Q"
 
