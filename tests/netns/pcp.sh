@@ -12,8 +12,9 @@
 # real NAT-PMP client natpmpc asks the public address and maps UDP and TCP
 # ports that a WAN host reaches, and deletes them. The WAN address changes:
 # the client hears an unsolicited ANNOUNCE and its refreshed MAP gets the
-# new address. A second run with one port block: the start-up ANNOUNCE,
-# NO_RESOURCES for a second subscriber, and the per-subscriber rate limit.
+# new address. A second run, snat with one pool address of one port
+# block: the start-up ANNOUNCE, a MAP on the pool address, NO_RESOURCES for
+# a second subscriber, and the per-subscriber rate limit.
 # Needs root. Usage: tests/netns/pcp.sh [path/to/masq]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -360,12 +361,15 @@ fi
 masq_stop || fail "masq exited with an error"
 ok "masq stopped cleanly"
 
-# ---- the second run: one port block, a low request rate ----
+# ---- the second run: snat, one pool address of one port block, a low
+# request rate ----
+POOL1=198.19.0.1
+# The WAN host routes the pool to 198.18.0.1: the box takes it back.
 ns box ip addr add "$EXT/24" dev wan0
 ns box ip addr del 198.18.0.5/24 dev wan0
 ns box ip route replace default via "$WAN"
 {
-    masq_config masquerade
+    masq_config snat | sed "s|^pool = .*|pool = [\"$POOL1/32\"]|"
     printf 'port_min = 1024\nport_max = 1535\nblock_size = 512\n'
     printf '[pcp]\nrequests_per_second = 5\n'
 } > "$WORK/masq.toml"
@@ -377,13 +381,20 @@ for _ in $(seq 50); do
 done
 [ "$(grep -c 'opcode=ANNOUNCE' "$WORK/announce" || true)" -gt "$before" ] || fail "no ANNOUNCE after the restart"
 ok "restarted: lan1 heard the start-up ANNOUNCE again"
+sink lan1 192.168.50.11 7600
 for _ in $(seq 10); do
     R="$(pcp lan1 ask map --src 192.168.50.11 --port 7600 2>&1)" || true
     [ "$(field result "$R")" != none ] && break
 done
 [ "$(field result "$R")" = SUCCESS ] || fail "MAP from 192.168.50.11 in the one-block run: $R"
+[ "$(ip_of "$R")" = "$POOL1" ] || fail "snat: MAP got $(field external "$R"), not the pool address $POOL1"
+reach "$(field external "$R")" 192.168.50.11.7600 snat-in || fail "snat: a WAN datagram to $(field external "$R") did not reach 192.168.50.11:7600"
+kill "$SINK"; wait "$SINK" 2>/dev/null || true
+seen_src="$(udp_ask lan1 x 2 3 192.168.50.11 7600)" || fail "no echo to 192.168.50.11:7600"
+[ "$seen_src" = "$(field external "$R")" ] || fail "snat: a flow from 192.168.50.11:7600 left as $seen_src, not the mapping's $(field external "$R")"
+ok "snat: MAP udp 192.168.50.11:7600 -> $(field external "$R") (the pool address), reached from the WAN host; its outbound flow leaves from it"
 ask lan2 NO_RESOURCES map --src 192.168.50.12 --port 7600
-ok "one port block, held by 192.168.50.11: a MAP from 192.168.50.12 gets NO_RESOURCES"
+ok "one port block, held by 192.168.50.11: a MAP from 192.168.50.12 gets NO_RESOURCES (lifetime $(field lifetime "$R"))"
 R="$(pcp lan2 burst 40 --src 192.168.50.32)"
 answered="${R##*answered=}"
 [ "$answered" -ge 1 ] && [ "$answered" -lt 40 ] || fail "40 requests at once with requests_per_second = 5: $R"
