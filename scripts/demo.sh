@@ -20,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 ensure_cargo
 ensure_packages pkg-config clang llvm m4 libelf-dev zlib1g-dev iproute2 ethtool tcpdump \
-    iputils-ping curl python3 python3-scapy
+    iputils-ping curl python3 python3-scapy natpmpc
 
 # MASQ_BIN: a masq binary already built (scripts/test.sh runs the demo on
 # its debug build); otherwise a release build.
@@ -82,6 +82,28 @@ print('  $1| ' + ('answer from %s: %s' % (a[IP].src, bytes(a[Raw].load).decode()
 }
 say "GRE (IP protocol 47, no ports): out from lan1, the WAN host answers"
 gre_from lan1
+
+say "A LAN host opens a port of its own (NAT-PMP with natpmpc), and the WAN host connects to it"
+# A one-line web server on lan1 (http.server would first look its own
+# name up in the DNS, which nobody answers here).
+cat > "$WORK/lan1_www.py" <<'PY'
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.168.50.11", 8000))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nserved by lan1\n")
+    c.close()
+PY
+ip netns exec "$P-lan1" /usr/bin/python3 "$WORK/lan1_www.py" & PIDS+=($!)
+ns lan1 natpmpc -g 192.168.50.1 -a 0 8000 tcp 600 > "$WORK/natpmpc.txt" 2>&1 || true
+grep -E "Public IP address|Mapped public port" "$WORK/natpmpc.txt" | sed 's/^/  lan1| natpmpc: /'
+pub=$(sed -nE 's/.*Mapped public port ([0-9]+) protocol TCP.*/\1/p' "$WORK/natpmpc.txt" | head -1)
+sleep 0.3
+echo "  wan| curl http://198.18.0.1:${pub:-?}/: $(ns wan curl -s --max-time 3 "http://198.18.0.1:${pub:-0}/" || echo FAILED)"
 
 # box_curl: the box's own HTTP download from the WAN host, in one line.
 box_curl() {

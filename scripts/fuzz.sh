@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
-# Runs each target (default: all four, entry views icmp_error config) for
+# Runs each target (default: all five, entry views icmp_error config pcp) for
 # SECONDS (default 600) with libFuzzer, on the growing corpus
 # dataplane/core/fuzz/corpus/<target> plus the committed seeds
 # dataplane/core/fuzz/seeds/<target> (config also with the dictionary
@@ -41,7 +41,7 @@ esac
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(entry views icmp_error config)
+    targets=(entry views icmp_error config pcp)
 fi
 sanitizer="${FUZZ_SANITIZER:-none}"
 jobs="${FUZZ_JOBS:-1}"

@@ -105,11 +105,11 @@ step "bare-metal kit: TRex profiles against stand-ins, pktgen script syntax"
 /usr/bin/python3 bench/trex/check_profiles.py
 luac5.4 -p bench/pktgen/nat44.lua && echo "luac5.4: bench/pktgen/nat44.lua parses"
 
-# Every fuzz target (entry, views, icmp_error, config) for a bounded time.
+# Every fuzz target (entry, views, icmp_error, config, pcp) for a bounded time.
 fuzz_seconds="${MASQ_FUZZ_SECONDS:-15}"
 if [ "$fuzz_seconds" -gt 0 ]; then
     step "fuzzing, ${fuzz_seconds} s per target"
-    scripts/fuzz.sh "$fuzz_seconds" entry views icmp_error config
+    scripts/fuzz.sh "$fuzz_seconds" entry views icmp_error config pcp
 fi
 
 step "all tests passed"

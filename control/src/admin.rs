@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use masq_core::addr::fmt_addr;
 use masq_core::proto;
-use masq_core::{Endpoint, SessionInfo, TcpState};
+use masq_core::{Endpoint, HeldKind, SessionInfo, TcpState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -67,7 +67,9 @@ pub fn read_request(stream: &UnixStream) -> Result<Request, String> {
 
 /// The JSON of one session, with ages relative to `now_s`. An
 /// address-only session (GRE, ESP, ...) has addresses without ports;
-/// `protocol` is the name, or the number of a protocol without one.
+/// `protocol` is the name, or the number of a protocol without one. A
+/// held session (PCP, NAT-PMP) names its hold (`pcp map`, `pcp peer`)
+/// and the seconds it is held for; a held map's remote is `any`.
 pub fn session_json(s: &SessionInfo, now_s: u32) -> Value {
     let ep = |e: Endpoint| {
         if proto::is_address_only(s.proto) {
@@ -81,8 +83,13 @@ pub fn session_json(s: &SessionInfo, now_s: u32) -> Value {
         "protocol_number": s.proto,
         "inside": ep(s.inside),
         "outside": ep(s.outside),
-        "remote": ep(s.remote),
+        "remote": match s.held {
+            Some((HeldKind::Map, _)) => "any".to_string(),
+            _ => ep(s.remote),
+        },
         "state": s.tcp.map(TcpState::name),
+        "held": s.held.map(|(k, _)| k.name()),
+        "held_for_s": s.held.map(|(_, until)| until.saturating_sub(now_s)),
         "idle_s": now_s.saturating_sub(s.last_seen),
         "expires_in_s": s.expires.saturating_sub(now_s),
     })
@@ -139,7 +146,11 @@ pub fn table(req: &Request, v: &Value) -> String {
                     s(&x["inside"]),
                     s(&x["outside"]),
                     s(&x["remote"]),
-                    s(&x["state"]),
+                    // A held session shows its hold in place of its state.
+                    match &x["held"] {
+                        Value::Null => s(&x["state"]),
+                        h => s(h),
+                    },
                     s(&x["idle_s"]),
                     s(&x["expires_in_s"])
                 );
@@ -260,6 +271,7 @@ mod tests {
             tcp: Some(masq_core::TcpState::Established),
             last_seen: 100,
             expires: 7540,
+            held: None,
         };
         let v = session_json(&s, 110);
         assert_eq!(v["protocol"], "tcp");
@@ -286,5 +298,25 @@ mod tests {
         assert_eq!(v["state"], Value::Null);
         let v = session_json(&SessionInfo { proto: 253, ..gre }, 110);
         assert_eq!(v["protocol"], "253");
+        assert_eq!(v["held"], Value::Null);
+        let map = SessionInfo {
+            proto: 17,
+            remote: e([0, 0, 0, 0], 0),
+            tcp: None,
+            held: Some((HeldKind::Map, 3710)),
+            ..s
+        };
+        let v = session_json(&map, 110);
+        assert_eq!(v["remote"], "any");
+        assert_eq!(v["held"], "pcp map");
+        assert_eq!(v["held_for_s"], 3600);
+        let peer = SessionInfo {
+            held: Some((HeldKind::Peer, 200)),
+            ..s
+        };
+        let v = session_json(&peer, 110);
+        assert_eq!(v["remote"], "198.51.100.1:443");
+        assert_eq!(v["held"], "pcp peer");
+        assert_eq!(v["held_for_s"], 90);
     }
 }

@@ -76,6 +76,7 @@ struct File {
     block_size: Option<u16>,
     max_sessions: Option<u32>,
     max_subscribers: Option<u32>,
+    max_holds: Option<u32>,
     umem_frames: Option<u32>,
     ring_size: Option<u32>,
     handoff_ring: Option<u32>,
@@ -101,6 +102,117 @@ struct File {
     fragments: FragmentsFile,
     deterministic: Option<DeterministicFile>,
     kernel_ports: Option<String>,
+    #[serde(default)]
+    pcp: PcpFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PcpFile {
+    enabled: Option<bool>,
+    min_lifetime: Option<u32>,
+    max_lifetime: Option<u32>,
+    mappings_per_subscriber: Option<u32>,
+    requests_per_second: Option<u32>,
+    third_party: Option<bool>,
+}
+
+/// The PCP and NAT-PMP server (`[pcp]`); it changes on SIGHUP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PcpConfig {
+    /// Whether requests are answered.
+    pub enabled: bool,
+    /// Shortest lifetime granted, seconds (shorter requests get it).
+    pub min_lifetime: u32,
+    /// Longest lifetime granted, seconds.
+    pub max_lifetime: u32,
+    /// Most PCP and NAT-PMP mappings one subscriber holds.
+    pub mappings_per_subscriber: u32,
+    /// Requests per second one source address may send (a burst of
+    /// [`PcpConfig::burst`] is allowed).
+    pub requests_per_second: u32,
+    /// Whether the THIRD_PARTY option is honoured.
+    pub third_party: bool,
+}
+
+impl Default for PcpConfig {
+    fn default() -> PcpConfig {
+        PcpConfig {
+            enabled: true,
+            min_lifetime: 120,
+            max_lifetime: 86400,
+            mappings_per_subscriber: 16,
+            requests_per_second: 10,
+            third_party: false,
+        }
+    }
+}
+
+impl PcpConfig {
+    /// Longest lifetime the file may set: a year.
+    pub const MAX_LIFETIME: u32 = 31_536_000;
+
+    /// Requests a source may send at once after a quiet while.
+    pub fn burst(&self) -> u32 {
+        self.requests_per_second.saturating_mul(4)
+    }
+
+    fn from_file(f: &PcpFile) -> Result<PcpConfig, String> {
+        let d = PcpConfig::default();
+        let c = PcpConfig {
+            enabled: f.enabled.unwrap_or(d.enabled),
+            min_lifetime: f.min_lifetime.unwrap_or(d.min_lifetime),
+            max_lifetime: f.max_lifetime.unwrap_or(d.max_lifetime),
+            mappings_per_subscriber: f
+                .mappings_per_subscriber
+                .unwrap_or(d.mappings_per_subscriber),
+            requests_per_second: f.requests_per_second.unwrap_or(d.requests_per_second),
+            third_party: f.third_party.unwrap_or(d.third_party),
+        };
+        let max = PcpConfig::MAX_LIFETIME;
+        if !(1..=max).contains(&c.min_lifetime) {
+            return Err(err(
+                "pcp.min_lifetime",
+                format!("{} must be 1..={max} seconds", c.min_lifetime),
+            ));
+        }
+        if !(c.min_lifetime..=max).contains(&c.max_lifetime) {
+            return Err(err(
+                "pcp.max_lifetime",
+                format!(
+                    "{} must be pcp.min_lifetime ({})..={max} seconds",
+                    c.max_lifetime, c.min_lifetime
+                ),
+            ));
+        }
+        if !(1..=65535).contains(&c.mappings_per_subscriber) {
+            return Err(err(
+                "pcp.mappings_per_subscriber",
+                format!("{} must be 1..=65535", c.mappings_per_subscriber),
+            ));
+        }
+        if !(1..=10000).contains(&c.requests_per_second) {
+            return Err(err(
+                "pcp.requests_per_second",
+                format!("{} must be 1..=10000", c.requests_per_second),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The `[pcp]` table as `check-config` prints it.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "[pcp]\nenabled = {}\nmin_lifetime = {}\nmax_lifetime = {}\n\
+             mappings_per_subscriber = {}\nrequests_per_second = {}\nthird_party = {}\n",
+            self.enabled,
+            self.min_lifetime,
+            self.max_lifetime,
+            self.mappings_per_subscriber,
+            self.requests_per_second,
+            self.third_party
+        )
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +325,8 @@ pub struct RunConfig {
     /// The `kernel_ports` setting as written (its range is
     /// `core.kernel_ports`).
     pub kernel_ports: crate::sharing::KernelPorts,
+    /// The PCP and NAT-PMP server (`[pcp]`).
+    pub pcp: PcpConfig,
 }
 
 /// Default address of the Prometheus endpoint: local only.
@@ -265,7 +379,7 @@ impl RunConfig {
         s += &format!(
             "workers = {}\ncores = [{}]\nfiltering = \"{}\"\ninbound_refresh = {}\n\
              port_min = {}\nport_max = {}\nblock_size = {}\nmax_sessions = {}\n\
-             max_subscribers = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
+             max_subscribers = {}\nmax_holds = {}\numem_frames = {}\nring_size = {}\nhandoff_ring = {}\n\
              metrics_listen = \"{}\"\nadmin_socket = {}\nstall_timeout = {}\n",
             c.workers,
             self.cores
@@ -280,6 +394,7 @@ impl RunConfig {
             c.block_size,
             c.max_sessions,
             c.max_subscribers,
+            c.max_holds,
             self.umem_frames,
             self.ring_size,
             self.handoff_ring,
@@ -357,6 +472,8 @@ impl RunConfig {
             };
         }
         s += "\n";
+        s += &self.pcp.to_toml();
+        s += "\n";
         s += &self.log.to_toml();
         s
     }
@@ -410,6 +527,7 @@ pub fn load(path: &Path) -> Result<RunConfig, String> {
 pub fn parse(text: &str) -> Result<RunConfig, String> {
     let f: File = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
     let log = eventlog::from_file(f.log)?;
+    let pcp = PcpConfig::from_file(&f.pcp)?;
     let d = Config::default();
     let mut core = Config {
         inside: prefixes("inside", &f.inside)?,
@@ -420,6 +538,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         block_size: f.block_size.unwrap_or(d.block_size),
         max_sessions: f.max_sessions.unwrap_or(d.max_sessions),
         max_subscribers: f.max_subscribers.unwrap_or(d.max_subscribers),
+        max_holds: f.max_holds.unwrap_or(d.max_holds),
         // The core queues session events only when the log reads them.
         session_events: log.session_events(),
         ..d
@@ -674,6 +793,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         lan_mtu: f.lan_mtu,
         wan_mtu: f.wan_mtu,
         kernel_ports,
+        pcp,
     })
 }
 
@@ -782,6 +902,68 @@ mod tests {
         for (from, to, key) in edits {
             let e = parse(&GOOD.replace(from, to)).unwrap_err();
             assert!(e.contains(key), "{to}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod pcp_tests {
+    use super::*;
+
+    const BASE: &str =
+        "lan = \"a\"\nwan = \"b\"\ninside = [\"10.0.0.0/8\"]\npool = [\"203.0.113.0/29\"]\n";
+
+    #[test]
+    fn pcp_defaults_print_and_parse_back() {
+        let c = parse(BASE).unwrap();
+        assert_eq!(c.pcp, PcpConfig::default());
+        let t = c.to_toml();
+        assert!(
+            t.contains("[pcp]\nenabled = true\nmin_lifetime = 120\n"),
+            "{t}"
+        );
+        let set = format!(
+            "{BASE}[pcp]\nenabled = false\nmin_lifetime = 60\nmax_lifetime = 600\n\
+             mappings_per_subscriber = 2\nrequests_per_second = 3\nthird_party = true\n"
+        );
+        let c = parse(&set).unwrap();
+        let want = PcpConfig {
+            enabled: false,
+            min_lifetime: 60,
+            max_lifetime: 600,
+            mappings_per_subscriber: 2,
+            requests_per_second: 3,
+            third_party: true,
+        };
+        assert_eq!(c.pcp, want);
+        assert_eq!(parse(&c.to_toml()).unwrap().pcp, want);
+    }
+
+    #[test]
+    fn max_holds_sets_the_cores_table() {
+        assert_eq!(
+            parse(BASE).unwrap().core.max_holds,
+            Config::default().max_holds
+        );
+        let c = parse(&format!("max_holds = 7\n{BASE}")).unwrap();
+        assert_eq!(c.core.max_holds, 7);
+        assert!(c.to_toml().contains("\nmax_holds = 7\n"));
+        let e = parse(&format!("max_holds = 99999999\n{BASE}")).unwrap_err();
+        assert!(e.starts_with("max_holds:"), "{e}");
+    }
+
+    #[test]
+    fn pcp_errors_name_their_key() {
+        for (extra, key) in [
+            ("min_lifetime = 0", "pcp.min_lifetime"),
+            ("max_lifetime = 60", "pcp.max_lifetime"),
+            ("max_lifetime = 99999999", "pcp.max_lifetime"),
+            ("mappings_per_subscriber = 0", "pcp.mappings_per_subscriber"),
+            ("requests_per_second = 0", "pcp.requests_per_second"),
+            ("colour = 1", "colour"),
+        ] {
+            let e = parse(&format!("{BASE}[pcp]\n{extra}\n")).unwrap_err();
+            assert!(e.contains(key), "{extra}: {e}");
         }
     }
 }

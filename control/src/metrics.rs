@@ -48,6 +48,19 @@ pub struct Scrape {
     /// Per configured event log output ("ipfix", "syslog"): records,
     /// messages and failed sends.
     pub eventlog: Vec<(&'static str, [u64; 3])>,
+    /// The PCP server's numbers; `None` when it is off.
+    pub pcp: Option<PcpScrape>,
+}
+
+/// The PCP server's numbers at scrape time.
+#[derive(Debug, Default)]
+pub struct PcpScrape {
+    /// Requests answered: (opcode, result, count).
+    pub requests: Vec<(&'static str, &'static str, u64)>,
+    /// Datagrams dropped unanswered: (reason, count).
+    pub dropped: Vec<(&'static str, u64)>,
+    /// Mappings the server holds for its clients.
+    pub mappings: u64,
 }
 
 /// The registry and its metric families.
@@ -62,6 +75,16 @@ pub struct Metrics {
 /// Counter families, besides one `masq_xsk_<stat>_total` {worker, side}
 /// per kernel AF_XDP statistic, which are named from `XSK_STATISTICS`.
 const COUNTERS: &[(&str, &str, &[&str])] = &[
+    (
+        "masq_pcp_requests_total",
+        "PCP and NAT-PMP requests answered, by opcode and result.",
+        &["opcode", "result"],
+    ),
+    (
+        "masq_pcp_dropped_total",
+        "Datagrams to the PCP server dropped without an answer, by reason.",
+        &["reason"],
+    ),
     (
         "masq_worker_stalls_total",
         "Times the control thread found the worker without a heartbeat for stall_timeout.",
@@ -256,6 +279,11 @@ const GAUGES: &[(&str, &str, &[&str])] = &[
         &["worker"],
     ),
     (
+        "masq_pcp_mappings",
+        "Mappings the PCP server holds for subscribers (MAP, PEER and NAT-PMP).",
+        &[],
+    ),
+    (
         "masq_external_address_up",
         "1 when the NAT has an external address to translate to.",
         &[],
@@ -398,6 +426,7 @@ impl Metrics {
             for (cause, field) in [
                 ("flush", "sessions_flushed"),
                 ("address_change", "sessions_readdressed"),
+                ("release", "sessions_released"),
             ] {
                 self.counter("masq_sessions_removed_total", &[id, cause], w.core(field));
             }
@@ -492,6 +521,15 @@ impl Metrics {
             self.counter("masq_eventlog_messages_total", &[output], *messages);
             self.counter("masq_eventlog_send_errors_total", &[output], *errors);
         }
+        if let Some(p) = &s.pcp {
+            for (opcode, result, n) in &p.requests {
+                self.counter("masq_pcp_requests_total", &[opcode, result], *n);
+            }
+            for (reason, n) in &p.dropped {
+                self.counter("masq_pcp_dropped_total", &[reason], *n);
+            }
+            self.gauge("masq_pcp_mappings", &[], p.mappings);
+        }
         self.counter("masq_config_reloads_total", &["ok"], s.reloads.0);
         self.counter("masq_config_reloads_total", &["failed"], s.reloads.1);
         self.gauge(
@@ -553,6 +591,11 @@ mod tests {
             external: External::Interface(Some(std::net::Ipv4Addr::new(203, 0, 113, 5))),
             address_changes: 1,
             eventlog: vec![("ipfix", [5, 2, 1])],
+            pcp: Some(PcpScrape {
+                requests: vec![("map", "success", 4), ("map", "user_ex_quota", 1)],
+                dropped: vec![("rate_limited", 2)],
+                mappings: 3,
+            }),
             ..Scrape::default()
         };
         shared.stats[0].io[Io::EventsDropped as usize].store(9, Ordering::Relaxed);
@@ -567,6 +610,10 @@ mod tests {
             "masq_eventlog_dropped_total{worker=\"0\"} 9",
             "masq_eventlog_records_total{output=\"ipfix\"} 5",
             "masq_eventlog_send_errors_total{output=\"ipfix\"} 1",
+            "masq_pcp_requests_total{opcode=\"map\",result=\"success\"} 4",
+            "masq_pcp_requests_total{opcode=\"map\",result=\"user_ex_quota\"} 1",
+            "masq_pcp_dropped_total{reason=\"rate_limited\"} 2",
+            "masq_pcp_mappings 3",
             "# TYPE masq_drops_total counter",
             "# TYPE masq_sessions gauge",
         ] {

@@ -1872,6 +1872,9 @@ impl Driver {
                         self.ev_live[i] -= 1;
                         assert!(at <= now);
                     }
+                    Event::MappingCreated { at, .. } | Event::MappingDeleted { at, .. } => {
+                        assert!(at <= now);
+                    }
                     Event::BlockAllocated {
                         external,
                         first_port,

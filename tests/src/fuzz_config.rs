@@ -145,7 +145,7 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
             with(
                 "filtering = \"address-and-port-dependent\"\ninbound_refresh = true\n\
                  port_min = 2048\nport_max = 60999\nblock_size = 256\nmax_sessions = 4096\n\
-                 max_subscribers = 512\nring_size = 2048\numem_frames = 16384\n\
+                 max_subscribers = 512\nmax_holds = 100\nring_size = 2048\numem_frames = 16384\n\
                  handoff_ring = 4096\nmetrics_listen = \"[::1]:9100\"\n\
                  admin_socket = \"/run/masq/other.sock\"\nexclude = [\"100.64.9.0/24\", \"10.0.0.0/8\"]\n\
                  mss_clamp = 1400\nlan_mtu = 1500\nwan_mtu = 1492\n",

@@ -2,7 +2,8 @@
 //! seed, then a few thousand pseudo-random inputs from a fixed PRNG seed,
 //! raw and structured, through `masq_tests::fuzz::run` and `views` (targets
 //! `entry` and `views`), `masq_tests::fuzz::icmp_error::run` (`icmp_error`)
-//! and `masq_tests::fuzz_config::run` (`config`).
+//! `masq_tests::fuzz_config::run` (`config`) and `masq_tests::fuzz_pcp::run`
+//! (`pcp`).
 //!
 //! `MASQ_WRITE_SEEDS=1 cargo test -p masq-tests --test fuzz_replay` writes
 //! the seed files again from `masq_tests::fuzz::seeds`.
@@ -11,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use masq_tests::fuzz::{self, icmp_error, kind, seeds};
-use masq_tests::fuzz_config;
+use masq_tests::{fuzz_config, fuzz_pcp};
 
 fn seed_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,6 +56,7 @@ fn seeds_are_current() {
         ("views", seeds::views()),
         ("icmp_error", icmp_error::seeds()),
         ("config", fuzz_config::seeds()),
+        ("pcp", fuzz_pcp::seeds()),
     ] {
         let dir = seed_dir(target);
         if write {
@@ -67,7 +69,7 @@ fn seeds_are_current() {
         // Views seeds are frames from the shared builders, config seeds
         // include what `check-config` prints: both may change under us and
         // only need to exist. Entry and icmp_error seeds are scripts and
-        // must match exactly.
+        // must match exactly, and so must the pcp seeds (plain bytes).
         if target == "views" || target == "config" {
             for (name, _) in &list {
                 assert!(
@@ -493,4 +495,102 @@ fn config_random_inputs() {
     }
     // The variants reach the checks of accepted configurations often.
     assert!(accepted >= 150, "only {accepted} of 2000 variants accepted");
+}
+
+#[test]
+fn pcp_seeds() {
+    let on_disk = files(&seed_dir("pcp"));
+    assert!(on_disk.len() >= 30, "only {} pcp seeds", on_disk.len());
+    for (name, data) in on_disk.iter().chain(&fuzz_pcp::seeds()) {
+        replay(&format!("pcp seed {name}"), data, fuzz_pcp::run);
+        for cut in 0..data.len().min(120) {
+            replay(
+                &format!("pcp seed {name} cut at {cut}"),
+                &data[..cut],
+                fuzz_pcp::run,
+            );
+        }
+    }
+}
+
+/// Each pcp seed is what its name says: the result code of the answer to
+/// its last request (PCP's or NAT-PMP's), or a drop.
+#[test]
+fn pcp_seeds_get_their_answers() {
+    let want: &[(&str, Option<u16>)] = &[
+        ("map_udp", Some(0)),
+        ("map_tcp_suggested", Some(0)),
+        ("map_delete", Some(0)),
+        ("map_other_nonce", Some(2)),
+        ("map_quota", Some(10)),
+        ("map_prefer_failure_filters", Some(0)),
+        ("map_five_filters", Some(13)),
+        ("map_third_party", Some(0)),
+        ("map_third_party_refused", Some(2)),
+        ("map_unknown_options", Some(5)),
+        ("map_bad_option", Some(6)),
+        ("map_gre", Some(9)),
+        ("map_all_protocols", Some(9)),
+        ("map_port_zero", Some(3)),
+        ("map_short_body", Some(3)),
+        ("map_nat_no_resources", Some(8)),
+        ("map_nat_quota", Some(10)),
+        ("map_nat_cannot_provide", Some(11)),
+        ("map_nat_no_external", Some(7)),
+        ("map_nat_not_ours", Some(2)),
+        ("map_nat_silent", Some(7)),
+        ("map_address_mismatch", Some(12)),
+        ("map_from_outside", Some(2)),
+        ("peer", Some(0)),
+        ("peer_delete", Some(0)),
+        ("announce", Some(0)),
+        ("unsupported_opcode", Some(4)),
+        ("unsupported_version", Some(1)),
+        ("malformed_length", Some(3)),
+        ("response_dropped", None),
+        ("natpmp_address", Some(0)),
+        ("natpmp_address_none", Some(3)),
+        ("natpmp_map_udp", Some(0)),
+        ("natpmp_map_tcp", Some(0)),
+        ("natpmp_delete", Some(0)),
+        ("natpmp_delete_all", Some(0)),
+        ("natpmp_short", None),
+        ("natpmp_unknown_opcode", Some(5)),
+    ];
+    let seeds = fuzz_pcp::seeds();
+    assert_eq!(seeds.len(), want.len() + 1, "a seed without an answer here");
+    for (name, code) in want {
+        let data = &seeds.iter().find(|s| s.0 == *name).expect(name).1;
+        let got = fuzz_pcp::results(data);
+        assert_eq!(got.last(), Some(code), "pcp seed {name}: {got:?}");
+    }
+}
+
+#[test]
+fn pcp_random_inputs() {
+    let mut rng = Rng(0x7063_702d_6e61_7470);
+    let seeds: Vec<Vec<u8>> = fuzz_pcp::seeds().into_iter().map(|(_, b)| b).collect();
+    for i in 0..3000 {
+        let data: Vec<u8> = if i % 4 == 0 {
+            (0..rng.below(120)).map(|_| rng.byte()).collect()
+        } else {
+            // A seed with a few bytes changed, cut or extended.
+            let mut d = seeds[rng.below(seeds.len() - 1)].clone();
+            for _ in 0..rng.below(4) + 1 {
+                let at = rng.below(d.len());
+                d[at] = match rng.below(3) {
+                    0 => rng.byte(),
+                    1 => rng.small(),
+                    _ => d[at] ^ 0x80,
+                };
+            }
+            match rng.below(4) {
+                0 => d.truncate(rng.below(d.len()) + 1),
+                1 => d.extend((0..rng.below(16)).map(|_| rng.byte())),
+                _ => {}
+            }
+            d
+        };
+        replay("pcp", &data, fuzz_pcp::run);
+    }
 }

@@ -116,6 +116,10 @@ impl Control {
                         _ => 0,
                     })
                     .sum();
+                if select == Select::default() {
+                    // PCP clients learn that their mappings are gone.
+                    self.pcp_mappings_lost();
+                }
                 Ok(json!({ "flushed": n }))
             }
             Request::Stats => Ok(self.stats_json()),
@@ -189,6 +193,7 @@ impl Control {
                 "sessions_expired": core("sessions_expired"),
                 "sessions_flushed": core("sessions_flushed"),
                 "sessions_readdressed": core("sessions_readdressed"),
+                "sessions_released": core("sessions_released"),
                 "handed_off": io(Io::HandedOff),
                 "frames_unaccounted": sh.total(|s| s.frames_unaccounted.load(r)),
             },

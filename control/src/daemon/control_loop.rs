@@ -39,6 +39,9 @@ impl Control {
                 if let Some(h) = &self.http {
                     fds.push(h.wake_fd());
                 }
+                if let Some(p) = &self.pcp {
+                    fds.push(p.fd());
+                }
                 sys::wait_readable(&fds, Duration::from_millis(100));
             }
             match self.kernel.drain() {
@@ -75,6 +78,7 @@ impl Control {
                 self.serve_admin(conn);
             }
             self.serve_http();
+            self.serve_pcp();
             if self.opts.stats_interval > 0
                 && last_stats.elapsed() >= Duration::from_secs(self.opts.stats_interval)
             {
@@ -191,6 +195,38 @@ impl Control {
             std::thread::sleep(Duration::from_micros(200));
         }
         Ok(got.into_iter().flatten().collect())
+    }
+
+    /// Sends one command to worker `w` alone and waits for its answer, as
+    /// [`Control::ask`] does.
+    pub(super) fn ask_one(&mut self, w: usize, cmd: Command) -> Result<Reply, String> {
+        if self.stalls.get(w).is_some_and(|s| s.since.is_some()) {
+            return Err(format!("{cmd}: worker {w} is stalled"));
+        }
+        let Some(mb) = self.shared.mailboxes.get(w) else {
+            return Err(format!("{cmd}: no worker {w}"));
+        };
+        self.seq += 1;
+        let seq = self.seq;
+        let what = cmd.to_string();
+        if let Err((_, c)) = mb.commands.push((seq, cmd)) {
+            return Err(format!("{c}: worker {w}: its command ring is full"));
+        }
+        let deadline = Instant::now() + ASK_TIMEOUT;
+        loop {
+            while let Some((s, r)) = mb.replies.pop() {
+                if s == seq {
+                    return Ok(r);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{what}: worker {w} did not answer within {} s",
+                    ASK_TIMEOUT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
     }
 
     /// [`Control::ask`] for a command each worker applies or refuses: the

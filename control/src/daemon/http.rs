@@ -44,7 +44,7 @@ use masq_xsk::{privilege, worker};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::Control;
-use crate::metrics::Scrape;
+use crate::metrics::{PcpScrape, Scrape};
 
 /// How long writing a response may make no progress before the
 /// connection is aborted.
@@ -424,6 +424,11 @@ impl Control {
                 .as_ref()
                 .map(|l| l.snapshot(&self.rc.log))
                 .unwrap_or_default(),
+            pcp: self.pcp.as_ref().map(|p| PcpScrape {
+                requests: p.server.request_counts(),
+                dropped: p.server.drop_counts(),
+                mappings: p.server.mappings() as u64,
+            }),
         }
     }
 }

@@ -11,6 +11,7 @@
 
 use std::net::Ipv4Addr;
 
+use masq_core::wire::Mac;
 use masq_xsk::command::{Command, Reply};
 
 use super::filter::{lan_filter, wan_filter};
@@ -124,6 +125,7 @@ impl Control {
                 }
                 self.external = new;
                 self.address_changes += 1;
+                self.pcp_mappings_lost();
                 eprintln!(
                     "masq: wan {} address {old} -> {new}: {removed} session(s) on the old address removed{}",
                     self.rc.wan,
@@ -245,7 +247,8 @@ impl Control {
     }
 
     /// Keeps the workers told the MAC of every static mapping's inside
-    /// host, from the LAN's neighbour entries.
+    /// host and of every host holding PCP mappings, from the LAN's
+    /// neighbour entries.
     fn follow_static_neighbours(&mut self) {
         let Some(lan) = self.kernel.view().index_of(&self.rc.lan) else {
             return;
@@ -256,6 +259,7 @@ impl Control {
             .statics
             .iter()
             .map(|m| Ipv4Addr::from(m.inside))
+            .chain(self.pcp_hosts())
             .collect();
         hosts.sort_unstable();
         hosts.dedup();
@@ -265,10 +269,10 @@ impl Control {
                 if self.neighbours.get(&a) != Some(&mac) {
                     match self.ask(|_| Command::SetNeighbor(u32::from(a), mac)) {
                         Ok(_) => {
-                            eprintln!("masq: static mapping host {a} is {mac}");
+                            eprintln!("masq: mapping host {a} is {mac}");
                             self.neighbours.insert(a, mac);
                         }
-                        Err(e) => eprintln!("masq: static mapping host {a}: {e}"),
+                        Err(e) => eprintln!("masq: mapping host {a}: {e}"),
                     }
                 }
             }
@@ -276,6 +280,18 @@ impl Control {
                 self.resolve(lan, a);
             }
         }
+    }
+
+    /// The MAC of LAN host `a` when the kernel knows it; when it does not,
+    /// the kernel is asked (and the answer reaches the workers through
+    /// `follow_static_neighbours`).
+    pub(super) fn lan_mac_of(&mut self, a: Ipv4Addr) -> Option<Mac> {
+        let lan = self.kernel.view().index_of(&self.rc.lan)?;
+        let n = self.kernel.view().neighbour(lan, a);
+        if needs_asking(n) {
+            self.resolve(lan, a);
+        }
+        n.and_then(|n| n.usable_mac())
     }
 
     /// Asks the kernel to resolve (or revalidate) a neighbour; the kernel

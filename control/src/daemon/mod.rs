@@ -12,6 +12,8 @@
 //!   the LAN address, the WAN next hop and the static mappings' hosts;
 //! * `filter`: the XDP programs' filters made from the configuration;
 //! * `record`: the ids of the attached XDP programs, for the next run;
+//! * `pcp`: the PCP and NAT-PMP server's socket, and the NAT it asks
+//!   (the owner worker of each subscriber);
 //! * `reload`: SIGHUP;
 //! * `http`: `/metrics` and `/healthz`, served on threads of their own
 //!   and computed by the control thread;
@@ -45,6 +47,7 @@ mod control_loop;
 mod filter;
 mod http;
 mod kernel;
+mod pcp;
 mod record;
 mod reload;
 mod report;
@@ -146,6 +149,8 @@ struct Control {
     neighbours: HashMap<Ipv4Addr, Mac>,
     /// Per worker: whether it is stalled now, and how often it was.
     stalls: Vec<Stall>,
+    /// The PCP server (None: `[pcp]` turned it off).
+    pcp: Option<pcp::Pcp>,
 }
 
 /// A worker's stall record.

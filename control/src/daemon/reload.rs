@@ -29,14 +29,34 @@ impl Control {
         if let Some(k) = self.rc.restart_only_change(&new) {
             return Err(format!("{k}: changes only on restart"));
         }
+        if new.pcp.enabled && self.pcp.is_none() {
+            return Err(
+                "pcp.enabled: the server was off at start; it starts only on restart".into(),
+            );
+        }
         if new.core == self.rc.core {
-            return Ok("no change".into());
+            if new.pcp == self.rc.pcp {
+                return Ok("no change".into());
+            }
+            self.rc.pcp = new.pcp;
+            if let Some(p) = &mut self.pcp {
+                p.server
+                    .reconfigure(self.rc.pcp.clone(), self.rc.core.inside.clone());
+            }
+            return Ok("pcp".into());
         }
         let pool_grew = new.core.pool != self.rc.core.pool;
         let cfg = Box::new(new.core.clone());
         self.ask_applied(|_| Command::Reconfigure(cfg.clone()))?;
-        let what = describe_change(&self.rc.core, &new.core);
+        let mut what = describe_change(&self.rc.core, &new.core);
+        if new.pcp != self.rc.pcp {
+            what.push_str(", pcp");
+        }
         self.rc = new;
+        if let Some(p) = &mut self.pcp {
+            p.server
+                .reconfigure(self.rc.pcp.clone(), self.rc.core.inside.clone());
+        }
         if let Some(l) = &self.eventlog {
             l.set_quotas(eventlog::Quotas::of(&self.rc.core));
         }

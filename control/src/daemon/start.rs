@@ -20,7 +20,7 @@ use masq_xsk::{netinfo, privilege, xdp};
 use super::filter::{lan_filter, wan_filter};
 use super::http::{self, Http};
 use super::kernel::wan_address;
-use super::{record, Control, Options, Stall};
+use super::{pcp, record, Control, Options, Stall};
 use crate::config::{self, Mode, RunConfig};
 use crate::eventlog::{self, Logger};
 use crate::external::External;
@@ -83,6 +83,7 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         None => None,
     };
     let admin = bind_admin(&rc.admin_socket)?;
+    let pcp = pcp::open(&rc, 0)?;
     let log_outputs = eventlog::Outputs::open(&rc.log)?;
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
     let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward, kernel.view())?;
@@ -154,7 +155,7 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         kernel.view().index_of(&rc.lan),
         kernel.view().index_of(&rc.wan),
     ];
-    let ctl = Control {
+    let mut ctl = Control {
         opts,
         rc,
         shared: Arc::clone(&shared),
@@ -177,7 +178,12 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         eventlog: logger.as_ref().map(|l| Arc::clone(&l.state)),
         neighbours: std::collections::HashMap::new(),
         stalls: vec![Stall::default(); workers],
+        pcp,
     };
+    let public = ctl.public_address();
+    if let Some(p) = &mut ctl.pcp {
+        p.server.set_public_address(public);
+    }
     Ok(Running {
         ctl,
         handles,
@@ -384,6 +390,21 @@ fn announce(
         None => eprintln!("masq: metrics off"),
     }
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
+    if rc.pcp.enabled {
+        eprintln!(
+            "masq: PCP and NAT-PMP on UDP {} of {} (requests from {})",
+            pcp::SERVER_PORT,
+            rc.lan,
+            rc.core
+                .inside
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    } else {
+        eprintln!("masq: PCP and NAT-PMP off");
+    }
     if let Some(first) = Sharing::of(rc).lines().first() {
         eprintln!("masq: address sharing: {first}");
     }

@@ -2,7 +2,7 @@
 //! of an event and the messages that carry records and templates. Pure
 //! functions of their arguments: no socket, no clock.
 
-use masq_core::{Event, Exhaustion};
+use masq_core::{Endpoint, Event, Exhaustion};
 
 use super::templates::{nat_event, quota_event, template, Shape, Template, TEMPLATES};
 use super::LogConfig;
@@ -51,6 +51,24 @@ impl Record {
         r.put(&ms.to_be_bytes());
         r.put(&[nat_event]);
         r
+    }
+
+    /// The fields a session and a held mapping share: protocol, inside
+    /// and outside addresses, inside and outside ports.
+    fn translation(
+        shape: Shape,
+        ms: u64,
+        nat_event: u8,
+        proto: u8,
+        inside: Endpoint,
+        outside: Endpoint,
+    ) -> Record {
+        Record::new(shape, ms, nat_event)
+            .u8(proto)
+            .u32(inside.addr)
+            .u32(outside.addr)
+            .u16(inside.port)
+            .u16(outside.port)
     }
 
     fn put(&mut self, b: &[u8]) {
@@ -114,17 +132,31 @@ pub fn record(e: &Event, ms: u64, log: &LogConfig, q: &Quotas) -> Option<Record>
             } else {
                 Shape::Session
             };
-            let r = Record::new(shape, ms, ev)
-                .u8(proto)
-                .u32(inside.addr)
-                .u32(outside.addr)
-                .u16(inside.port)
-                .u16(outside.port);
+            let r = Record::translation(shape, ms, ev, proto, inside, outside);
             if log.destinations {
                 r.u32(remote.addr).u16(remote.port)
             } else {
                 r
             }
+        }
+        Event::MappingCreated {
+            proto,
+            inside,
+            outside,
+            ..
+        }
+        | Event::MappingDeleted {
+            proto,
+            inside,
+            outside,
+            ..
+        } => {
+            let ev = if matches!(e, Event::MappingCreated { .. }) {
+                nat_event::NAT44_BIB_CREATE
+            } else {
+                nat_event::NAT44_BIB_DELETE
+            };
+            Record::translation(Shape::Mapping, ms, ev, proto, inside, outside)
         }
         Event::BlockAllocated {
             subscriber,

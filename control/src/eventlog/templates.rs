@@ -51,6 +51,10 @@ pub mod nat_event {
     pub const NAT44_SESSION_CREATE: u8 = 4;
     /// NAT44 session delete.
     pub const NAT44_SESSION_DELETE: u8 = 5;
+    /// NAT44 BIB create (a held mapping made).
+    pub const NAT44_BIB_CREATE: u8 = 8;
+    /// NAT44 BIB delete (a held mapping gone).
+    pub const NAT44_BIB_DELETE: u8 = 9;
     /// NAT ports exhausted.
     pub const PORTS_EXHAUSTED: u8 = 12;
     /// Quota exceeded.
@@ -91,6 +95,8 @@ pub enum Shape {
     QuotaPerSubscriber,
     /// Quota exceeded: maximum active hosts or subscribers.
     QuotaSubscribers,
+    /// NAT44 BIB create/delete: a held mapping (PCP, NAT-PMP).
+    Mapping,
 }
 
 /// A template: its id and its fields (information element, length).
@@ -114,23 +120,25 @@ impl Template {
 /// Every template masq sends. The first two fields are always the time
 /// and natEvent. Besides RFC 8158's fields, the exhaustion records carry
 /// the subscriber whose packet was refused (sourceIPv4Address).
-pub const TEMPLATES: [Template; 8] = {
+pub const TEMPLATES: [Template; 9] = {
     use ie::*;
     const T: (u16, u16) = (OBSERVATION_TIME_MILLISECONDS, 8);
     const E: (u16, u16) = (NAT_EVENT, 1);
+    // A session without its remote side, and a held mapping.
+    const TRANSLATION: &[(u16, u16)] = &[
+        T,
+        E,
+        (PROTOCOL_IDENTIFIER, 1),
+        (SOURCE_IPV4_ADDRESS, 4),
+        (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+        (SOURCE_TRANSPORT_PORT, 2),
+        (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
+    ];
     [
         Template {
             id: 256,
             shape: Shape::Session,
-            fields: &[
-                T,
-                E,
-                (PROTOCOL_IDENTIFIER, 1),
-                (SOURCE_IPV4_ADDRESS, 4),
-                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
-                (SOURCE_TRANSPORT_PORT, 2),
-                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
-            ],
+            fields: TRANSLATION,
         },
         Template {
             id: 257,
@@ -208,6 +216,11 @@ pub const TEMPLATES: [Template; 8] = {
                 (MAX_SUBSCRIBERS, 4),
                 (SOURCE_IPV4_ADDRESS, 4),
             ],
+        },
+        Template {
+            id: 264,
+            shape: Shape::Mapping,
+            fields: TRANSLATION,
         },
     ]
 };

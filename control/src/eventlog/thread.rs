@@ -302,6 +302,8 @@ pub(super) fn event_secs(e: &Event) -> u32 {
     match *e {
         Event::SessionCreated { at, .. }
         | Event::SessionDeleted { at, .. }
+        | Event::MappingCreated { at, .. }
+        | Event::MappingDeleted { at, .. }
         | Event::BlockAllocated { at, .. }
         | Event::BlockReleased { at, .. }
         | Event::Exhausted { at, .. } => at,

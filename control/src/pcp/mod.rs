@@ -6,8 +6,15 @@
 //!
 //! | room | owns |
 //! |---|---|
-//! | `wire.rs` | PCP and NAT-PMP messages: parsing requests, building responses |
-//! | `server.rs` | the server: checks, result codes, the table of mappings, epoch, announcements |
+//! | `wire.rs` | PCP and NAT-PMP messages: parsing requests, building responses (`wire/natpmp.rs`: NAT-PMP's) |
+//! | `server.rs` | the server: the table of mappings, rate limit, epoch, announcements, counters |
+//! | `server/pcp.rs` | PCP requests: checks, options, result codes |
+//! | `server/natpmp.rs` | NAT-PMP requests over the same table |
+
+pub mod server;
+pub mod wire;
+
+pub use server::Server;
 
 use masq_core::{Granted, HoldAsk, HoldKind, HoldRefusal};
 

@@ -214,6 +214,9 @@ pub struct Config {
     pub max_sessions: u32,
     /// Subscriber capacity of one shard, fixed at start.
     pub max_subscribers: u32,
+    /// Held mappings (PCP, NAT-PMP) one shard keeps at once, fixed at
+    /// start (at most `max_sessions` are kept); 0 refuses every one.
+    pub max_holds: u32,
     /// Per-subscriber limits.
     pub limits: Limits,
     /// Timers.
@@ -289,6 +292,7 @@ impl Default for Config {
             block_size: 512,
             max_sessions: 1 << 20,
             max_subscribers: 1 << 16,
+            max_holds: 4096,
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             filtering: Filtering::default(),

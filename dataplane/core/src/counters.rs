@@ -61,7 +61,7 @@ drop_reasons! {
     TtlExpired => "ttl_expired", "TTL would reach zero when forwarded.";
     UnsupportedProtocol => "unsupported_protocol", "Outbound packet of IP protocol 0, which the session table cannot hold (HOPOPT is an IPv6 extension header, meaningless in IPv4).";
     IcmpUnsupported => "icmp_unsupported", "Outbound ICMP type that is neither a query nor an error.";
-    MartianSource => "martian_source", "WAN frame whose source is an inside or pool address.";
+    MartianSource => "martian_source", "WAN frame whose source is an inside or pool address, or in 0.0.0.0/8.";
     MartianDestination => "martian_destination", "Outbound packet to an address never forwarded: 0.0.0.0/8, 127.0.0.0/8 or 240.0.0.0/4.";
     NoMapping => "no_mapping", "Inbound frame for an external address and port with no mapping.";
     Filtered => "filtered", "Inbound frame refused by address(-and-port)-dependent filtering.";
@@ -139,6 +139,8 @@ counters! {
     /// Sessions removed because their external address went away
     /// (MASQUERADE following the WAN address).
     sessions_readdressed,
+    /// Held mappings' anchors removed by their release (PCP, NAT-PMP).
+    sessions_released,
     /// Port blocks given to subscribers.
     blocks_allocated,
     /// Port blocks given back by subscribers.

@@ -44,6 +44,30 @@ pub enum Event {
         /// Time in seconds since the clock's epoch.
         at: u32,
     },
+    /// A held mapping (PCP MAP, NAT-PMP) was made (RFC 8158 natEvent 8,
+    /// NAT44 BIB create). Queued whatever `session_events` says.
+    MappingCreated {
+        /// TCP or UDP.
+        proto: u8,
+        /// Subscriber side.
+        inside: Endpoint,
+        /// Translated side.
+        outside: Endpoint,
+        /// Time in seconds since the clock's epoch.
+        at: u32,
+    },
+    /// A held mapping went: expired, released, flushed or readdressed
+    /// (RFC 8158 natEvent 9, NAT44 BIB delete).
+    MappingDeleted {
+        /// TCP or UDP.
+        proto: u8,
+        /// Subscriber side.
+        inside: Endpoint,
+        /// Translated side.
+        outside: Endpoint,
+        /// Time in seconds since the clock's epoch.
+        at: u32,
+    },
     /// A port block was given to a subscriber.
     BlockAllocated {
         /// Inside address of the subscriber.
@@ -187,6 +211,8 @@ impl core::fmt::Display for Event {
         let what = match self {
             Event::SessionCreated { .. } => "session-create",
             Event::SessionDeleted { .. } => "session-delete",
+            Event::MappingCreated { .. } => "mapping-create",
+            Event::MappingDeleted { .. } => "mapping-delete",
             Event::BlockAllocated { .. } => "block-allocate",
             Event::BlockReleased { .. } => "block-release",
             Event::Exhausted { .. } => "exhausted",
@@ -208,6 +234,21 @@ impl core::fmt::Display for Event {
             } => write!(
                 f,
                 "{what} proto={proto} inside={inside} outside={outside} remote={remote} at={at}"
+            ),
+            Event::MappingCreated {
+                proto,
+                inside,
+                outside,
+                at,
+            }
+            | Event::MappingDeleted {
+                proto,
+                inside,
+                outside,
+                at,
+            } => write!(
+                f,
+                "{what} proto={proto} inside={inside} outside={outside} at={at}"
             ),
             Event::BlockAllocated {
                 subscriber,

@@ -51,6 +51,31 @@ pub enum HoldKind {
     },
 }
 
+/// What kind of hold keeps a session, as snapshots show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldKind {
+    /// The anchor of a held mapping (remote `any`).
+    Map,
+    /// A held session to one remote.
+    Peer,
+}
+
+impl HeldKind {
+    /// The name the docs and `masq sessions` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            HeldKind::Map => "pcp map",
+            HeldKind::Peer => "pcp peer",
+        }
+    }
+}
+
+impl fmt::Display for HeldKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// A request to create, renew or change a held mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HoldAsk {
@@ -102,7 +127,7 @@ pub enum HoldRefusal {
     /// CANNOT_PROVIDE_EXTERNAL).
     CannotProvideExternal,
     /// MASQUERADE with no WAN address: no mapping can be made (PCP
-    /// NO_RESOURCES; NAT-PMP network failure).
+    /// NETWORK_FAILURE; NAT-PMP network failure).
     NoExternalAddress,
     /// A protocol other than TCP and UDP, or inside port 0 (PCP
     /// UNSUPP_PROTOCOL).

@@ -37,7 +37,7 @@ pub use config::{
 pub use counters::{Counters, DropReason};
 pub use event::{Endpoint, Event, Exhaustion};
 pub use hash::{address_only_key, address_only_owner, key_owner, subscriber_owner};
-pub use hold::{Granted, HoldAsk, HoldKind, HoldRefusal, RemoteFilter, MAX_FILTERS};
+pub use hold::{Granted, HeldKind, HoldAsk, HoldKind, HoldRefusal, RemoteFilter, MAX_FILTERS};
 pub use pool::BlockMap;
 pub use proto::Protocol;
 pub use shard::{SessionInfo, Shard, SubscriberInfo};

@@ -402,6 +402,32 @@ impl Blocks {
         Some(first + off as u16)
     }
 
+    /// Takes `port` of a block in use, if it is free for `proto`.
+    pub(crate) fn take_port_at(&mut self, local: u32, proto: u8, port: u16) -> bool {
+        let p = proto_slot(proto);
+        let r = &self.recs[local as usize];
+        let first = self.first_port(local);
+        if r.state != State::Owned || port < first || port > self.last_port(local) {
+            return false;
+        }
+        let off = usize::from(port - first);
+        let slot = r.slot;
+        let bm = self.bitmap(slot, p);
+        if bm[off / 64] & 1 << (off % 64) != 0 {
+            return false;
+        }
+        bm[off / 64] |= 1 << (off % 64);
+        self.recs[local as usize].used[p] += 1;
+        true
+    }
+
+    /// Whether block `local` is free to take.
+    pub(crate) fn is_free(&self, local: u32) -> bool {
+        self.recs
+            .get(local as usize)
+            .is_some_and(|r| r.state == State::Free)
+    }
+
     /// Frees a port; true when the block is now wholly unused.
     pub(crate) fn free_port(&mut self, local: u32, proto: u8, port: u16) -> bool {
         let p = proto_slot(proto);

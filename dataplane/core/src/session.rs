@@ -37,6 +37,9 @@ pub(crate) struct Session {
     pub ip_in: u16,
     /// Transport checksum delta, inbound.
     pub l4_in: u16,
+    /// Whether the session is held ([`HELD_NONE`], [`HELD_MAP`],
+    /// [`HELD_PEER`]); its end and filters are in `shard/holds.rs`.
+    pub held: u8,
     pub prev: u32,
     pub next: u32,
     pub map_prev: u32,
@@ -50,6 +53,13 @@ pub(crate) struct Session {
 }
 
 const _: () = assert!(core::mem::size_of::<Session>() == 64);
+
+/// A session that is not held.
+pub(crate) const HELD_NONE: u8 = 0;
+/// The anchor of a held MAP: remote 0.0.0.0:0, never matched by a packet.
+pub(crate) const HELD_MAP: u8 = 1;
+/// A held PEER session.
+pub(crate) const HELD_PEER: u8 = 2;
 
 /// Number of wheel slots (ticks of one second).
 pub(crate) const WHEEL: u32 = 8192;

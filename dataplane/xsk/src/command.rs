@@ -502,6 +502,7 @@ mod tests {
             tcp: None,
             last_seen: 0,
             expires: 0,
+            held: None,
         };
         let cases = [
             (Select::default(), true),

@@ -22,7 +22,7 @@ fn ipfix_records_decode_to_their_events() {
         (1_700_000_000, 0, 7, 1)
     );
     let ids: Vec<u16> = t.templates.iter().map(|t| t.0).collect();
-    assert_eq!(ids, [257, 258, 259, 260, 261, 262, 263]);
+    assert_eq!(ids, [257, 258, 259, 260, 261, 262, 263, 264]);
     for (id, fields) in &t.templates {
         let want = TEMPLATES.iter().find(|x| x.id == *id).unwrap();
         assert_eq!(fields.as_slice(), want.fields, "template {id}");
@@ -125,7 +125,11 @@ fn messages_stay_under_the_bound_and_count_records() {
     let mut known = HashMap::new();
     let t = decode(&enc.template_message(0), &mut known);
     let ids: Vec<u16> = t.templates.iter().map(|t| t.0).collect();
-    assert_eq!(ids, [258, 259, 260, 261, 262, 263], "no session templates");
+    assert_eq!(
+        ids,
+        [258, 259, 260, 261, 262, 263, 264],
+        "no session templates"
+    );
     let block = events()[2];
     let mut msgs = Vec::new();
     for _ in 0..500 {
@@ -174,4 +178,63 @@ fn session_records_follow_the_switches() {
         .map(|t| t.id)
         .collect();
     assert!(ids.contains(&256) && !ids.contains(&257));
+}
+
+#[test]
+fn held_mappings_are_bib_records_whatever_the_switches() {
+    let inside = masq_core::Endpoint {
+        addr: SUB,
+        port: 5000,
+    };
+    let outside = masq_core::Endpoint {
+        addr: EXT,
+        port: 1300,
+    };
+    let made = Event::MappingCreated {
+        proto: 6,
+        inside,
+        outside,
+        at: 9,
+    };
+    let gone = Event::MappingDeleted {
+        proto: 6,
+        inside,
+        outside,
+        at: 99,
+    };
+    for (sessions, destinations) in [(false, false), (true, false), (true, true)] {
+        let log = logging(sessions, destinations);
+        let mut enc = Ipfix::new(&log);
+        let mut known = HashMap::new();
+        let t = decode(&enc.template_message(0), &mut known);
+        assert!(t.templates.iter().any(|t| t.0 == 264), "always sent");
+        for (e, ev) in [(made, 8), (gone, 9)] {
+            let r = record(&e, 1000 * u64::from(event_secs(&e)), &log, &QUOTAS).unwrap();
+            assert_eq!(template(r.shape).id, 264);
+            enc.add(&r, 0);
+            let d = decode(&enc.finish(0).unwrap(), &mut known);
+            let rec = d.records[0].1.as_slice();
+            for (ie, want) in [
+                (
+                    ie::OBSERVATION_TIME_MILLISECONDS,
+                    1000 * u64::from(event_secs(&e)),
+                ),
+                (ie::NAT_EVENT, ev),
+                (ie::PROTOCOL_IDENTIFIER, 6),
+                (ie::SOURCE_IPV4_ADDRESS, u64::from(SUB)),
+                (ie::POST_NAT_SOURCE_IPV4_ADDRESS, u64::from(EXT)),
+                (ie::SOURCE_TRANSPORT_PORT, 5000),
+                (ie::POST_NAPT_SOURCE_TRANSPORT_PORT, 1300),
+            ] {
+                assert_eq!(field(rec, ie), Some(want), "natEvent {ev} IE {ie}");
+            }
+        }
+    }
+    let line = crate::eventlog::syslog::syslog_line(&made, 0, "nat1", false);
+    assert!(
+        line.ends_with(
+            "mapping-create proto=6 inside=192.168.1.10:5000 outside=203.0.113.1:1300 at=9"
+        ),
+        "{line}"
+    );
 }

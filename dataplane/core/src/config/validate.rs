@@ -83,6 +83,9 @@ impl Config {
                 format!("must be 1..={MAX_SESSIONS}"),
             ));
         }
+        if self.max_holds > MAX_SESSIONS {
+            return Err(err("max_holds", format!("must be 0..={MAX_SESSIONS}")));
+        }
         if self.limits.sessions_per_subscriber == 0 {
             return Err(err("limits.sessions_per_subscriber", "must be at least 1"));
         }
@@ -288,6 +291,7 @@ impl Config {
                 new.max_subscribers == self.max_subscribers,
             ),
             ("event_queue", new.event_queue == self.event_queue),
+            ("max_holds", new.max_holds == self.max_holds),
             ("hash_seed", new.hash_seed == self.hash_seed),
             ("deterministic", new.deterministic == self.deterministic),
             ("static", new.statics == self.statics),
@@ -370,6 +374,7 @@ mod tests {
             ("timeouts.other", |c| c.timeouts.other = 59),
             ("timeouts.block_hold", |c| c.timeouts.block_hold = 119),
             ("event_queue", |c| c.event_queue = 0),
+            ("max_holds", |c| c.max_holds = MAX_SESSIONS + 1),
         ];
         for (key, edit) in cases {
             let mut c = Config::default();

@@ -181,6 +181,7 @@ impl Shard {
             mac,
             state: 0,
             sub: si,
+            held: crate::session::HELD_NONE,
         };
         let idx = self.insert_session(spec, None, now);
         self.note_address_only(ip.proto, ext, ip.dst, true);

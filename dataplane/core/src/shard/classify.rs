@@ -124,7 +124,8 @@ impl Shard {
 
     /// Where an inbound frame leads, or the verdict for one the NAT does
     /// not take: to an address that is not the NAT's, link-layer broadcast
-    /// (left to the box), from an inside or pool address (a martian), or
+    /// (left to the box), from an inside or pool address or 0.0.0.0/8 (a
+    /// martian), or
     /// a fragmented hairpin.
     #[inline]
     pub(super) fn not_for_nat_in(
@@ -139,7 +140,11 @@ impl Shard {
         if !hairpin && repr::to_group_mac(frame) {
             return Err(Verdict::Pass);
         }
-        if !hairpin && (self.is_inside(ip.src) || self.pool_index(ip.src).is_some()) {
+        // A source in 0.0.0.0/8 also could name a held mapping's anchor
+        // (remote 0.0.0.0:0), which no packet may match.
+        if !hairpin
+            && (self.is_inside(ip.src) || self.pool_index(ip.src).is_some() || ip.src >> 24 == 0)
+        {
             return Err(Verdict::Drop(DropReason::MartianSource));
         }
         if ip.frag && hairpin {

@@ -96,7 +96,9 @@ impl Shard {
         } else {
             inner.dport
         };
+        // A held mapping's anchor (remote 0.0.0.0:0) is no session.
         self.find_in(inner.proto, inner.src, inner.sport, inner.dst, rport)
+            .filter(|&i| self.sessions[i as usize].held != crate::session::HELD_MAP)
             .ok_or(Verdict::Drop(DropReason::IcmpErrorNoSession))
     }
 }

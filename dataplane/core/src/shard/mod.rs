@@ -12,6 +12,7 @@
 //! | `slowpath.rs` | filtering, limits and creating sessions |
 //! | `ports.rs` | subscribers, port blocks and port allocation (deterministic too) |
 //! | `statics.rs` | static mappings: port forwards and one-to-one addresses |
+//! | `holds.rs` | held mappings (PCP, NAT-PMP): anchors, held sessions, their ends |
 //! | `icmp_error.rs` | translating ICMP errors, both directions (RFC 5508) |
 //! | `generate.rs` | the ICMP errors the NAT sends itself, exhaustion events |
 //! | `fragments.rs` | fragments after the first (RFC 4787 REQ-14) |
@@ -119,6 +120,8 @@ pub struct Shard {
     /// Address-only sessions on own addresses per key, for the XDP
     /// program's table.
     address_only_keys: HeldKeys,
+    /// Ends and filters of held sessions (PCP, NAT-PMP).
+    holds: holds::HoldTable,
 }
 
 impl Shard {
@@ -189,6 +192,7 @@ impl Shard {
             ext_down: false,
             echo: HeldKeys::new(),
             address_only_keys: HeldKeys::new(),
+            holds: holds::HoldTable::new(cfg.max_holds.min(cfg.max_sessions) as usize),
             cfg: cfg.clone(),
         };
         shard.reserve_kernel_blocks();

@@ -40,6 +40,7 @@ impl Shard {
 
     fn clear(&mut self, now: u32) -> usize {
         let n = self.session_count();
+        self.clear_holds(now);
         for i in 0..self.subs.len() {
             let s = self.subs[i];
             if s.sessions == 0 && s.nblocks == 0 {
@@ -87,7 +88,7 @@ impl Shard {
     fn remove_where(&mut self, now: u32, mut pick: impl FnMut(&SessionInfo) -> bool) -> usize {
         let mut n = 0;
         for i in 0..self.sessions.len() {
-            if self.sessions[i].proto != 0 && pick(&self.info(&self.sessions[i])) {
+            if self.sessions[i].proto != 0 && pick(&self.info(i as u32)) {
                 self.delete_session(i as u32, now);
                 n += 1;
             }
@@ -180,9 +181,7 @@ impl Shard {
                 if self.sessions[i].proto == 0 {
                     continue;
                 }
-                let due = self.sessions[i]
-                    .last_seen
-                    .saturating_add(self.timeout_of(&self.sessions[i]));
+                let due = self.due_of(i as u32);
                 self.wheel.remove(&mut self.sessions, i as u32);
                 self.wheel
                     .insert(&mut self.sessions, i as u32, due.max(now));

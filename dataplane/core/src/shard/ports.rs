@@ -189,7 +189,7 @@ impl Shard {
     /// Makes block `local` on pool address `addr_idx`, just taken and
     /// linked before the subscriber's others, the first of subscriber
     /// `si`'s blocks, and logs it.
-    fn give_block(&mut self, si: u32, local: u32, addr_idx: usize, now: u32) {
+    pub(super) fn give_block(&mut self, si: u32, local: u32, addr_idx: usize, now: u32) {
         let s = &mut self.subs[si as usize];
         s.blocks = local;
         s.nblocks += 1;

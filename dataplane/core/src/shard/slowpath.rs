@@ -8,7 +8,7 @@ use super::Shard;
 use crate::config::Filtering;
 use crate::counters::DropReason;
 use crate::event::Event;
-use crate::session::{Session, NONE};
+use crate::session::{Session, HELD_MAP, HELD_NONE, NONE};
 use crate::tcp::TcpState;
 use crate::wire::checksum::Delta;
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP};
@@ -27,6 +27,8 @@ pub(super) struct Spec {
     pub mac: [u8; 6],
     pub state: u8,
     pub sub: u32,
+    /// `HELD_NONE`, or what holds the session (`holds.rs`).
+    pub held: u8,
 }
 
 /// What an inbound frame must be to open a session: for TCP a bare SYN;
@@ -102,6 +104,12 @@ impl Shard {
                 None => self.alloc_port(si, flow.proto, flow.sport, now)?,
             },
         };
+        if let Some(h) = head.filter(|_| self.holds.live() != 0) {
+            if self.sessions[h as usize].held == HELD_MAP {
+                // A held mapping learns its host's MAC from its traffic.
+                self.sessions[h as usize].in_mac = mac;
+            }
+        }
         if head.is_none() && flow.proto == PROTO_ICMP && self.pool_index(ext_addr).is_some() {
             self.echo.hold(ext_port);
         }
@@ -116,6 +124,7 @@ impl Shard {
             mac,
             state: opening_state(flow.proto, TcpState::SynOut),
             sub: si,
+            held: HELD_NONE,
         };
         Ok(self.insert_session(spec, head, now))
     }
@@ -147,9 +156,20 @@ impl Shard {
             // An echo reply from a host the query was not sent to.
             return Err(DropReason::Filtered);
         }
-        self.filter(head, ip.src)?;
-        inbound_opening_ok(frame, ip, flow)?;
         let h = self.sessions[head as usize];
+        if h.held == HELD_MAP {
+            // A held mapping: open to every remote its filters admit,
+            // whatever `filtering` says.
+            if !self.anchor_admits(head, ip.src, flow.sport) {
+                return Err(DropReason::Filtered);
+            }
+        } else {
+            self.filter(head, ip.src)?;
+        }
+        inbound_opening_ok(frame, ip, flow)?;
+        if h.held == HELD_MAP && h.in_mac == [0; 6] {
+            return Err(DropReason::NoNeighbor);
+        }
         self.room_for(h.sub)?;
         let spec = Spec {
             proto: flow.proto,
@@ -162,6 +182,7 @@ impl Shard {
             mac: h.in_mac,
             state: opening_state(flow.proto, TcpState::SynIn),
             sub: h.sub,
+            held: HELD_NONE,
         };
         Ok(self.insert_session(spec, Some(head), now))
     }
@@ -220,6 +241,7 @@ impl Shard {
             mac,
             state: opening_state(flow.proto, TcpState::SynIn),
             sub: si,
+            held: HELD_NONE,
         };
         Ok(self.insert_session(spec, head, now))
     }
@@ -275,6 +297,7 @@ impl Shard {
             map_prev: idx,
             map_next: idx,
             last_seen: now,
+            held: x.held,
             wheel_at: NONE,
             sub: x.sub,
         };
@@ -310,7 +333,7 @@ impl Shard {
         self.subs[x.sub as usize].sessions += 1;
         self.live_proto[crate::proto::slot_of(x.proto)] += 1;
         self.counters.sessions_created += 1;
-        if self.cfg.session_events {
+        if self.cfg.session_events && x.held != HELD_MAP {
             let s = self.sessions[idx as usize];
             self.push_session_event(true, &s, now);
         }

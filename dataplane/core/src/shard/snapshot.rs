@@ -7,8 +7,9 @@ use super::{Shard, Verdict};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::event::{Endpoint, Event};
+use crate::hold::HeldKind;
 use crate::pool::BlockMap;
-use crate::session::{Session, NONE};
+use crate::session::{Session, HELD_MAP, NONE};
 use crate::tcp::TcpState;
 
 /// A read-only copy of one session, for snapshots and tests.
@@ -28,6 +29,10 @@ pub struct SessionInfo {
     pub last_seen: u32,
     /// Second at which the session expires unless refreshed.
     pub expires: u32,
+    /// What holds the session (PCP, NAT-PMP) and until which second;
+    /// `None` for a session that lives by its idle timer. A held MAP is
+    /// shown as a session with remote 0.0.0.0:0 (any remote).
+    pub held: Option<(HeldKind, u32)>,
 }
 
 /// A read-only copy of one subscriber, for snapshots.
@@ -152,10 +157,17 @@ impl Shard {
             + self.frags.memory_bytes()
             + self.held.memory_bytes()
             + self.reserved.capacity() * 8
+            + self.holds.memory_bytes()
     }
 
-    pub(super) fn info(&self, s: &Session) -> SessionInfo {
+    pub(super) fn info(&self, idx: u32) -> SessionInfo {
+        let s = &self.sessions[idx as usize];
         let (inside, outside, remote) = endpoints(s);
+        let kind = if s.held == HELD_MAP {
+            HeldKind::Map
+        } else {
+            HeldKind::Peer
+        };
         SessionInfo {
             proto: s.proto,
             inside,
@@ -163,7 +175,8 @@ impl Shard {
             remote,
             tcp: TcpState::from_u8(s.state),
             last_seen: s.last_seen,
-            expires: s.last_seen.saturating_add(self.timeout_of(s)),
+            expires: self.due_of(idx),
+            held: self.held_until(idx).map(|u| (kind, u)),
         }
     }
 
@@ -172,8 +185,9 @@ impl Shard {
     pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
         self.sessions
             .iter()
-            .filter(|s| s.proto != 0)
-            .map(|s| self.info(s))
+            .enumerate()
+            .filter(|(_, s)| s.proto != 0)
+            .map(|(i, _)| self.info(i as u32))
     }
 
     /// Live sessions in table slots `from..from + slots` that `pick`
@@ -189,12 +203,18 @@ impl Shard {
         out: &mut Vec<SessionInfo>,
     ) -> Option<usize> {
         let end = from.saturating_add(slots).min(self.sessions.len());
-        for s in self.sessions.get(from..end).unwrap_or(&[]) {
+        for (k, s) in self
+            .sessions
+            .get(from..end)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
             if out.len() >= max {
                 return None;
             }
             if s.proto != 0 {
-                let i = self.info(s);
+                let i = self.info((from + k) as u32);
                 if pick(&i) {
                     out.push(i);
                 }

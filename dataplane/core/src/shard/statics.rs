@@ -41,9 +41,11 @@ pub(super) fn reserve_blocks(cfg: &Config, pool_addrs: &[u32], blocks: &mut Bloc
 
 impl Shard {
     /// Tells the shard the MAC of inside host `addr` (a static mapping's
-    /// server, which inbound traffic may reach before it sent anything).
+    /// server, or a host with held mappings, which inbound traffic may
+    /// reach before it sent anything).
     pub fn set_neighbor(&mut self, addr: u32, mac: Mac) {
         self.learn_static_mac(addr, mac.0);
+        self.learn_held_mac(addr, mac);
     }
 
     /// Records the MAC of inside host `addr` for its static mappings.

@@ -4,7 +4,7 @@
 //! removal of one session from every table it is filed in.
 
 use super::Shard;
-use crate::session::{Session, NONE};
+use crate::session::{Session, HELD_MAP, HELD_NONE, NONE};
 use crate::tcp::{TcpState, TcpTimer};
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::{DropReason, Time};
@@ -63,8 +63,7 @@ impl Shard {
         while self.wheel.now <= now && budget > 0 {
             let tick = self.wheel.now;
             while let Some(idx) = self.wheel.pop(&mut self.sessions, tick) {
-                let s = &self.sessions[idx as usize];
-                let due = s.last_seen.saturating_add(self.timeout_of(s));
+                let due = self.due_of(idx);
                 if due <= now {
                     self.delete_session(idx, now);
                     self.counters.sessions_expired += 1;
@@ -103,8 +102,13 @@ impl Shard {
     /// (whose port goes back when it was the last), and frees the record.
     pub(super) fn delete_session(&mut self, idx: u32, now: u32) {
         let s = self.sessions[idx as usize];
-        if self.cfg.session_events {
+        if s.held == HELD_MAP {
+            self.push_mapping_deleted(&s, now);
+        } else if self.cfg.session_events {
             self.push_session_event(false, &s, now);
+        }
+        if s.held != HELD_NONE {
+            self.drop_hold(idx);
         }
         self.wheel.remove(&mut self.sessions, idx);
         let hasher = self.hasher;

@@ -11,6 +11,8 @@ mod fastpath;
 mod fragments;
 mod generate;
 mod held_keys;
+mod holds;
+mod holds_props;
 mod icmp_error;
 mod kernel_ports;
 mod ops;
@@ -59,6 +61,20 @@ pub(super) fn cfg() -> Config {
         event_queue: 256,
         ..Config::default()
     }
+}
+
+/// [`cfg`] in deterministic NAT over 192.168.1.0/28 with blocks of two
+/// ports, one block a subscriber: HOST (subscriber 10) has 1044-1045.
+pub(super) fn deterministic_cfg() -> Config {
+    let mut c = Config {
+        inside: vec![Prefix::new(0xc0a8_0100, 28).unwrap()],
+        deterministic: true,
+        block_size: 2,
+        port_max: 1055,
+        ..cfg()
+    };
+    c.limits.blocks_per_subscriber = 1;
+    c
 }
 
 /// Shard 0 of `cfg`, built at [`T0`], with its next hops set.

@@ -152,14 +152,7 @@ fn a_held_block_goes_to_nobody_until_its_hold_ends() {
 
 #[test]
 fn deterministic_nat_uses_the_subscribers_fixed_block() {
-    let mut c = Config {
-        inside: vec![Prefix::new(0xc0a8_0100, 28).unwrap()],
-        deterministic: true,
-        block_size: 2,
-        port_max: 1055,
-        ..cfg()
-    };
-    c.limits.blocks_per_subscriber = 1;
+    let c = deterministic_cfg();
     let mut s = shard(&c);
     // 192.168.1.10 is subscriber 10: block 10, ports 1044-1045.
     let place = crate::deterministic::inside_to_outside(&c, HOST).unwrap();

@@ -43,6 +43,7 @@ fn sessions_are_read_back_as_they_are() {
             tcp: None,
             last_seen: sec(7),
             expires: sec(7) + c.timeouts.udp,
+            held: None,
         }
     );
     assert_eq!(all[1].remote, ep(REMOTE, 123));

@@ -1,0 +1,203 @@
+//! The PCP server's socket and the NAT it reaches. [`crate::pcp::Server`]
+//! answers; this room owns UDP 5351 on the LAN interface (bound to the
+//! device, so only what arrives on the LAN reaches it), feeds the server
+//! the datagrams, sends what it says (answers, and the unsolicited
+//! announcements to 224.0.0.1:5350 and the clients), and carries its hold
+//! requests to the subscriber's owner worker ([`Control::ask_one`]), with
+//! the subscriber's MAC from the kernel's neighbour table.
+
+use std::collections::HashSet;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+
+use masq_core::{subscriber_owner, Granted, HoldAsk, HoldKind, HoldRefusal};
+use masq_xsk::command::{Command, Reply};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::Control;
+use crate::config::RunConfig;
+use crate::external::External;
+use crate::pcp::{Nat, Server};
+
+/// The server port of PCP and NAT-PMP (RFC 6887 §19.1).
+pub const SERVER_PORT: u16 = 5351;
+/// Datagrams read per loop of the control thread, so a flood cannot hold
+/// it; the rest wait in the socket's buffer (and are lost when it fills).
+const PER_LOOP: usize = 64;
+
+/// The socket, the server, and the hosts that hold mappings (whose MACs
+/// the workers are kept told).
+pub(super) struct Pcp {
+    socket: UdpSocket,
+    pub server: Server,
+    pub hosts: HashSet<Ipv4Addr>,
+}
+
+impl std::fmt::Debug for Pcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pcp")
+            .field("socket", &self.socket)
+            .field("hosts", &self.hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the server when `[pcp]` enables it: UDP 5351 on every address,
+/// bound to the LAN interface.
+pub(super) fn open(rc: &RunConfig, now_ms: u64) -> Result<Option<Pcp>, String> {
+    if !rc.pcp.enabled {
+        return Ok(None);
+    }
+    let key = |e: std::io::Error| format!("pcp: UDP {SERVER_PORT} on {}: {e}", rc.lan);
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(key)?;
+    s.set_reuse_address(true).map_err(key)?;
+    s.bind_device(Some(rc.lan.as_bytes())).map_err(key)?;
+    s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SERVER_PORT).into())
+        .map_err(key)?;
+    s.set_nonblocking(true).map_err(key)?;
+    s.set_multicast_loop_v4(false).map_err(key)?;
+    Ok(Some(Pcp {
+        socket: s.into(),
+        server: Server::new(rc.pcp.clone(), rc.core.inside.clone(), now_ms),
+        hosts: HashSet::new(),
+    }))
+}
+
+impl Pcp {
+    /// The socket, for the control loop's poll.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.socket.as_fd()
+    }
+}
+
+impl Control {
+    pub(super) fn now_ms(&self) -> u64 {
+        self.shared.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Answers the requests waiting on the socket and sends the
+    /// announcements that are due.
+    pub(super) fn serve_pcp(&mut self) {
+        let Some(mut pcp) = self.pcp.take() else {
+            return;
+        };
+        let mut buf = [0u8; 2048];
+        for _ in 0..PER_LOOP {
+            let (n, from) = match pcp.socket.recv_from(&mut buf) {
+                Ok((n, SocketAddr::V4(from))) => (n, from),
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    eprintln!("masq: pcp: receiving: {e}");
+                    break;
+                }
+            };
+            let to = self.lan_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let now = self.now_ms();
+            let mut nat = Workers {
+                ctl: self,
+                hosts: &mut pcp.hosts,
+            };
+            if let Some(answer) = pcp.server.handle(&buf[..n], from, to, now, &mut nat) {
+                if let Err(e) = pcp.socket.send_to(&answer, from) {
+                    eprintln!("masq: pcp: answering {from}: {e}");
+                }
+            }
+        }
+        for (to, msg) in pcp.server.due(self.now_ms()) {
+            if let Err(e) = pcp.socket.send_to(&msg, to) {
+                eprintln!("masq: pcp: announcing to {to}: {e}");
+            }
+        }
+        self.pcp = Some(pcp);
+    }
+
+    /// The NAT lost every mapping (a new external address, a flush of
+    /// everything): the server forgets its table and announces (NAT-PMP
+    /// notices too, with the one external address there is).
+    pub(super) fn pcp_mappings_lost(&mut self) {
+        let public = self.public_address();
+        let now = self.now_ms();
+        if let Some(p) = &mut self.pcp {
+            p.server.set_public_address(public);
+            p.server.external_changed(now);
+            p.hosts.clear();
+        }
+    }
+
+    /// The one external address every subscriber has, when there is one:
+    /// MASQUERADE's WAN address, or a pool of one address.
+    pub(super) fn public_address(&self) -> Option<Ipv4Addr> {
+        match (self.external, &self.rc.core.pool[..]) {
+            (External::Interface(a), _) => a,
+            (External::Pool, [p]) if p.len() == 32 => Some(Ipv4Addr::from(p.addr())),
+            _ => None,
+        }
+    }
+
+    /// The hosts holding PCP mappings, whose MACs the workers need.
+    pub(super) fn pcp_hosts(&self) -> Vec<Ipv4Addr> {
+        self.pcp
+            .as_ref()
+            .map(|p| p.hosts.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The NAT as the server reaches it: the owner worker of each
+/// subscriber, through its mailbox.
+struct Workers<'a> {
+    ctl: &'a mut Control,
+    hosts: &'a mut HashSet<Ipv4Addr>,
+}
+
+impl Workers<'_> {
+    fn owner(&self, inside: u32) -> usize {
+        usize::from(subscriber_owner(inside, self.ctl.rc.core.workers))
+    }
+
+    fn ask(&mut self, inside: u32, cmd: Command) -> Option<Reply> {
+        let w = self.owner(inside);
+        match self.ctl.ask_one(w, cmd) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("masq: pcp: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Nat for Workers<'_> {
+    fn hold(&mut self, mut ask: HoldAsk) -> Result<Granted, Option<HoldRefusal>> {
+        let host = Ipv4Addr::from(ask.inside);
+        ask.mac = self.ctl.lan_mac_of(host);
+        match self.ask(ask.inside, Command::Hold(Box::new(ask))) {
+            Some(Reply::Held(r)) => {
+                if r.is_ok() {
+                    self.hosts.insert(host);
+                }
+                r.map_err(Some)
+            }
+            _ => Err(None),
+        }
+    }
+
+    fn release(&mut self, kind: HoldKind, proto: u8, inside: u32, inside_port: u16) -> bool {
+        let cmd = Command::Release {
+            kind,
+            proto,
+            inside,
+            inside_port,
+        };
+        matches!(self.ask(inside, cmd), Some(Reply::Released(true)))
+    }
+
+    fn external_of(&mut self, inside: u32) -> Option<u32> {
+        match self.ask(inside, Command::ExternalOf(inside)) {
+            Some(Reply::External(a)) => a,
+            _ => None,
+        }
+    }
+}
