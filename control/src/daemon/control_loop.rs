@@ -39,8 +39,8 @@ impl Control {
                 if let Some(h) = &self.http {
                     fds.push(h.wake_fd());
                 }
-                if let Some(p) = &self.pcp {
-                    fds.push(p.fd());
+                if let Some(fd) = self.pcp.as_ref().and_then(|p| p.fd()) {
+                    fds.push(fd);
                 }
                 sys::wait_readable(&fds, Duration::from_millis(100));
             }

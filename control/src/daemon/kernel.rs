@@ -164,6 +164,7 @@ impl Control {
         if self.lan_address == Some(a) {
             return;
         }
+        self.follow_pcp_address(a);
         match self.ask(|_| Command::SetLanAddress(u32::from(a))) {
             Ok(_) => {
                 eprintln!(

@@ -25,10 +25,10 @@ pub const SERVER_PORT: u16 = 5351;
 /// it; the rest wait in the socket's buffer (and are lost when it fills).
 const PER_LOOP: usize = 64;
 
-/// The socket, the server, and the hosts that hold mappings (whose MACs
-/// the workers are kept told).
+/// The socket (bound to the LAN address, once there is one), the server,
+/// and the hosts that hold mappings (whose MACs the workers are kept told).
 pub(super) struct Pcp {
-    socket: UdpSocket,
+    socket: Option<(Ipv4Addr, UdpSocket)>,
     pub server: Server,
     pub hosts: HashSet<Ipv4Addr>,
 }
@@ -42,22 +42,38 @@ impl std::fmt::Debug for Pcp {
     }
 }
 
-/// Opens the server when `[pcp]` enables it: UDP 5351 on every address,
-/// bound to the LAN interface.
-pub(super) fn open(rc: &RunConfig, now_ms: u64) -> Result<Option<Pcp>, String> {
-    if !rc.pcp.enabled {
-        return Ok(None);
-    }
-    let key = |e: std::io::Error| format!("pcp: UDP {SERVER_PORT} on {}: {e}", rc.lan);
+/// UDP 5351 of LAN address `a`, bound to the LAN interface too: only
+/// unicast requests to the box's LAN address that arrive on the LAN reach
+/// it (not those to a broadcast or multicast address, nor those to
+/// another of the box's addresses).
+fn bind(lan: &str, a: Ipv4Addr) -> Result<UdpSocket, String> {
+    let key = |e: std::io::Error| format!("pcp: UDP {a}:{SERVER_PORT} on {lan}: {e}");
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(key)?;
     s.set_reuse_address(true).map_err(key)?;
-    s.bind_device(Some(rc.lan.as_bytes())).map_err(key)?;
-    s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SERVER_PORT).into())
+    s.bind_device(Some(lan.as_bytes())).map_err(key)?;
+    s.bind(&SocketAddrV4::new(a, SERVER_PORT).into())
         .map_err(key)?;
     s.set_nonblocking(true).map_err(key)?;
     s.set_multicast_loop_v4(false).map_err(key)?;
+    Ok(s.into())
+}
+
+/// Opens the server when `[pcp]` enables it, on the LAN interface's
+/// address `lan_address` (none yet: the socket comes with the address).
+pub(super) fn open(
+    rc: &RunConfig,
+    lan_address: Option<Ipv4Addr>,
+    now_ms: u64,
+) -> Result<Option<Pcp>, String> {
+    if !rc.pcp.enabled {
+        return Ok(None);
+    }
+    let socket = match lan_address {
+        Some(a) => Some((a, bind(&rc.lan, a)?)),
+        None => None,
+    };
     Ok(Some(Pcp {
-        socket: s.into(),
+        socket,
         server: Server::new(rc.pcp.clone(), rc.core.inside.clone(), now_ms),
         hosts: HashSet::new(),
     }))
@@ -65,9 +81,9 @@ pub(super) fn open(rc: &RunConfig, now_ms: u64) -> Result<Option<Pcp>, String> {
 
 impl Pcp {
     /// The socket, for the control loop's poll.
-    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        self.socket.as_fd()
+        self.socket.as_ref().map(|(_, s)| s.as_fd())
     }
 }
 
@@ -82,9 +98,13 @@ impl Control {
         let Some(mut pcp) = self.pcp.take() else {
             return;
         };
+        let Some((to, socket)) = pcp.socket.take() else {
+            self.pcp = Some(pcp);
+            return;
+        };
         let mut buf = [0u8; 2048];
         for _ in 0..PER_LOOP {
-            let (n, from) = match pcp.socket.recv_from(&mut buf) {
+            let (n, from) = match socket.recv_from(&mut buf) {
                 Ok((n, SocketAddr::V4(from))) => (n, from),
                 Ok(_) => continue,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -93,24 +113,42 @@ impl Control {
                     break;
                 }
             };
-            let to = self.lan_address.unwrap_or(Ipv4Addr::UNSPECIFIED);
             let now = self.now_ms();
             let mut nat = Workers {
                 ctl: self,
                 hosts: &mut pcp.hosts,
             };
             if let Some(answer) = pcp.server.handle(&buf[..n], from, to, now, &mut nat) {
-                if let Err(e) = pcp.socket.send_to(&answer, from) {
+                if let Err(e) = socket.send_to(&answer, from) {
                     eprintln!("masq: pcp: answering {from}: {e}");
                 }
             }
         }
-        for (to, msg) in pcp.server.due(self.now_ms()) {
-            if let Err(e) = pcp.socket.send_to(&msg, to) {
-                eprintln!("masq: pcp: announcing to {to}: {e}");
+        for (dst, msg) in pcp.server.due(self.now_ms()) {
+            if let Err(e) = socket.send_to(&msg, dst) {
+                eprintln!("masq: pcp: announcing to {dst}: {e}");
             }
         }
+        pcp.socket = Some((to, socket));
         self.pcp = Some(pcp);
+    }
+
+    /// Moves the socket to the LAN interface's new address `a`.
+    pub(super) fn follow_pcp_address(&mut self, a: Ipv4Addr) {
+        let Some(pcp) = &mut self.pcp else {
+            return;
+        };
+        if pcp.socket.as_ref().is_some_and(|(b, _)| *b == a) {
+            return;
+        }
+        pcp.socket = None;
+        match bind(&self.rc.lan, a) {
+            Ok(s) => {
+                eprintln!("masq: PCP and NAT-PMP on {a}:{SERVER_PORT}");
+                pcp.socket = Some((a, s));
+            }
+            Err(e) => eprintln!("masq: {e}"),
+        }
     }
 
     /// The NAT lost every mapping (a new external address, a flush of

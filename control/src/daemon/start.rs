@@ -83,7 +83,13 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         None => None,
     };
     let admin = bind_admin(&rc.admin_socket)?;
-    let pcp = pcp::open(&rc, 0)?;
+    // PCP listens on the LAN interface's address (ICMP errors to
+    // subscribers come from it too).
+    let lan_address = kernel
+        .view()
+        .index_of(&rc.lan)
+        .and_then(|i| kernel.view().primary_address(i));
+    let pcp = pcp::open(&rc, lan_address, 0)?;
     let log_outputs = eventlog::Outputs::open(&rc.log)?;
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
     let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward, kernel.view())?;
@@ -117,10 +123,6 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         }
     }
     // ICMP errors to subscribers come from the LAN interface's address.
-    let lan_address = kernel
-        .view()
-        .index_of(&rc.lan)
-        .and_then(|i| kernel.view().primary_address(i));
     if let Some(a) = lan_address {
         for mb in &shared.mailboxes {
             let _ = mb.commands.push((0, Command::SetLanAddress(u32::from(a))));
@@ -145,7 +147,7 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
     // programs at exit needs; the workers and the event logger keep nothing.
     let kept = privilege::keep_only(&[privilege::Capability::CAP_NET_ADMIN])
         .map_err(|e| format!("dropping privileges: {e}"))?;
-    announce(&rc, &opts, external, first, &kept);
+    announce(&rc, &opts, external, first, &kept, lan_address);
     eprintln!(
         "masq: MTU: LAN {} {}, WAN {} {}",
         rc.lan, mtus[0], rc.wan, mtus[1]
@@ -362,6 +364,7 @@ fn announce(
     external: External,
     first: Started,
     kept: &[privilege::Capability],
+    lan_address: Option<Ipv4Addr>,
 ) {
     if opts.l2_forward {
         eprintln!(
@@ -392,7 +395,8 @@ fn announce(
     eprintln!("masq: admin socket {}", rc.admin_socket.display());
     if rc.pcp.enabled {
         eprintln!(
-            "masq: PCP and NAT-PMP on UDP {} of {} (requests from {})",
+            "masq: PCP and NAT-PMP on UDP {}:{} of {} (requests from {})",
+            lan_address.map_or("(no address yet)".into(), |a| a.to_string()),
             pcp::SERVER_PORT,
             rc.lan,
             rc.core
