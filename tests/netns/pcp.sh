@@ -8,7 +8,8 @@
 # lifetime 0 closes the port; PEER makes the session its mapping's
 # outbound flows then use; every result code but NO_RESOURCES (in the
 # second run) from a request that calls for it; `masq sessions` marks the
-# mappings PCP and /metrics counts the requests by opcode and result. The
+# mappings PCP and /metrics counts the requests by opcode and result; a
+# SIGHUP applies a new quota and keeps the mappings. The
 # real NAT-PMP client natpmpc asks the public address and maps UDP and TCP
 # ports that a WAN host reaches, and deletes them. The WAN address changes:
 # the client hears an unsolicited ANNOUNCE and its refreshed MAP gets the
@@ -323,6 +324,16 @@ done
 held="$(metric 'masq_pcp_mappings')"
 [ "$held" -eq 7 ] || fail "masq_pcp_mappings is $held, not 7"
 ok "/metrics: masq_pcp_requests_total counts every result produced ($(grep -c '^masq_pcp_requests_total' "$WORK/m") series); masq_pcp_mappings 7"
+
+# --- SIGHUP: a new quota applies, the mappings stay ---
+sed -i 's/^mappings_per_subscriber = 3$/mappings_per_subscriber = 4/' "$WORK/masq.toml"
+kill -HUP "$MASQ_PID"
+wait_log "reloaded .*pcp" || fail "the [pcp] reload was not applied: $(grep reload "$WORK/masq.log")"
+ask lan1 SUCCESS map --src 192.168.50.21 --port 7305
+reach "$EXT:$F" 192.168.50.23.7200 after-reload 198.18.0.3 || fail "the FILTER mapping $EXT:$F did not survive the reload"
+metrics > "$WORK/m" || fail "GET /metrics"
+[ "$(metric 'masq_pcp_mappings')" -eq 8 ] || fail "masq_pcp_mappings is $(metric 'masq_pcp_mappings') after the reload and one more MAP, not 8"
+ok "SIGHUP with mappings_per_subscriber = 4: a 4th MAP of 192.168.50.21 succeeds, the FILTER mapping is still reached, 8 mappings held"
 
 # --- the WAN address changes: ANNOUNCE, and the refreshed MAP moves ---
 sink lan1 192.168.50.24 7400
