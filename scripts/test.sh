@@ -20,10 +20,11 @@ fi
 # smoke runs: iptables and nftables (the kernel NATs compared with), a font
 # for the chart, scapy for the TRex profile check, luac for the pktgen script.
 # systemd-analyze (package systemd) verifies control/masq.service.
+# natpmpc: the real NAT-PMP client of tests/netns/pcp.sh.
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
     iproute2 ethtool tcpdump iputils-ping curl python3 prometheus traceroute \
     iptables nftables fonts-dejavu-core python3-scapy lua5.4 iperf3 hping3 \
-    systemd dnsmasq-base
+    systemd dnsmasq-base natpmpc
 
 # Each step starts by checking that /dev/null is still the null device: a
 # step that replaced it with a regular file (a redirect after it was
@@ -60,6 +61,8 @@ step "dataplane end to end in network namespaces (tests/netns/e2e.sh)"
 tests/netns/e2e.sh target/debug/masq
 step "the box and the NAT on one WAN address: the box's curl, ping, DNS, TCP server, long session and traceroute while subscribers hold every block, kernel MASQUERADE as the control (tests/netns/router.sh)"
 tests/netns/router.sh target/debug/masq
+step "subscribers open their own ports: PCP MAP, PEER, ANNOUNCE and every result code (tests/netns/pcp.py), natpmpc's UDP and TCP mappings reached from the WAN host, the ANNOUNCE after an address change (tests/netns/pcp.sh)"
+tests/netns/pcp.sh target/debug/masq
 step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"

@@ -140,13 +140,15 @@ PY
     ip netns exec "$TOPO_PREFIX-wan" python3 "$WORK/udp_echo.py" & PIDS+=($!)
 }
 
-# udp_ask HOST MESSAGE [TIMEOUT] [TRIES]: sends MESSAGE from HOST to the
-# WAN host's UDP port 5353 from one socket and prints the answer; resends
-# after TIMEOUT seconds (default 2), TRIES times in all (default 2).
+# udp_ask HOST MESSAGE [TIMEOUT] [TRIES] [SRC_IP SRC_PORT]: sends MESSAGE
+# from HOST to the WAN host's UDP port 5353 from one socket (bound to
+# SRC_IP:SRC_PORT when given) and prints the answer; resends after TIMEOUT
+# seconds (default 2), TRIES times in all (default 2).
 udp_ask() {
     ns "$1" python3 -c "
 import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(${3:-2})
+s.bind(('${5:-0.0.0.0}', ${6:-0}))
 for attempt in range(${4:-2}):
     s.sendto(b'$2',('198.18.0.2',5353))
     try:
