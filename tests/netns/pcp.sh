@@ -196,6 +196,12 @@ grep -i "pcp" "$WORK/sessions.txt" | grep -qwF "$EXT:$T22" || fail "masq session
 admin sessions --json > "$WORK/sessions.json" || fail "masq sessions --json"
 grep -qi pcp "$WORK/sessions.json" || fail "masq sessions --json does not mark PCP mappings"
 ok "masq sessions (text and JSON) lists both mappings marked PCP: $(grep -i pcp "$WORK/sessions.txt" | grep -wF "$EXT:$U22" | head -1 | tr -s ' ')"
+admin subscribers --json > "$WORK/subscribers.json" || fail "masq subscribers --json"
+n="$(/usr/bin/python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+print(sum(s["pcp_mappings"] for s in d["subscribers"] if s["subscriber"] == "192.168.50.22"))' "$WORK/subscribers.json")"
+[ "$n" = 2 ] || fail "masq subscribers: 192.168.50.22 holds $n PCP mappings, not 2: $(cat "$WORK/subscribers.json")"
+ok "masq subscribers counts 192.168.50.22's two PCP mappings"
 
 # --- deletion: the UDP port is closed at once, the TCP one still open ---
 ask lan1 SUCCESS map --src 192.168.50.22 --proto udp --port 7000 --nonce "$N22" --lifetime 0
