@@ -13,15 +13,10 @@ fn epoch_counts_from_the_start_and_resets_on_a_change() {
     let announce = request(0, 0, v4_mapped(u32::from(CLIENT)), &[], &[]);
     let a = send(&mut s, &mut nat, CLIENT, &announce, 65_000).unwrap();
     assert_eq!(PcpResponse::new_checked(&a).unwrap().epoch(), 60);
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(1, 17, 7777, 0), &[]),
-        65_000,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::Success);
+    assert_eq!(
+        map_result(&mut s, &mut nat, 600, &map_body(1, 17, 7777, 0), 65_000),
+        ResultCode::Success
+    );
     s.external_changed(100_000);
     assert_eq!(s.mappings(), 0);
     let a = send(&mut s, &mut nat, CLIENT, &announce, 103_500).unwrap();

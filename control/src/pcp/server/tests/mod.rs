@@ -115,6 +115,17 @@ fn result(answer: &[u8]) -> ResultCode {
         .result()
 }
 
+/// The result code of a MAP of `body` (no option) from `CLIENT`.
+fn map_result(
+    s: &mut Server,
+    nat: &mut FakeNat,
+    lifetime: u32,
+    body: &[u8],
+    now_ms: u64,
+) -> ResultCode {
+    result(&send(s, nat, CLIENT, &map(lifetime, body, &[]), now_ms).unwrap())
+}
+
 mod announce;
 mod codes;
 mod natpmp;

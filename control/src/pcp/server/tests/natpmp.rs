@@ -30,15 +30,10 @@ fn natpmp_address_and_mappings() {
     assert_eq!(wire::natpmp_response(&a), Some((2, 0, 3)));
     assert_eq!(s.mappings(), 2);
     // A PCP MAP with a nonce cannot take over the NAT-PMP mapping.
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(1, 17, 7777, 0), &[]),
-        3000,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::NotAuthorized);
+    assert_eq!(
+        map_result(&mut s, &mut nat, 600, &map_body(1, 17, 7777, 0), 3000),
+        ResultCode::NotAuthorized
+    );
     // Delete: lifetime 0; the answer has external port 0 and lifetime 0.
     let mut del = req;
     del[6..12].copy_from_slice(&[0; 6]);

@@ -28,24 +28,14 @@ fn map_grants_renews_and_deletes() {
     assert_eq!(nat.asked[1].suggested, (EXT, 40001));
     assert_eq!(s.mappings(), 1);
     // Another nonce for the same mapping is refused.
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(8, 17, 7777, 0), &[]),
-        20_000,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::NotAuthorized);
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(0, &map_body(8, 17, 7777, 0), &[]),
-        20_000,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::NotAuthorized);
+    assert_eq!(
+        map_result(&mut s, &mut nat, 600, &map_body(8, 17, 7777, 0), 20_000),
+        ResultCode::NotAuthorized
+    );
+    assert_eq!(
+        map_result(&mut s, &mut nat, 0, &map_body(8, 17, 7777, 0), 20_000),
+        ResultCode::NotAuthorized
+    );
     assert!(nat.released.is_empty());
     // Lifetime 0 deletes.
     let a = send(&mut s, &mut nat, CLIENT, &map(0, &body, &[]), 30_000).unwrap();
@@ -150,15 +140,10 @@ fn the_table_quota_refuses_new_mappings_only() {
     assert_eq!(result(&a), ResultCode::UserExQuota);
     assert_eq!(nat.asked.len(), 2, "the NAT is not asked over the quota");
     // A renewal is not a new mapping; another subscriber has its own quota.
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(1, 17, 1000, 0), &[]),
-        0,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::Success);
+    assert_eq!(
+        map_result(&mut s, &mut nat, 600, &map_body(1, 17, 1000, 0), 0),
+        ResultCode::Success
+    );
     let a = s
         .handle(
             &request(
@@ -176,15 +161,10 @@ fn the_table_quota_refuses_new_mappings_only() {
         .unwrap();
     assert_eq!(result(&a), ResultCode::Success);
     // Ended entries leave the table and free the quota.
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(1, 17, 1002, 0), &[]),
-        601_000,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::Success);
+    assert_eq!(
+        map_result(&mut s, &mut nat, 600, &map_body(1, 17, 1002, 0), 601_000),
+        ResultCode::Success
+    );
     assert_eq!(s.mappings(), 1);
 }
 
