@@ -6,7 +6,6 @@
 //! requests to the subscriber's owner worker ([`Control::ask_one`]), with
 //! the subscriber's MAC from the kernel's neighbour table.
 
-use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 
@@ -25,19 +24,16 @@ pub const SERVER_PORT: u16 = 5351;
 /// it; the rest wait in the socket's buffer (and are lost when it fills).
 const PER_LOOP: usize = 64;
 
-/// The socket (bound to the LAN address, once there is one), the server,
-/// and the hosts that hold mappings (whose MACs the workers are kept told).
+/// The socket (bound to the LAN address, once there is one) and the server.
 pub(super) struct Pcp {
     socket: Option<(Ipv4Addr, UdpSocket)>,
     pub server: Server,
-    pub hosts: HashSet<Ipv4Addr>,
 }
 
 impl std::fmt::Debug for Pcp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pcp")
             .field("socket", &self.socket)
-            .field("hosts", &self.hosts)
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +71,6 @@ pub(super) fn open(
     Ok(Some(Pcp {
         socket,
         server: Server::new(rc.pcp.clone(), rc.core.inside.clone(), now_ms),
-        hosts: HashSet::new(),
     }))
 }
 
@@ -114,10 +109,7 @@ impl Control {
                 }
             };
             let now = self.now_ms();
-            let mut nat = Workers {
-                ctl: self,
-                hosts: &mut pcp.hosts,
-            };
+            let mut nat = Workers { ctl: self };
             if let Some(answer) = pcp.server.handle(&buf[..n], from, to, now, &mut nat) {
                 if let Err(e) = socket.send_to(&answer, from) {
                     eprintln!("masq: pcp: answering {from}: {e}");
@@ -160,7 +152,6 @@ impl Control {
         if let Some(p) = &mut self.pcp {
             p.server.set_public_address(public);
             p.server.external_changed(now);
-            p.hosts.clear();
         }
     }
 
@@ -178,7 +169,7 @@ impl Control {
     pub(super) fn pcp_hosts(&self) -> Vec<Ipv4Addr> {
         self.pcp
             .as_ref()
-            .map(|p| p.hosts.iter().copied().collect())
+            .map(|p| p.server.clients().into_iter().map(Ipv4Addr::from).collect())
             .unwrap_or_default()
     }
 }
@@ -187,7 +178,6 @@ impl Control {
 /// subscriber, through its mailbox.
 struct Workers<'a> {
     ctl: &'a mut Control,
-    hosts: &'a mut HashSet<Ipv4Addr>,
 }
 
 impl Workers<'_> {
@@ -209,15 +199,9 @@ impl Workers<'_> {
 
 impl Nat for Workers<'_> {
     fn hold(&mut self, mut ask: HoldAsk) -> Result<Granted, Option<HoldRefusal>> {
-        let host = Ipv4Addr::from(ask.inside);
-        ask.mac = self.ctl.lan_mac_of(host);
+        ask.mac = self.ctl.lan_mac_of(Ipv4Addr::from(ask.inside));
         match self.ask(ask.inside, Command::Hold(Box::new(ask))) {
-            Some(Reply::Held(r)) => {
-                if r.is_ok() {
-                    self.hosts.insert(host);
-                }
-                r.map_err(Some)
-            }
+            Some(Reply::Held(r)) => r.map_err(Some),
             _ => Err(None),
         }
     }

@@ -154,8 +154,8 @@ pub struct Server {
     /// Bucket count at which the next sweep runs (twice what a sweep
     /// left, so sweeps cost O(1) per request over time).
     sweep_at: usize,
-    requests: [[u64; 14]; 6],
-    drops: [u64; 5],
+    requests: [[u64; ResultCode::ALL.len()]; OPCODES.len()],
+    drops: [u64; Drop::ALL.len()],
     /// Start of the announcements in progress, and how many were sent.
     announcing: Option<(u64, u32)>,
     /// Clients told one by one (those that held mappings at the change).
@@ -183,8 +183,8 @@ impl Server {
             per_client: HashMap::new(),
             buckets: HashMap::new(),
             sweep_at: BUCKETS_SWEPT_AT,
-            requests: [[0; 14]; 6],
-            drops: [0; 5],
+            requests: [[0; ResultCode::ALL.len()]; OPCODES.len()],
+            drops: [0; Drop::ALL.len()],
             announcing: Some((now_ms, 0)),
             unicast: Vec::new(),
             public: None,
@@ -319,6 +319,11 @@ impl Server {
     /// Mappings in the table.
     pub fn mappings(&self) -> usize {
         self.table.len()
+    }
+
+    /// The clients (inside addresses) holding mappings in the table.
+    pub fn clients(&self) -> Vec<u32> {
+        self.per_client.keys().copied().collect()
     }
 
     fn epoch(&self, now_ms: u64) -> u32 {
