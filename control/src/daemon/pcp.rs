@@ -9,7 +9,7 @@
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 
-use masq_core::{subscriber_owner, Granted, HoldAsk, HoldKind, HoldRefusal};
+use masq_core::{Granted, HoldAsk, HoldKind, HoldRefusal};
 use masq_xsk::command::{Command, Reply};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -182,7 +182,7 @@ struct Workers<'a> {
 
 impl Workers<'_> {
     fn owner(&self, inside: u32) -> usize {
-        usize::from(subscriber_owner(inside, self.ctl.rc.core.workers))
+        usize::from(self.ctl.rc.core.subscriber_shard(inside))
     }
 
     fn ask(&mut self, inside: u32, cmd: Command) -> Option<Reply> {

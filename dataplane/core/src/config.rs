@@ -350,6 +350,19 @@ impl Config {
         (u32::from(self.port_max) - u32::from(self.port_min) + 1) / u32::from(self.block_size)
     }
 
+    /// The shard (worker) that owns subscriber `a`: its deterministic
+    /// owner with `[deterministic]`, else [`crate::subscriber_owner`].
+    /// The shards and the control plane (PCP) ask this one function.
+    #[inline]
+    pub fn subscriber_shard(&self, a: u32) -> u16 {
+        if self.deterministic {
+            if let Some(o) = crate::deterministic::owner(self, a) {
+                return o;
+            }
+        }
+        crate::hash::subscriber_owner(a, self.workers)
+    }
+
     /// Whether pool address `a` is the box's own ([`Config::own_addrs`]).
     pub fn is_own(&self, a: u32) -> bool {
         match &self.own_addrs {

@@ -6,7 +6,6 @@
 
 use super::{Shard, Side, Verdict};
 use crate::counters::DropReason;
-use crate::hash::subscriber_owner;
 use crate::wire::ipv4::PROTO_ICMP;
 use crate::wire::{icmp, repr, FlowRepr, IpRepr};
 
@@ -61,12 +60,7 @@ impl Shard {
     /// The shard that owns subscriber `a`.
     #[inline]
     pub(super) fn owner_of(&self, a: u32) -> u16 {
-        if self.cfg.deterministic {
-            if let Some(o) = crate::deterministic::owner(&self.cfg, a) {
-                return o;
-            }
-        }
-        subscriber_owner(a, self.cfg.workers)
+        self.cfg.subscriber_shard(a)
     }
 
     /// The shard that translates inbound traffic to `addr:port`: the

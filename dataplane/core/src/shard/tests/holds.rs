@@ -310,6 +310,27 @@ fn deterministic_nat_gives_only_ports_of_the_fixed_block() {
 }
 
 #[test]
+fn the_shard_the_config_names_takes_the_hold_in_deterministic_nat() {
+    // The control plane sends a hold to `Config::subscriber_shard`; with
+    // deterministic NAT that is not the hash owner for every subscriber.
+    let c = Config {
+        workers: 2,
+        ..deterministic_cfg()
+    };
+    let mut shards = shards(&c);
+    let a = (0xc0a8_0100..0xc0a8_0110u32)
+        .find(|&a| c.subscriber_shard(a) != crate::hash::subscriber_owner(a, 2))
+        .expect("an address whose two owners differ");
+    let o = usize::from(c.subscriber_shard(a));
+    let ask = HoldAsk {
+        inside: a,
+        ..map(UDP, 5000, sec(3600))
+    };
+    assert!(shards[o].hold(&ask, at(0)).is_ok());
+    assert_eq!(shards[1 - o].hold(&ask, at(0)), Err(HoldRefusal::NotOurs));
+}
+
+#[test]
 fn a_peer_session_is_made_as_an_outbound_one_and_outlives_its_timer() {
     let mut s = shard(&cfg());
     let g = s.hold(&peer(TCP, 40000, 80, sec(20_000)), at(0)).unwrap();
