@@ -97,11 +97,16 @@ impl Control {
         self.shared.epoch.elapsed().as_secs() as u32
     }
 
+    /// Milliseconds on the workers' clock (the epoch they share).
+    pub(super) fn now_ms(&self) -> u64 {
+        self.shared.epoch.elapsed().as_millis() as u64
+    }
+
     /// Reports workers whose heartbeat is older than `stall_timeout` (a
     /// worker publishes one at least every few hundred milliseconds, busy
     /// or idle), and their recovery.
     pub(super) fn watch_heartbeats(&mut self) {
-        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        let now = self.now_ms();
         let limit = u64::from(self.rc.stall_timeout) * 1000;
         for (i, w) in self.shared.stats.iter().enumerate() {
             let beat = w.heartbeat_ms.load(Ordering::Relaxed);
@@ -130,7 +135,7 @@ impl Control {
 
     /// The stalled workers, as "worker 1 (no heartbeat for 3.2 s)".
     pub(super) fn stalled(&self) -> Vec<String> {
-        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        let now = self.now_ms();
         self.stalls
             .iter()
             .enumerate()

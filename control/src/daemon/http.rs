@@ -413,7 +413,7 @@ impl Control {
             external: self.external,
             address_changes: self.address_changes,
             reloads: self.reloads,
-            now_ms: self.shared.epoch.elapsed().as_millis() as u64,
+            now_ms: self.now_ms(),
             stalls: self
                 .stalls
                 .iter()

@@ -83,10 +83,6 @@ impl Pcp {
 }
 
 impl Control {
-    pub(super) fn now_ms(&self) -> u64 {
-        self.shared.epoch.elapsed().as_millis() as u64
-    }
-
     /// Answers the requests waiting on the socket and sends the
     /// announcements that are due.
     pub(super) fn serve_pcp(&mut self) {
