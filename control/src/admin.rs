@@ -51,6 +51,12 @@ pub enum Request {
         /// How long, in milliseconds.
         millis: u64,
     },
+    /// Drain the box (`on`): its access routes are announced as draining
+    /// (realm 3) while its pool stays announced; or end the drain.
+    Drain {
+        /// Whether the box drains.
+        on: bool,
+    },
 }
 
 /// Largest request accepted.
@@ -218,6 +224,9 @@ pub fn table(req: &Request, v: &Value) -> String {
                 s(&v["paused"]),
                 s(&v["millis"])
             );
+        }
+        Request::Drain { .. } => {
+            let _ = writeln!(out, "{}", s(&v["routing"]));
         }
     }
     out

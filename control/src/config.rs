@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 use crate::eventlog::{self, LogConfig};
 
+mod routing;
+pub use routing::{Realm, Route, RoutingConfig};
+
 /// How the external address is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,6 +107,8 @@ struct File {
     kernel_ports: Option<String>,
     #[serde(default)]
     pcp: PcpFile,
+    #[serde(default)]
+    routing: routing::RoutingFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -327,6 +332,8 @@ pub struct RunConfig {
     pub kernel_ports: crate::sharing::KernelPorts,
     /// The PCP and NAT-PMP server (`[pcp]`).
     pub pcp: PcpConfig,
+    /// The routes held for a routing daemon (`[routing]`).
+    pub routing: RoutingConfig,
 }
 
 /// Default address of the Prometheus endpoint: local only.
@@ -352,6 +359,7 @@ impl RunConfig {
             ("metrics_listen", self.metrics_listen != new.metrics_listen),
             ("admin_socket", self.admin_socket != new.admin_socket),
             ("log", self.log != new.log),
+            ("routing", self.routing != new.routing),
         ]
         .into_iter()
         .find_map(|(k, changed)| changed.then_some(k))
@@ -474,6 +482,8 @@ impl RunConfig {
         s += "\n";
         s += &self.pcp.to_toml();
         s += "\n";
+        s += &self.routing.to_toml();
+        s += "\n";
         s += &self.log.to_toml();
         s
     }
@@ -528,6 +538,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
     let f: File = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
     let log = eventlog::from_file(f.log)?;
     let pcp = PcpConfig::from_file(&f.pcp)?;
+    let routing = RoutingConfig::from_file(&f.routing, f.mode)?;
     let d = Config::default();
     let mut core = Config {
         inside: prefixes("inside", &f.inside)?,
@@ -794,6 +805,7 @@ pub fn parse(text: &str) -> Result<RunConfig, String> {
         wan_mtu: f.wan_mtu,
         kernel_ports,
         pcp,
+        routing,
     })
 }
 

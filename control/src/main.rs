@@ -124,6 +124,17 @@ enum Cmd {
         #[command(flatten)]
         client: Client,
     },
+    /// Drain a running masq of a cluster: its access routes are announced
+    /// as draining, so that the access side moves its subscribers to the
+    /// other boxes, while its pool stays announced for the flows still
+    /// open (docs/scale-out.md).
+    Drain {
+        /// End the drain: announce the access routes again.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        client: Client,
+    },
     /// Remove sessions of a running masq (all, or those selected).
     Flush {
         /// Only sessions of this inside (subscriber) address.
@@ -311,6 +322,7 @@ fn main() -> ExitCode {
             },
             client,
         ),
+        Cmd::Drain { undo, client } => ask(Request::Drain { on: !undo }, client),
         Cmd::PauseWorker {
             worker,
             seconds,

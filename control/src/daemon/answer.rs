@@ -125,6 +125,7 @@ impl Control {
                 Ok(json!({ "flushed": n }))
             }
             Request::Stats => Ok(self.stats_json()),
+            Request::Drain { on } => self.drain(on),
             Request::PauseWorker { worker, millis } => {
                 if !self.opts.fault_injection {
                     return Err(

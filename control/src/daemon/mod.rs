@@ -51,6 +51,7 @@ mod pcp;
 mod record;
 mod reload;
 mod report;
+mod routing;
 mod start;
 
 pub use report::stats_line;
