@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# Scale-out over BGP and ECMP with real BIRD 2 daemons (docs/scale-out.md).
+#
+#   sub ── ar ──┬── box1 ──┬── ur ── wan
+#  (60 subs)    ├── box2 ──┤
+#   AS 65000    └── box3 ──┘  AS 65100
+#                AS 65001
+#
+# Three masq boxes (snat, disjoint pools 198.51.100.0/28, .16/28, .32/28)
+# each run BIRD (tests/netns/scaleout/box.conf): it learns the routes masq
+# holds in kernel table 4269, announces the pool (realm 1) to the upstream
+# router ur and the access route 0.0.0.0/0 (realm 2) to the access router
+# ar, and takes its default route from ur over BGP; BFD (100 ms x 3) on
+# both links. ar (access.conf) merges the boxes' access routes into one
+# ECMP route in table 100 and tests/netns/scaleout/follower.py keeps a
+# resilient nexthop group (hash on the source address) equal to its next
+# hops, which the default route uses: a subscriber stays on its box. No
+# static route to a pool anywhere. The wan host answers UDP and TCP with
+# the source it saw (tests/netns/scaleout/probe.py), so a subscriber
+# learns which box served it.
+#
+# Checks: sessions up, each pool on ur only via its box, ar's default over
+# three boxes; subscribers spread over every box; kill -9 of one masq
+# (MASQ_SCALEOUT_KILLS times, 3 by default): withdrawal on ar and ur, the
+# killed box's subscribers move, a flow from a subscriber of each other box
+# loses nothing and stays; restart re-announces; a stalled worker and a
+# lost WAN next hop (BFD) withdraw, recovery re-announces; masq drain takes
+# the box out of ar's ECMP and keeps its pool on ur. The times are
+# measured and printed (no timing assertions).
+# Needs root. Usage: tests/netns/scaleout.sh [path/to/masq]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/topology.sh
+
+MASQ="$(realpath "${1:-target/debug/masq}")"
+KILLS="${MASQ_SCALEOUT_KILLS:-3}"
+HERE="$(pwd)/tests/netns/scaleout"
+P="mqs$$"
+NSS=(sub ar ur wan box1 box2 box3)
+BOXES=(1 2 3)
+WAN_HOST=203.0.113.10
+PORT=7000
+SUBS=()
+for i in $(seq 10 69); do SUBS+=("10.0.0.$i"); done
+declare -A MASQ_PIDS=()
+declare -A STANDIN_PIDS=()
+topo_test scaleout
+
+scaleout_cleanup() {
+    for b in "${!MASQ_PIDS[@]}"; do kill -9 "${MASQ_PIDS[$b]}" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${MASQ_PIDS[@]}" "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for x in "${NSS[@]}"; do ip netns del "$P-$x" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap scaleout_cleanup EXIT
+# fail MESSAGE: the logs of the daemons, then exit 1.
+fail() {
+    echo "$TEST_NAME: FAIL: $*" >&2
+    if [ -n "${SCALEOUT_HOLD:-}" ]; then echo "held: $P" >&2; sleep 120; fi
+    for f in "$WORK"/*.log; do
+        [ -f "$f" ] && tail -n 30 "$f" | sed "s#^#  $(basename "$f" .log)| #" >&2
+    done
+    exit 1
+}
+
+n() { local x="$1"; shift; ip netns exec "$P-$x" "$@"; }
+# bg NS CMD...: a background process in NS, its PID kept for the cleanup.
+bg() { local x="$1"; shift; ip netns exec "$P-$x" "$@" & PIDS+=($!); }
+birdc_() { local x="$1"; shift; birdc -s "$WORK/$x.ctl" "$@"; }
+probe() { local x="$1"; shift; n "$x" python3 "$HERE/probe.py" "$@"; }
+# box_of ADDRESS: the box whose pool holds ADDRESS (0 for none).
+box_of() {
+    local last="${1##*.}"
+    case "$1" in 198.51.100.*) [ "$last" -lt 48 ] && echo $((last / 16 + 1)) || echo 0 ;; *) echo 0 ;; esac
+}
+pool_of() { echo "198.51.100.$((($1 - 1) * 16))/28"; }
+# wait_for TENTHS CMD...: until CMD succeeds, at most TENTHS tenths of a second.
+wait_for() {
+    local t="$1"; shift
+    for _ in $(seq "$t"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
+# --- the topology --------------------------------------------------------
+for x in "${NSS[@]}"; do ip netns add "$P-$x"; n "$x" ip link set lo up; done
+# veth pair: NS1 IF1 ADDR1 NS2 IF2 ADDR2 (ADDR with its prefix length).
+link() {
+    ip link add "$2" netns "$P-$1" type veth peer name "$5" netns "$P-$4"
+    n "$1" ip addr add "$3" dev "$2"
+    n "$4" ip addr add "$6" dev "$5"
+    for e in "$1 $2" "$4 $5"; do
+        # shellcheck disable=SC2086
+        set -- $e
+        n "$1" ip link set "$2" up
+        # veth would hand AF_XDP frames with unfinished checksums.
+        n "$1" ethtool -K "$2" tx off >/dev/null
+    done
+}
+link sub s0 10.0.0.2/24 ar sub 10.0.0.1/24
+for a in "${SUBS[@]}"; do n sub ip addr add "$a/24" dev s0; done
+n sub ip route add default via 10.0.0.1
+for b in "${BOXES[@]}"; do
+    link "box$b" lan0 "172.16.$b.2/30" ar "box$b" "172.16.$b.1/30"
+    link "box$b" wan0 "172.17.$b.2/30" ur "box$b" "172.17.$b.1/30"
+    n "box$b" sysctl -qw net.ipv4.ip_forward=0
+done
+link wan w0 "$WAN_HOST/24" ur wan 203.0.113.1/24
+n wan ip route add default via 203.0.113.1
+n ur sysctl -qw net.ipv4.ip_forward=1
+n ar sysctl -qw net.ipv4.ip_forward=1
+# The multipath hash on the source address only: a subscriber's flows
+# all take one bucket of the resilient group.
+n ar sysctl -qw net.ipv4.fib_multipath_hash_policy=3
+n ar sysctl -qw net.ipv4.fib_multipath_hash_fields=0x0001
+
+# --- BIRD ----------------------------------------------------------------
+# bird_start NS: BIRD in NS with $WORK/NS.conf, control socket $WORK/NS.ctl.
+bird_start() {
+    bg "$1" bird -f -c "$WORK/$1.conf" -s "$WORK/$1.ctl" -P "$WORK/$1.pid" 2> "$WORK/bird-$1.log"
+}
+for b in "${BOXES[@]}"; do
+    cat > "$WORK/box$b.conf" <<CONF
+router id 172.17.$b.2;
+define UPSTREAM = 172.17.$b.1;
+define ACCESS = 172.16.$b.1;
+define POOL = [$(pool_of "$b")];
+include "$HERE/box.conf";
+CONF
+done
+{
+    echo "router id 172.16.0.1;"
+    echo "include \"$HERE/access.conf\";"
+    for b in "${BOXES[@]}"; do
+        echo "protocol bgp box$b from masq_box { neighbor 172.16.$b.2 as 65001; }"
+    done
+} > "$WORK/ar.conf"
+{
+    echo "router id 172.17.0.1;"
+    echo "include \"$HERE/upstream.conf\";"
+    for b in "${BOXES[@]}"; do
+        echo "protocol bgp box$b from masq_box {"
+        echo "    neighbor 172.17.$b.2 as 65001;"
+        echo "    ipv4 { import where net ~ [$(pool_of "$b")]; };"
+        echo "}"
+    done
+} > "$WORK/ur.conf"
+for x in ar ur box1 box2 box3; do bird_start "$x"; done
+bg ar python3 "$HERE/follower.py" --table 100 --group 100 --log "$WORK/follower.log"
+# Route changes with their times, for the figures.
+bg ar ip -ts -o monitor route > "$WORK/ar.mon"
+bg ur ip -ts -o monitor route > "$WORK/ur.mon"
+
+# bgp_up NS PROTOCOL: the BGP session is established.
+bgp_up() { grep -q Established <<<"$(birdc_ "$1" show protocols "$2")"; }
+for b in "${BOXES[@]}"; do
+    for s in "box$b upstream" "box$b access" "ar box$b" "ur box$b"; do
+        # shellcheck disable=SC2086
+        wait_for 200 bgp_up $s || fail "the BGP session $s did not come up: $(birdc_ ${s% *} show protocols all ${s#* } 2>&1 | tail -n 20)"
+    done
+    wait_for 50 n "box$b" ip route show default via "172.17.$b.1" dev wan0 proto bird \
+        || fail "box$b has no default route from ur: $(n "box$b" ip route)"
+done
+ok "every box's BGP sessions (to ar and to ur) are up; each box's default route comes from ur over BGP"
+
+# --- masq ----------------------------------------------------------------
+for b in "${BOXES[@]}"; do
+    cat > "$WORK/box$b.toml" <<CONF
+lan = "lan0"
+wan = "wan0"
+mode = "snat"
+inside = ["10.0.0.0/16"]
+pool = ["$(pool_of "$b")"]
+max_sessions = 65536
+max_subscribers = 1024
+ring_size = 512
+workers = 1
+stall_timeout = 1
+metrics_listen = "127.0.0.1:9469"
+admin_socket = "$WORK/box$b.sock"
+
+[routing]
+enabled = true
+name = "box$b"
+CONF
+done
+# masq_start B: masq on box B; waits until it holds its routes.
+masq_start_box() {
+    ip netns exec "$P-box$1" "$MASQ" run --config "$WORK/box$1.toml" --fault-injection \
+        > /dev/null 2> "$WORK/masq-box$1.log" &
+    MASQ_PIDS[$1]=$!
+    if [ -n "${STANDIN:-}" ]; then sleep 2; bg "box$1" python3 "$STANDIN" "$(pool_of "$1"),1" "0.0.0.0/0,2"; STANDIN_PIDS[$1]=$!; fi
+    wait_for 100 holds_routes "$1" || fail "masq on box$1 holds no routes in table 4269: $(n "box$1" ip route show table 4269)"
+}
+# holds_routes B: box B's table 4269 has its pool (realm 1) and access route (realm 2).
+holds_routes() {
+    local t
+    t="$(n "box$1" ip route show table 4269)"
+    grep -q "^$(pool_of "$1") dev masq-routes proto 250 .*realm 1" <<<"$t" &&
+        grep -q "^default dev masq-routes proto 250 .*realm 2" <<<"$t"
+}
+for b in "${BOXES[@]}"; do masq_start_box "$b"; done
+
+# ar_has B / ar_lacks B: box B is (is not) among the next hops of ar's
+# table-100 route and of the resilient group the default route uses.
+ar_hops() { n ar ip -o route show table 100 default; }
+ar_group() { n ar ip nexthop show id 100 2>/dev/null; }
+group_gateways() {
+    local ids
+    ids="$(ar_group | sed -n 's/^id 100 group \([0-9/]*\).*/\1/p' | tr / ' ')"
+    for i in $ids; do n ar ip nexthop show id "$i" | sed -n 's/.* via \([0-9.]*\) .*/\1/p'; done
+}
+# (Here-strings, not pipes into grep -q: with pipefail a writer cut off
+# by grep's early exit would fail the test.)
+ar_has() { grep -q "via 172.16.$1.2 " <<<"$(ar_hops)" && grep -qx "172.16.$1.2" <<<"$(group_gateways)"; }
+ar_lacks() { ! grep -q "via 172.16.$1.2 " <<<"$(ar_hops)" && ! grep -qx "172.16.$1.2" <<<"$(group_gateways)"; }
+# ur_has B / ur_lacks B: ur's route to box B's pool (through box B).
+ur_has() { grep -q "via 172.17.$1.2 dev box$1 proto bird" <<<"$(n ur ip route show "$(pool_of "$1")")"; }
+ur_lacks() { [ -z "$(n ur ip route show "$(pool_of "$1")")" ]; }
+for b in "${BOXES[@]}"; do
+    wait_for 100 ar_has "$b" || fail "ar does not route over box$b: $(ar_hops); $(ar_group)"
+    wait_for 100 ur_has "$b" || fail "ur has no route to box$b's pool: $(n ur ip route)"
+done
+grep -q "^default nhid 100" <<<"$(n ar ip route show default)" || fail "ar's default route does not use the group: $(n ar ip route show default)"
+grep -q "type resilient buckets 64" <<<"$(ar_group)" || fail "ar's group is not resilient: $(ar_group)"
+ok "ar's default route uses a resilient group of the three boxes: $(ar_group | cut -d' ' -f1-6)"
+for b in "${BOXES[@]}"; do
+    p="$(pool_of "$b")"
+    r="$(birdc_ ur show route "$p" all)"
+    [ "$(grep -c "\[box" <<<"$r")" = 1 ] && grep -q "\[box$b " <<<"$r" \
+        || fail "ur's BIRD should have $p only from box$b: $r"
+    grep -q "via 172.17.$b.2 dev box$b" <<<"$(n ur ip route get "${p%/*}")" || fail "ur reaches $p otherwise: $(n ur ip route get "${p%/*}")"
+done
+ok "ur has each pool only as a BGP route from its own box"
+# No static route to a pool anywhere: only BIRD's on ur, masq's own on the boxes.
+for x in "${NSS[@]}"; do
+    r="$(n "$x" ip route show table all | grep "198\.51\.100\." || true)"
+    case "$x" in
+        ur) r="$(grep -v "proto bird" <<<"$r" || true)" ;;
+        box*) r="$(grep -v "table 4269 proto 250" <<<"$r" || true)" ;;
+    esac
+    [ -z "$r" ] || fail "a route to a pool in $x that is not BGP's or masq's: $r"
+done
+ok "no static route to a pool anywhere (ur's are BIRD's, the boxes' are masq's own in table 4269)"
+
+# --- traffic -------------------------------------------------------------
+bg wan python3 "$HERE/probe.py" serve "$PORT"
+# assign FILE: asks from every subscriber; FILE gets "SUBSCRIBER BOX" lines.
+assign() {
+    probe sub ask "$WAN_HOST" "$PORT" "${SUBS[@]}" | while read -r s a; do echo "$s $(box_of "$a")"; done > "$1"
+}
+echo_up() { grep -q ":$PORT " <<<"$(n wan ss -lun)"; }
+wait_for 50 echo_up || fail "the UDP echo did not start"
+assign "$WORK/assign0"
+for b in "${BOXES[@]}"; do
+    c="$(awk -v b="$b" '$2 == b' "$WORK/assign0" | wc -l)"
+    [ "$c" -ge 1 ] || fail "box$b serves no subscriber: $(awk '{print $2}' "$WORK/assign0" | sort | uniq -c | tr '\n' ' ')"
+done
+[ "$(awk '$2 == 0' "$WORK/assign0" | wc -l)" = 0 ] || fail "subscribers without an answer from a pool: $(awk '$2 == 0' "$WORK/assign0" | tr '\n' ' ')"
+ok "${#SUBS[@]} subscribers spread over every box: $(awk '{print "box" $2}' "$WORK/assign0" | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
+for b in "${BOXES[@]}"; do
+    s="$(awk -v b="$b" '$2 == b {print $1; exit}' "$WORK/assign0")"
+    a="$(probe sub tcp "$WAN_HOST" "$PORT" "$s")" || fail "TCP from $s"
+    [ "$(box_of "$a")" = "$b" ] || fail "TCP from $s (box$b) seen as $a"
+done
+ok "TCP from a subscriber of each box goes out through that box's pool"
