@@ -264,3 +264,92 @@ for b in "${BOXES[@]}"; do
     [ "$(box_of "$a")" = "$b" ] || fail "TCP from $s (box$b) seen as $a"
 done
 ok "TCP from a subscriber of each box goes out through that box's pool"
+
+# --- figures -------------------------------------------------------------
+# after LOG T0 REGEX: milliseconds from T0 to the first line of LOG (an
+# `ip -ts -o monitor` log, or the follower's) that matches REGEX, "-" if none.
+after() { python3 "$HERE/probe.py" first "$WORK/$1" "$2" "$3" | cut -d' ' -f1; }
+# added LOG T0 REGEX: the follower's own share (added_ms) of that line.
+added() { python3 "$HERE/probe.py" first "$WORK/$1" "$2" "$3" | sed -n 's/.*added_ms=\([0-9.]*\).*/\1/p'; }
+now() { date +%s.%N; }
+# Regexes: box B's next hop gone from (back in) ar's table-100 route, from
+# (in) the follower's group; its pool deleted from (added to) ur.
+ar_gone() { echo "^(?!.*via 172\\.16\\.$1\\.2 ).*table 100"; }
+ar_back() { echo "^default.*via 172\\.16\\.$1\\.2 .*table 100|^default.*table 100.*via 172\\.16\\.$1\\.2 "; }
+fol_gone() { echo "gateways=(?!.*172\\.16\\.$1\\.2(,| ))"; }
+fol_back() { echo "gateways=.*172\\.16\\.$1\\.2(,| )"; }
+ur_gone() { local p; p="$(pool_of "$1")"; echo "^Deleted ${p//./\\.}"; }
+ur_back() { local p; p="$(pool_of "$1")"; echo "^${p//./\\.} via"; }
+masq_gone() { echo "^Deleted $(pool_of "$1" | sed 's/\./\\./g') dev masq-routes"; }
+# stats V...: "median (min..max)" of the numbers among V.
+stats() {
+    printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR] = $1}
+        END {if (NR == 0) {print "-"; exit}
+             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+             printf "%g (%g..%g, %d runs)\n", m, a[1], a[NR], NR}'
+}
+# balanced: every member of ar's group holds at least 21 of the 64 buckets
+# (after a box comes back, the group moves idle buckets to it).
+balanced() {
+    local c
+    c="$(n ar ip nexthop bucket show id 100 | awk '{print $NF}' | sort | uniq -c | awk '$1 >= 21' | wc -l)"
+    [ "$c" = "$(group_gateways | wc -l)" ]
+}
+for b in "${BOXES[@]}"; do bg "box$b" ip -ts -o monitor route > "$WORK/box$b.mon"; done
+
+F_AR=() F_FOL=() F_ADD=() F_UR=() F_GAP=() F_LOST=() F_RAR=() F_RUR=()
+# --- kill -9 -------------------------------------------------------------
+for r in $(seq "$KILLS"); do
+    b=$(((r - 1) % 3 + 1))
+    wait_for 100 balanced || fail "ar's group did not balance: $(n ar ip nexthop bucket show id 100 | awk '{print $NF}' | sort | uniq -c | tr '\n' ' ')"
+    assign "$WORK/before$r"
+    mover="$(awk -v b="$b" '$2 == b {print $1; exit}' "$WORK/before$r")"
+    [ -n "$mover" ] || fail "kill $r: box$b serves no subscriber"
+    streams=()
+    for o in "${BOXES[@]}"; do
+        [ "$o" = "$b" ] || streams+=("$(awk -v b="$o" '$2 == b {print $1; exit}' "$WORK/before$r")")
+    done
+    bg sub python3 "$HERE/probe.py" flows "$WAN_HOST" "$PORT" 3 "$WORK/flows$r" --stream "${streams[@]}" --mover "$mover"
+    flows_pid=$!
+    sleep 1
+    t0="$(now)"
+    kill -9 "${MASQ_PIDS[$b]}"
+    if [ -n "${STANDIN:-}" ]; then kill -9 "${STANDIN_PIDS[$b]}"; fi
+    wait "${MASQ_PIDS[$b]}" 2>/dev/null || true
+    unset "MASQ_PIDS[$b]"
+    wait_for 30 ar_lacks "$b" || fail "kill $r: ar still routes over box$b: $(ar_hops); $(ar_group)"
+    wait_for 30 ur_lacks "$b" || fail "kill $r: ur still has box$b's pool: $(n ur ip route)"
+    wait "$flows_pid" || fail "kill $r: the flows did not run"
+    F_AR+=("$(after ar.mon "$t0" "$(ar_gone "$b")")")
+    F_FOL+=("$(after follower.log "$t0" "$(fol_gone "$b")")")
+    F_ADD+=("$(added follower.log "$t0" "$(fol_gone "$b")")")
+    F_UR+=("$(after ur.mon "$t0" "$(ur_gone "$b")")")
+    lost=0
+    while read -r kind src sent answered seen; do
+        if [ "$kind" = stream ]; then
+            want="$(awk -v s="$src" '$1 == s {print $2}' "$WORK/before$r")"
+            boxes="$(tr ',' '\n' <<<"$seen" | while IFS=@ read -r a _; do box_of "$a"; done | sort -u | tr '\n' ' ')"
+            [ "$boxes" = "$want " ] || fail "kill $r: the flow of $src (box$want) went through box(es) $boxes"
+            lost=$((lost + sent - answered))
+            [ "$sent" = "$answered" ] || fail "kill $r: the flow of $src (box$want, not killed) lost $((sent - answered)) of $sent datagrams"
+        else
+            gap="$(tr ',' '\n' <<<"$seen" | while IFS=@ read -r a ms; do [ "$(box_of "$a")" != "$b" ] && echo "$ms"; done | head -n1)"
+            [ -n "$gap" ] || fail "kill $r: $src of box$b found no other box: $seen"
+            F_GAP+=("$gap")
+        fi
+    done < <(python3 "$HERE/probe.py" summary "$WORK/flows$r" "$t0")
+    F_LOST+=("$lost")
+    assign "$WORK/after$r"
+    moved="$(join <(sort "$WORK/before$r") <(sort "$WORK/after$r") | awk -v b="$b" '
+        $2 == b && ($3 == b || $3 == 0) {print "stayed: " $0}
+        $2 != b && $2 != $3 {print "moved: " $0}')"
+    [ -z "$moved" ] || fail "kill $r of box$b: subscribers (before, after): $moved"
+    ok "kill -9 $r of masq on box$b: withdrawn on ar in ${F_AR[-1]} ms (group ${F_FOL[-1]} ms), on ur in ${F_UR[-1]} ms; $mover on another box after ${F_GAP[-1]} ms; flows of ${streams[*]} on the other boxes lost $lost datagrams and stayed; only box$b's $(awk -v b="$b" '$2 == b' "$WORK/before$r" | wc -l) subscribers moved"
+    t1="$(now)"
+    masq_start_box "$b"
+    wait_for 100 ar_has "$b" || fail "restart $r: ar does not route over box$b again: $(ar_hops)"
+    wait_for 100 ur_has "$b" || fail "restart $r: ur has no route to box$b's pool: $(n ur ip route)"
+    F_RAR+=("$(after ar.mon "$t1" "$(ar_back "$b")")")
+    F_RUR+=("$(after ur.mon "$t1" "$(ur_back "$b")")")
+    ok "masq restarted on box$b: announced on ar ${F_RAR[-1]} ms and on ur ${F_RUR[-1]} ms after the start"
+done

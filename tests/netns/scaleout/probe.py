@@ -15,6 +15,9 @@
                                     source sent, answered, the addresses
                                     seen, and for each mover the time of its
                                     first answer from each address
+  probe.py summary OUT T0            per source of a flows run: KIND SRC SENT
+                                    ANSWERED IP@MS,... (each address seen,
+                                    with its first answer in ms after T0)
   probe.py first LOG T0 REGEX       the first line of an `ip -ts -o monitor`
                                     log after T0 (seconds since the epoch)
                                     that matches REGEX: prints its time
@@ -136,6 +139,15 @@ def first(log, t0, regex):
     print("-")
 
 
+def summary(path, t0):
+    with open(path) as f:
+        st = json.load(f)
+    for src, v in st.items():
+        seen = sorted(v["seen"], key=v["seen"].get)
+        first_ms = ",".join(f"{ip}@{(v['seen'][ip] - t0) * 1000:.0f}" for ip in seen)
+        print(v["kind"], src, v["sent"], v["answered"], first_ms or "-")
+
+
 def main():
     a = sys.argv[1:]
     if a[0] == "serve":
@@ -154,6 +166,8 @@ def main():
             else:
                 movers.append(x)
         flows(a[1], int(a[2]), float(a[3]), a[4], streams, movers)
+    elif a[0] == "summary":
+        summary(a[1], float(a[2]))
     elif a[0] == "first":
         first(a[1], float(a[2]), a[3])
     else:
