@@ -250,6 +250,13 @@ impl Control {
             .collect()
     }
 
+    /// The routes held now, as the docs print them (None: `[routing]` is
+    /// off).
+    pub(super) fn routing_routes(&self) -> Option<Vec<String>> {
+        let r = self.routing.as_ref()?;
+        Some(r.held.iter().map(Route::to_string).collect())
+    }
+
     /// `masq drain`: the access routes announced as draining, or again as
     /// access routes.
     pub(super) fn drain(&mut self, on: bool) -> Result<Value, String> {
