@@ -292,7 +292,7 @@ const GAUGES: &[(&str, &str, &[&str])] = &[
     ),
     (
         "masq_healthy",
-        "1 while the box is healthy: every worker beats and the WAN next hop is known (/healthz 200).",
+        "1 while the box is healthy: every worker beats, both links up, the WAN next hop known (/healthz 200).",
         &[],
     ),
     (

@@ -1,9 +1,9 @@
 //! The box's health and the routes masq holds for a routing daemon
 //! (`[routing]`, docs/scale-out.md).
 //!
-//! Healthy means every worker beats and the WAN next hop is known: the
-//! main table has a default route through the WAN and its gateway's MAC
-//! is known and not failed. `/healthz` answers from [`Control::health`];
+//! Healthy means every worker beats, both links are up with carrier and
+//! the WAN next hop is known: the main table has a default route through
+//! the WAN and its gateway's MAC is known and not failed. `/healthz` answers from [`Control::health`];
 //! with `[routing]` on, the control loop makes the routes in the kernel
 //! follow it on every turn ([`Control::follow_routing`]): all of them
 //! while healthy, none otherwise. They go through a TUN interface masq
@@ -92,14 +92,23 @@ fn request(rc: &RoutingConfig, oif: u32, r: &Route) -> RouteRequest {
 }
 
 impl Control {
-    /// Why the box is not healthy (empty: healthy): stalled workers, and
-    /// a WAN next hop missing or not answering.
+    /// Why the box is not healthy (empty: healthy): stalled workers, a
+    /// link down, a WAN next hop missing or not answering.
     pub(super) fn health(&self) -> Vec<String> {
         let mut why: Vec<String> = self
             .stalled()
             .into_iter()
             .map(|w| format!("stalled: {w}"))
             .collect();
+        let view = self.kernel.view();
+        for (side, name) in [("lan", &self.rc.lan), ("wan", &self.rc.wan)] {
+            match view.index_of(name).and_then(|i| view.link(i)) {
+                None => why.push(format!("{side} {name} is gone")),
+                Some(l) if !l.up => why.push(format!("{side} {name} is down")),
+                Some(l) if !l.carrier => why.push(format!("{side} {name} has no carrier")),
+                Some(_) => {}
+            }
+        }
         if self.opts.l2_forward {
             return why;
         }
