@@ -2,7 +2,7 @@
 # Scale-out over BGP and ECMP with real BIRD 2 daemons (docs/scale-out.md).
 #
 #   sub ── ar ──┬── box1 ──┬── ur ── wan
-#  (60 subs)    ├── box2 ──┤
+# (200 subs)    ├── box2 ──┤
 #   AS 65000    └── box3 ──┘  AS 65100
 #                AS 65001
 #
@@ -41,9 +41,10 @@ BOXES=(1 2 3)
 WAN_HOST=203.0.113.10
 PORT=7000
 SUBS=()
-for i in $(seq 10 69); do SUBS+=("10.0.0.$i"); done
+# 200 subscribers over 64 buckets: nearly every bucket has one (a box that
+# comes back takes over only buckets idle for idle_timer).
+for i in $(seq 10 209); do SUBS+=("10.0.0.$i"); done
 declare -A MASQ_PIDS=()
-declare -A STANDIN_PIDS=()
 topo_test scaleout
 
 scaleout_cleanup() {
@@ -98,7 +99,7 @@ link() {
     done
 }
 link sub s0 10.0.0.2/24 ar sub 10.0.0.1/24
-for a in "${SUBS[@]}"; do n sub ip addr add "$a/24" dev s0; done
+for a in "${SUBS[@]}"; do echo "addr add $a/24 dev s0"; done | n sub ip -batch -
 n sub ip route add default via 10.0.0.1
 for b in "${BOXES[@]}"; do
     link "box$b" lan0 "172.16.$b.2/30" ar "box$b" "172.16.$b.1/30"
@@ -189,7 +190,6 @@ masq_start_box() {
     ip netns exec "$P-box$1" "$MASQ" run --config "$WORK/box$1.toml" --fault-injection \
         > /dev/null 2> "$WORK/masq-box$1.log" &
     MASQ_PIDS[$1]=$!
-    if [ -n "${STANDIN:-}" ]; then sleep 2; bg "box$1" python3 "$STANDIN" "$(pool_of "$1"),1" "0.0.0.0/0,2"; STANDIN_PIDS[$1]=$!; fi
     wait_for 100 holds_routes "$1" || fail "masq on box$1 holds no routes in table 4269: $(n "box$1" ip route show table 4269)"
 }
 # holds_routes B: box B's table 4269 has its pool (realm 1) and access route (realm 2).
@@ -303,18 +303,21 @@ for r in $(seq "$KILLS"); do
     b=$(((r - 1) % 3 + 1))
     wait_for 100 balanced || fail "ar's group did not balance: $(n ar ip nexthop bucket show id 100 | awk '{print $NF}' | sort | uniq -c | tr '\n' ' ')"
     assign "$WORK/before$r"
+    [ "$(awk '$2 == 0' "$WORK/before$r" | wc -l)" = 0 ] || fail "kill $r: subscribers without an answer before the kill: $(awk '$2 == 0 {print $1}' "$WORK/before$r" | tr '\n' ' ')"
     mover="$(awk -v b="$b" '$2 == b {print $1; exit}' "$WORK/before$r")"
     [ -n "$mover" ] || fail "kill $r: box$b serves no subscriber"
     streams=()
     for o in "${BOXES[@]}"; do
-        [ "$o" = "$b" ] || streams+=("$(awk -v b="$o" '$2 == b {print $1; exit}' "$WORK/before$r")")
+        [ "$o" = "$b" ] && continue
+        s="$(awk -v b="$o" '$2 == b {print $1; exit}' "$WORK/before$r")"
+        [ -n "$s" ] || fail "kill $r: box$o serves no subscriber: $(awk '{print $2}' "$WORK/before$r" | sort | uniq -c | tr '\n' ' ')"
+        streams+=("$s")
     done
     bg sub python3 "$HERE/probe.py" flows "$WAN_HOST" "$PORT" 3 "$WORK/flows$r" --stream "${streams[@]}" --mover "$mover"
     flows_pid=$!
     sleep 1
     t0="$(now)"
     kill -9 "${MASQ_PIDS[$b]}"
-    if [ -n "${STANDIN:-}" ]; then kill -9 "${STANDIN_PIDS[$b]}"; fi
     wait "${MASQ_PIDS[$b]}" 2>/dev/null || true
     unset "MASQ_PIDS[$b]"
     wait_for 30 ar_lacks "$b" || fail "kill $r: ar still routes over box$b: $(ar_hops); $(ar_group)"
@@ -353,3 +356,90 @@ for r in $(seq "$KILLS"); do
     F_RUR+=("$(after ur.mon "$t1" "$(ur_back "$b")")")
     ok "masq restarted on box$b: announced on ar ${F_RAR[-1]} ms and on ur ${F_RUR[-1]} ms after the start"
 done
+
+# --- a stalled worker ----------------------------------------------------
+b=1
+wait_for 100 balanced || fail "ar's group did not balance"
+t0="$(now)"
+"$MASQ" pause-worker --worker 0 --seconds 4 --socket "$WORK/box$b.sock" > /dev/null || fail "masq pause-worker on box$b"
+wait_for 40 ar_lacks "$b" || fail "a stalled worker: ar still routes over box$b: $(ar_hops)"
+wait_for 40 ur_lacks "$b" || fail "a stalled worker: ur still has box$b's pool: $(n ur ip route)"
+S_MASQ="$(after "box$b.mon" "$t0" "$(masq_gone "$b")")"
+S_AR="$(after ar.mon "$t0" "$(ar_gone "$b")")"
+S_UR="$(after ur.mon "$t0" "$(ur_gone "$b")")"
+wait_for 100 ar_has "$b" || fail "after the stall: ar does not route over box$b again: $(ar_hops)"
+wait_for 100 ur_has "$b" || fail "after the stall: ur has no route to box$b's pool: $(n ur ip route)"
+S_BACK_AR="$(after ar.mon "$t0" "$(ar_back "$b")")"
+S_BACK_UR="$(after ur.mon "$t0" "$(ur_back "$b")")"
+ok "a worker of box$b stalled for 4 s (stall_timeout 1 s): masq removed its routes after $S_MASQ ms, ar $S_AR ms, ur $S_UR ms; announced again on ar at $S_BACK_AR ms, on ur at $S_BACK_UR ms"
+
+# --- a lost WAN next hop -------------------------------------------------
+b=2
+t0="$(now)"
+n ur nft -f - <<NFT
+table inet scaleout {
+    chain drop_in { type filter hook prerouting priority -300; iifname "box$b" drop; }
+    chain drop_fwd { type filter hook forward priority -300; oifname "box$b" drop; }
+    chain drop_out { type filter hook output priority -300; oifname "box$b" drop; }
+}
+NFT
+wait_for 50 ar_lacks "$b" || fail "a lost WAN next hop: ar still routes over box$b: $(ar_hops)"
+wait_for 50 ur_lacks "$b" || fail "a lost WAN next hop: ur still has box$b's pool: $(n ur ip route)"
+no_default() { [ -z "$(n "box$1" ip route show default)" ]; }
+wait_for 20 no_default "$b" || fail "box$b kept its default route: $(n "box$b" ip route show default)"
+L_DEF="$(after "box$b.mon" "$t0" "^Deleted default via 172\\.17\\.$b\\.1 ")"
+L_MASQ="$(after "box$b.mon" "$t0" "$(masq_gone "$b")")"
+L_AR="$(after ar.mon "$t0" "$(ar_gone "$b")")"
+L_UR="$(after ur.mon "$t0" "$(ur_gone "$b")")"
+t1="$(now)"
+n ur nft delete table inet scaleout
+wait_for 150 ar_has "$b" || fail "the WAN link back: ar does not route over box$b again: $(ar_hops)"
+wait_for 150 ur_has "$b" || fail "the WAN link back: ur has no route to box$b's pool: $(n ur ip route)"
+L_BACK_AR="$(after ar.mon "$t1" "$(ar_back "$b")")"
+L_BACK_UR="$(after ur.mon "$t1" "$(ur_back "$b")")"
+ok "box$b's WAN link dropped on ur: BFD took its default route after $L_DEF ms, masq removed its routes at $L_MASQ ms, ar $L_AR ms, ur $L_UR ms; the link back: announced on ar $L_BACK_AR ms, on ur $L_BACK_UR ms later"
+
+# --- drain ---------------------------------------------------------------
+b=3
+t0="$(now)"
+"$MASQ" drain --socket "$WORK/box$b.sock" > /dev/null || fail "masq drain on box$b"
+drained() { grep -q "^default dev masq-routes proto 250 .*realm 3" <<<"$(n "box$1" ip route show table 4269)"; }
+wait_for 20 drained "$b" || fail "masq drain: box$b's access route is not in realm 3: $(n "box$b" ip route show table 4269)"
+wait_for 30 ar_lacks "$b" || fail "masq drain: ar still routes over box$b: $(ar_hops)"
+r="$(birdc_ ar show route all protocol "box$b")"
+grep -q "BGP.community:.*(65535,0)" <<<"$r" && grep -q "BGP.local_pref: 0" <<<"$r" \
+    || fail "masq drain: ar's route from box$b lacks GRACEFUL_SHUTDOWN / local preference 0: $r"
+ur_has "$b" || fail "masq drain: ur lost box$b's pool: $(n ur ip route)"
+D_AR="$(after ar.mon "$t0" "$(ar_gone "$b")")"
+assign "$WORK/drained"
+[ "$(awk -v b="$b" '$2 == b' "$WORK/drained" | wc -l)" = 0 ] || fail "masq drain: box$b still serves new flows: $(awk -v b="$b" '$2 == b' "$WORK/drained" | tr '\n' ' ')"
+ok "masq drain on box$b: announced with (65535,0), local preference 0 on ar, out of its ECMP after $D_AR ms; the pool stays on ur; no new flow goes to box$b"
+t0="$(now)"
+"$MASQ" drain --undo --socket "$WORK/box$b.sock" > /dev/null || fail "masq drain --undo on box$b"
+wait_for 30 ar_has "$b" || fail "masq drain --undo: ar does not route over box$b again: $(ar_hops)"
+D_BACK_AR="$(after ar.mon "$t0" "$(ar_back "$b")")"
+ok "masq drain --undo on box$b: back in ar's ECMP after $D_BACK_AR ms"
+
+# --- the figures ---------------------------------------------------------
+echo
+echo "scaleout: figures (ms; kill -9: median (min..max) of $KILLS; MASQ_SCALEOUT_KILLS sets the count)"
+{
+    echo "kill -9 of masq -> route withdrawn on ar (BIRD's table 100)|$(stats "${F_AR[@]}")"
+    echo "kill -9 of masq -> ar's resilient group updated (follower)|$(stats "${F_FOL[@]}")"
+    echo "  of which the follower's own time (event to group)|$(stats "${F_ADD[@]}")"
+    echo "kill -9 of masq -> pool withdrawn on ur|$(stats "${F_UR[@]}")"
+    echo "kill -9 of masq -> its subscriber answered via another box|$(stats "${F_GAP[@]}")"
+    echo "datagrams lost by flows on the other boxes (100/s)|$(stats "${F_LOST[@]}")"
+    echo "masq restart -> announced on ar|$(stats "${F_RAR[@]}")"
+    echo "masq restart -> announced on ur|$(stats "${F_RUR[@]}")"
+    echo "worker stalled (stall_timeout 1 s) -> masq's routes removed|$S_MASQ"
+    echo "worker stalled -> withdrawn on ar / ur|$S_AR / $S_UR"
+    echo "worker stalled 4 s -> announced again on ar / ur|$S_BACK_AR / $S_BACK_UR"
+    echo "WAN dropped -> box's default route gone (BFD 100 ms x 3)|$L_DEF"
+    echo "WAN dropped -> masq's routes removed|$L_MASQ"
+    echo "WAN dropped -> withdrawn on ar / ur|$L_AR / $L_UR"
+    echo "WAN back -> announced on ar / ur|$L_BACK_AR / $L_BACK_UR"
+    echo "masq drain -> out of ar's ECMP|$D_AR"
+    echo "masq drain --undo -> back in ar's ECMP|$D_BACK_AR"
+} | awk -F'|' '{printf "  %-62s %s\n", $1, $2}'
+echo "scaleout: all $passed checks passed"
