@@ -20,11 +20,13 @@ fi
 # smoke runs: iptables and nftables (the kernel NATs compared with), a font
 # for the chart, scapy for the TRex profile check, luac for the pktgen script.
 # systemd-analyze (package systemd) verifies control/masq.service.
-# natpmpc: the real NAT-PMP client of tests/netns/pcp.sh.
+# natpmpc: the real NAT-PMP client of tests/netns/pcp.sh. bird2: the
+# routing daemons of tests/netns/scaleout.sh (each run with its own
+# configuration and control socket in a namespace, never the service).
 ensure_packages pkg-config g++ clang llvm m4 libelf-dev zlib1g-dev \
     iproute2 ethtool tcpdump iputils-ping curl python3 prometheus traceroute \
     iptables nftables fonts-dejavu-core python3-scapy lua5.4 iperf3 hping3 \
-    systemd dnsmasq-base natpmpc
+    systemd dnsmasq-base natpmpc bird2
 
 # Each step starts by checking that /dev/null is still the null device: a
 # step that replaced it with a regular file (a redirect after it was
@@ -63,6 +65,8 @@ step "the box and the NAT on one WAN address: the box's curl, ping, DNS, TCP ser
 tests/netns/router.sh target/debug/masq
 step "subscribers open their own ports: PCP MAP, PEER, ANNOUNCE and every result code (tests/netns/pcp.py), natpmpc's UDP and TCP mappings reached from the WAN host, the ANNOUNCE after an address change (tests/netns/pcp.sh)"
 tests/netns/pcp.sh target/debug/masq
+step "scale-out over BGP and ECMP with BIRD 2: three boxes, the access router's resilient group, kill -9, a stalled worker, a lost WAN next hop (BFD), drain; convergence measured (tests/netns/scaleout.sh)"
+tests/netns/scaleout.sh target/debug/masq
 step "two workers on two-queue veths (tests/netns/workers.sh)"
 tests/netns/workers.sh target/debug/masq
 step "control plane: address following, /metrics, admin CLI, SIGHUP (tests/netns/control.sh)"

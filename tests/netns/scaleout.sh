@@ -58,7 +58,6 @@ trap scaleout_cleanup EXIT
 # fail MESSAGE: the logs of the daemons, then exit 1.
 fail() {
     echo "$TEST_NAME: FAIL: $*" >&2
-    if [ -n "${SCALEOUT_HOLD:-}" ]; then echo "held: $P" >&2; sleep 120; fi
     for f in "$WORK"/*.log; do
         [ -f "$f" ] && tail -n 30 "$f" | sed "s#^#  $(basename "$f" .log)| #" >&2
     done
@@ -152,6 +151,8 @@ bg ar python3 "$HERE/follower.py" --table 100 --group 100 --log "$WORK/follower.
 bg ar ip -ts -o monitor route > "$WORK/ar.mon"
 bg ur ip -ts -o monitor route > "$WORK/ur.mon"
 
+# default_from_ur B: box B's default route is BIRD's, via ur.
+default_from_ur() { grep -q "^default via 172.17.$1.1 dev wan0 proto bird" <<<"$(n "box$1" ip route show default)"; }
 # bgp_up NS PROTOCOL: the BGP session is established.
 bgp_up() { grep -q Established <<<"$(birdc_ "$1" show protocols "$2")"; }
 for b in "${BOXES[@]}"; do
@@ -159,8 +160,7 @@ for b in "${BOXES[@]}"; do
         # shellcheck disable=SC2086
         wait_for 200 bgp_up $s || fail "the BGP session $s did not come up: $(birdc_ ${s% *} show protocols all ${s#* } 2>&1 | tail -n 20)"
     done
-    wait_for 50 n "box$b" ip route show default via "172.17.$b.1" dev wan0 proto bird \
-        || fail "box$b has no default route from ur: $(n "box$b" ip route)"
+    wait_for 50 default_from_ur "$b" || fail "box$b has no default route from ur: $(n "box$b" ip route)"
 done
 ok "every box's BGP sessions (to ar and to ur) are up; each box's default route comes from ur over BGP"
 
@@ -185,7 +185,7 @@ enabled = true
 name = "box$b"
 CONF
 done
-# masq_start B: masq on box B; waits until it holds its routes.
+# masq_start_box B: masq on box B; waits until it holds its routes.
 masq_start_box() {
     ip netns exec "$P-box$1" "$MASQ" run --config "$WORK/box$1.toml" --fault-injection \
         > /dev/null 2> "$WORK/masq-box$1.log" &
@@ -295,9 +295,9 @@ balanced() {
     c="$(n ar ip nexthop bucket show id 100 | awk '{print $NF}' | sort | uniq -c | awk '$1 >= 21' | wc -l)"
     [ "$c" = "$(group_gateways | wc -l)" ]
 }
-for b in "${BOXES[@]}"; do bg "box$b" ip -ts -o monitor route > "$WORK/box$b.mon"; done
+for b in "${BOXES[@]}"; do bg "box$b" ip -ts -o monitor route link > "$WORK/box$b.mon"; done
 
-F_AR=() F_FOL=() F_ADD=() F_UR=() F_GAP=() F_LOST=() F_RAR=() F_RUR=()
+F_MASQ=() F_AR=() F_FOL=() F_ADD=() F_UR=() F_GAP=() F_LOST=() F_RAR=() F_RUR=()
 # --- kill -9 -------------------------------------------------------------
 for r in $(seq "$KILLS"); do
     b=$(((r - 1) % 3 + 1))
@@ -323,6 +323,9 @@ for r in $(seq "$KILLS"); do
     wait_for 30 ar_lacks "$b" || fail "kill $r: ar still routes over box$b: $(ar_hops); $(ar_group)"
     wait_for 30 ur_lacks "$b" || fail "kill $r: ur still has box$b's pool: $(n ur ip route)"
     wait "$flows_pid" || fail "kill $r: the flows did not run"
+    # The kernel deletes the routes with the interface without a route
+    # notification of each: the interface's deletion is the event.
+    F_MASQ+=("$(after "box$b.mon" "$t0" "^Deleted .*masq-routes")")
     F_AR+=("$(after ar.mon "$t0" "$(ar_gone "$b")")")
     F_FOL+=("$(after follower.log "$t0" "$(fol_gone "$b")")")
     F_ADD+=("$(added follower.log "$t0" "$(fol_gone "$b")")")
@@ -387,6 +390,8 @@ wait_for 50 ar_lacks "$b" || fail "a lost WAN next hop: ar still routes over box
 wait_for 50 ur_lacks "$b" || fail "a lost WAN next hop: ur still has box$b's pool: $(n ur ip route)"
 no_default() { [ -z "$(n "box$1" ip route show default)" ]; }
 wait_for 20 no_default "$b" || fail "box$b kept its default route: $(n "box$b" ip route show default)"
+h="$(n "box$b" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9469/healthz || true)"
+[ "${h##* }" = 503 ] || fail "box$b without a WAN next hop: /healthz answered $h"
 L_DEF="$(after "box$b.mon" "$t0" "^Deleted default via 172\\.17\\.$b\\.1 ")"
 L_MASQ="$(after "box$b.mon" "$t0" "$(masq_gone "$b")")"
 L_AR="$(after ar.mon "$t0" "$(ar_gone "$b")")"
@@ -397,7 +402,7 @@ wait_for 150 ar_has "$b" || fail "the WAN link back: ar does not route over box$
 wait_for 150 ur_has "$b" || fail "the WAN link back: ur has no route to box$b's pool: $(n ur ip route)"
 L_BACK_AR="$(after ar.mon "$t1" "$(ar_back "$b")")"
 L_BACK_UR="$(after ur.mon "$t1" "$(ur_back "$b")")"
-ok "box$b's WAN link dropped on ur: BFD took its default route after $L_DEF ms, masq removed its routes at $L_MASQ ms, ar $L_AR ms, ur $L_UR ms; the link back: announced on ar $L_BACK_AR ms, on ur $L_BACK_UR ms later"
+ok "box$b's WAN link dropped on ur: BFD took its default route after $L_DEF ms (/healthz 503), masq removed its routes at $L_MASQ ms, ar $L_AR ms, ur $L_UR ms; the link back: announced on ar $L_BACK_AR ms, on ur $L_BACK_UR ms later"
 
 # --- drain ---------------------------------------------------------------
 b=3
@@ -424,6 +429,7 @@ ok "masq drain --undo on box$b: back in ar's ECMP after $D_BACK_AR ms"
 echo
 echo "scaleout: figures (ms; kill -9: median (min..max) of $KILLS; MASQ_SCALEOUT_KILLS sets the count)"
 {
+    echo "kill -9 of masq -> its TUN interface (and routes) gone|$(stats "${F_MASQ[@]}")"
     echo "kill -9 of masq -> route withdrawn on ar (BIRD's table 100)|$(stats "${F_AR[@]}")"
     echo "kill -9 of masq -> ar's resilient group updated (follower)|$(stats "${F_FOL[@]}")"
     echo "  of which the follower's own time (event to group)|$(stats "${F_ADD[@]}")"

@@ -22,6 +22,7 @@ Usage: follower.py --table 100 --group 100 [--prefix 0.0.0.0/0]
 import argparse
 import datetime
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +98,12 @@ def main():
     log = open(a.log, "a") if a.log else sys.stdout
     f = Follower(a, log)
     mon = subprocess.Popen(["ip", "-o", "monitor", "route"], stdout=subprocess.PIPE, text=True)
+
+    def stop(signum, frame):
+        mon.terminate()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     f.sync(time.time())
     log.write("ready\n")
     log.flush()
