@@ -295,6 +295,24 @@ balanced() {
     c="$(n ar ip nexthop bucket show id 100 | awk '{print $NF}' | sort | uniq -c | awk '$1 >= 21' | wc -l)"
     [ "$c" = "$(group_gateways | wc -l)" ]
 }
+# withdrawn WHAT B T0 TENTHS: box B's routes leave ar and ur (within
+# TENTHS of a second) after an event at T0; W_MASQ, W_AR, W_UR: the ms to
+# masq's deletion of its pool route, to ar's and ur's withdrawal.
+withdrawn() {
+    wait_for "$4" ar_lacks "$2" || fail "$1: ar still routes over box$2: $(ar_hops); $(ar_group)"
+    wait_for "$4" ur_lacks "$2" || fail "$1: ur still has box$2's pool: $(n ur ip route)"
+    W_MASQ="$(after "box$2.mon" "$3" "$(masq_gone "$2")")"
+    W_AR="$(after ar.mon "$3" "$(ar_gone "$2")")"
+    W_UR="$(after ur.mon "$3" "$(ur_gone "$2")")"
+}
+# announced WHAT B T0 TENTHS: box B's routes are back on ar and ur; A_AR,
+# A_UR: the ms from T0.
+announced() {
+    wait_for "$4" ar_has "$2" || fail "$1: ar does not route over box$2 again: $(ar_hops); $(ar_group)"
+    wait_for "$4" ur_has "$2" || fail "$1: ur has no route to box$2's pool: $(n ur ip route)"
+    A_AR="$(after ar.mon "$3" "$(ar_back "$2")")"
+    A_UR="$(after ur.mon "$3" "$(ur_back "$2")")"
+}
 for b in "${BOXES[@]}"; do bg "box$b" ip -ts -o monitor route link > "$WORK/box$b.mon"; done
 
 F_MASQ=() F_AR=() F_FOL=() F_ADD=() F_UR=() F_GAP=() F_LOST=() F_RAR=() F_RUR=()
@@ -320,16 +338,15 @@ for r in $(seq "$KILLS"); do
     kill -9 "${MASQ_PIDS[$b]}"
     wait "${MASQ_PIDS[$b]}" 2>/dev/null || true
     unset "MASQ_PIDS[$b]"
-    wait_for 30 ar_lacks "$b" || fail "kill $r: ar still routes over box$b: $(ar_hops); $(ar_group)"
-    wait_for 30 ur_lacks "$b" || fail "kill $r: ur still has box$b's pool: $(n ur ip route)"
+    withdrawn "kill $r" "$b" "$t0" 30
     wait "$flows_pid" || fail "kill $r: the flows did not run"
     # The kernel deletes the routes with the interface without a route
     # notification of each: the interface's deletion is the event.
     F_MASQ+=("$(after "box$b.mon" "$t0" "^Deleted .*masq-routes")")
-    F_AR+=("$(after ar.mon "$t0" "$(ar_gone "$b")")")
+    F_AR+=("$W_AR")
     F_FOL+=("$(after follower.log "$t0" "$(fol_gone "$b")")")
     F_ADD+=("$(added follower.log "$t0" "$(fol_gone "$b")")")
-    F_UR+=("$(after ur.mon "$t0" "$(ur_gone "$b")")")
+    F_UR+=("$W_UR")
     lost=0
     while read -r kind src sent answered seen; do
         if [ "$kind" = stream ]; then
@@ -353,10 +370,9 @@ for r in $(seq "$KILLS"); do
     ok "kill -9 $r of masq on box$b: withdrawn on ar in ${F_AR[-1]} ms (group ${F_FOL[-1]} ms), on ur in ${F_UR[-1]} ms; $mover on another box after ${F_GAP[-1]} ms; flows of ${streams[*]} on the other boxes lost $lost datagrams and stayed; only box$b's $(awk -v b="$b" '$2 == b' "$WORK/before$r" | wc -l) subscribers moved"
     t1="$(now)"
     masq_start_box "$b"
-    wait_for 100 ar_has "$b" || fail "restart $r: ar does not route over box$b again: $(ar_hops)"
-    wait_for 100 ur_has "$b" || fail "restart $r: ur has no route to box$b's pool: $(n ur ip route)"
-    F_RAR+=("$(after ar.mon "$t1" "$(ar_back "$b")")")
-    F_RUR+=("$(after ur.mon "$t1" "$(ur_back "$b")")")
+    announced "restart $r" "$b" "$t1" 100
+    F_RAR+=("$A_AR")
+    F_RUR+=("$A_UR")
     ok "masq restarted on box$b: announced on ar ${F_RAR[-1]} ms and on ur ${F_RUR[-1]} ms after the start"
 done
 
@@ -365,15 +381,10 @@ b=1
 wait_for 100 balanced || fail "ar's group did not balance"
 t0="$(now)"
 "$MASQ" pause-worker --worker 0 --seconds 4 --socket "$WORK/box$b.sock" > /dev/null || fail "masq pause-worker on box$b"
-wait_for 40 ar_lacks "$b" || fail "a stalled worker: ar still routes over box$b: $(ar_hops)"
-wait_for 40 ur_lacks "$b" || fail "a stalled worker: ur still has box$b's pool: $(n ur ip route)"
-S_MASQ="$(after "box$b.mon" "$t0" "$(masq_gone "$b")")"
-S_AR="$(after ar.mon "$t0" "$(ar_gone "$b")")"
-S_UR="$(after ur.mon "$t0" "$(ur_gone "$b")")"
-wait_for 100 ar_has "$b" || fail "after the stall: ar does not route over box$b again: $(ar_hops)"
-wait_for 100 ur_has "$b" || fail "after the stall: ur has no route to box$b's pool: $(n ur ip route)"
-S_BACK_AR="$(after ar.mon "$t0" "$(ar_back "$b")")"
-S_BACK_UR="$(after ur.mon "$t0" "$(ur_back "$b")")"
+withdrawn "a stalled worker" "$b" "$t0" 40
+S_MASQ="$W_MASQ" S_AR="$W_AR" S_UR="$W_UR"
+announced "after the stall" "$b" "$t0" 100
+S_BACK_AR="$A_AR" S_BACK_UR="$A_UR"
 ok "a worker of box$b stalled for 4 s (stall_timeout 1 s): masq removed its routes after $S_MASQ ms, ar $S_AR ms, ur $S_UR ms; announced again on ar at $S_BACK_AR ms, on ur at $S_BACK_UR ms"
 
 # --- a lost WAN next hop -------------------------------------------------
@@ -386,22 +397,17 @@ table inet scaleout {
     chain drop_out { type filter hook output priority -300; oifname "box$b" drop; }
 }
 NFT
-wait_for 50 ar_lacks "$b" || fail "a lost WAN next hop: ar still routes over box$b: $(ar_hops)"
-wait_for 50 ur_lacks "$b" || fail "a lost WAN next hop: ur still has box$b's pool: $(n ur ip route)"
+withdrawn "a lost WAN next hop" "$b" "$t0" 50
+L_MASQ="$W_MASQ" L_AR="$W_AR" L_UR="$W_UR"
 no_default() { [ -z "$(n "box$1" ip route show default)" ]; }
 wait_for 20 no_default "$b" || fail "box$b kept its default route: $(n "box$b" ip route show default)"
 h="$(n "box$b" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9469/healthz || true)"
 [ "${h##* }" = 503 ] || fail "box$b without a WAN next hop: /healthz answered $h"
 L_DEF="$(after "box$b.mon" "$t0" "^Deleted default via 172\\.17\\.$b\\.1 ")"
-L_MASQ="$(after "box$b.mon" "$t0" "$(masq_gone "$b")")"
-L_AR="$(after ar.mon "$t0" "$(ar_gone "$b")")"
-L_UR="$(after ur.mon "$t0" "$(ur_gone "$b")")"
 t1="$(now)"
 n ur nft delete table inet scaleout
-wait_for 150 ar_has "$b" || fail "the WAN link back: ar does not route over box$b again: $(ar_hops)"
-wait_for 150 ur_has "$b" || fail "the WAN link back: ur has no route to box$b's pool: $(n ur ip route)"
-L_BACK_AR="$(after ar.mon "$t1" "$(ar_back "$b")")"
-L_BACK_UR="$(after ur.mon "$t1" "$(ur_back "$b")")"
+announced "the WAN link back" "$b" "$t1" 150
+L_BACK_AR="$A_AR" L_BACK_UR="$A_UR"
 ok "box$b's WAN link dropped on ur: BFD took its default route after $L_DEF ms (/healthz 503), masq removed its routes at $L_MASQ ms, ar $L_AR ms, ur $L_UR ms; the link back: announced on ar $L_BACK_AR ms, on ur $L_BACK_UR ms later"
 
 # --- drain ---------------------------------------------------------------
