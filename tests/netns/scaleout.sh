@@ -121,6 +121,7 @@ bird_start() {
 }
 for b in "${BOXES[@]}"; do
     cat > "$WORK/box$b.conf" <<CONF
+log stderr all;
 router id 172.17.$b.2;
 define UPSTREAM = 172.17.$b.1;
 define ACCESS = 172.16.$b.1;
@@ -129,6 +130,7 @@ include "$HERE/box.conf";
 CONF
 done
 {
+    echo "log stderr all;"
     echo "router id 172.16.0.1;"
     echo "include \"$HERE/access.conf\";"
     for b in "${BOXES[@]}"; do
@@ -136,6 +138,7 @@ done
     done
 } > "$WORK/ar.conf"
 {
+    echo "log stderr all;"
     echo "router id 172.17.0.1;"
     echo "include \"$HERE/upstream.conf\";"
     for b in "${BOXES[@]}"; do
