@@ -19,8 +19,8 @@
 # the source it saw (tests/netns/scaleout/probe.py), so a subscriber
 # learns which box served it.
 #
-# Checks: sessions up, each pool on ur only via its box, ar's default over
-# three boxes; subscribers spread over every box; kill -9 of one masq
+# Checks: sessions up, each pool on ur only via its box (a box's BIRD
+# does not announce another's pool), ar's default over three boxes; subscribers spread over every box; kill -9 of one masq
 # (MASQ_SCALEOUT_KILLS times, 3 by default): withdrawal on ar and ur, the
 # killed box's subscribers move, a flow from a subscriber of each other box
 # loses nothing and stays; restart re-announces; a stalled worker and a
@@ -245,6 +245,18 @@ for x in "${NSS[@]}"; do
     [ -z "$r" ] || fail "a route to a pool in $x that is not BGP's or masq's: $r"
 done
 ok "no static route to a pool anywhere (ur's are BIRD's, the boxes' are masq's own in table 4269)"
+
+# A route to box2's pool in box1's table 4269, as masq would hold it: box1's
+# BIRD learns it and does not announce it (the POOL guard of box.conf).
+other="$(pool_of 2)"
+n box1 ip route add "$other" dev masq-routes table 4269 proto 250 realm 1
+learnt() { grep -q "^${other//./\\.}" <<<"$(birdc_ box1 show route table masqt "$other")"; }
+wait_for 30 learnt || fail "box1's BIRD did not learn $other from table 4269: $(birdc_ box1 show route table masqt)"
+r="$(birdc_ box1 show route export upstream)"
+grep -q "^$(pool_of 1) " <<<"$r" || fail "box1's BIRD does not announce its own pool: $r"
+! grep -q "^$other " <<<"$r" || fail "box1's BIRD announces box2's pool $other: $r"
+n box1 ip route del "$other" table 4269
+ok "a box announces only its own pool: box2's pool in box1's table 4269 is learnt by box1's BIRD and not exported"
 
 # --- traffic -------------------------------------------------------------
 bg wan python3 "$HERE/probe.py" serve "$PORT"
