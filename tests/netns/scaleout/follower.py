@@ -57,11 +57,13 @@ class Follower:
         self.members = None
 
     def nexthop_id(self, hop):
+        """The id of the nexthop object of a (gateway, device), made the
+        first time it is needed."""
         if hop not in self.ids:
-            self.ids[hop] = self.a.group + 1 + len(self.ids)
-        nid = self.ids[hop]
-        ip("nexthop", "replace", "id", str(nid), "via", hop[0], "dev", hop[1])
-        return nid
+            nid = self.a.group + 1 + len(self.ids)
+            ip("nexthop", "replace", "id", str(nid), "via", hop[0], "dev", hop[1])
+            self.ids[hop] = nid
+        return self.ids[hop]
 
     def sync(self, event_time):
         hops = gateways(self.a.table, self.a.prefix)
@@ -75,9 +77,11 @@ class Follower:
             if self.members:
                 ip("nexthop", "replace", "id", g, "group", ids, "type", "resilient")
             else:
+                # A new group (the first gateways, or again after none):
+                # the forwarding route goes with it.
                 ip("nexthop", "replace", "id", g, "group", ids, "type", "resilient",
                    "buckets", str(self.a.buckets), "idle_timer", str(self.a.idle_timer))
-            ip("route", "replace", self.a.prefix, "nhid", g)
+                ip("route", "replace", self.a.prefix, "nhid", g)
         self.members = hops
         done = time.time()
         names = ",".join(h[0] for h in hops) or "-"
