@@ -20,7 +20,8 @@
 # learns which box served it.
 #
 # Checks: sessions up, each pool on ur only via its box (a box's BIRD
-# does not announce another's pool), ar's default over three boxes; subscribers spread over every box; kill -9 of one masq
+# does not announce another's pool), ar's default over three boxes;
+# subscribers spread over every box; kill -9 of one masq
 # (MASQ_SCALEOUT_KILLS times, 3 by default): withdrawal on ar and ur, the
 # killed box's subscribers move, a flow from a subscriber of each other box
 # loses nothing and stays; restart re-announces; a stalled worker and a
@@ -272,7 +273,7 @@ for b in "${BOXES[@]}"; do
     [ "$c" -ge 1 ] || fail "box$b serves no subscriber: $(awk '{print $2}' "$WORK/assign0" | sort | uniq -c | tr '\n' ' ')"
 done
 [ "$(awk '$2 == 0' "$WORK/assign0" | wc -l)" = 0 ] || fail "subscribers without an answer from a pool: $(awk '$2 == 0' "$WORK/assign0" | tr '\n' ' ')"
-ok "${#SUBS[@]} subscribers spread over every box: $(awk '{print "box" $2}' "$WORK/assign0" | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}')"
+ok "${#SUBS[@]} subscribers spread over every box: $(awk '{print "box" $2}' "$WORK/assign0" | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')"
 for b in "${BOXES[@]}"; do
     s="$(awk -v b="$b" '$2 == b {print $1; exit}' "$WORK/assign0")"
     a="$(probe sub tcp "$WAN_HOST" "$PORT" "$s")" || fail "TCP from $s"
@@ -287,12 +288,12 @@ after() { python3 "$HERE/probe.py" first "$WORK/$1" "$2" "$3" | cut -d' ' -f1; }
 # added LOG T0 REGEX: the follower's own share (added_ms) of that line.
 added() { python3 "$HERE/probe.py" first "$WORK/$1" "$2" "$3" | sed -n 's/.*added_ms=\([0-9.]*\).*/\1/p'; }
 now() { date +%s.%N; }
-# Regexes: box B's next hop gone from (back in) ar's table-100 route, from
-# (in) the follower's group; its pool deleted from (added to) ur.
+# Regexes: box B's next hop gone from (back in) ar's table-100 route, gone
+# from the follower's group; its pool deleted from (added to) ur; masq's
+# pool route deleted on the box.
 ar_gone() { echo "^(?!.*via 172\\.16\\.$1\\.2 ).*table 100"; }
 ar_back() { echo "^default.*via 172\\.16\\.$1\\.2 .*table 100|^default.*table 100.*via 172\\.16\\.$1\\.2 "; }
 fol_gone() { echo "gateways=(?!.*172\\.16\\.$1\\.2(,| ))"; }
-fol_back() { echo "gateways=.*172\\.16\\.$1\\.2(,| )"; }
 ur_gone() { local p; p="$(pool_of "$1")"; echo "^Deleted ${p//./\\.}"; }
 ur_back() { local p; p="$(pool_of "$1")"; echo "^${p//./\\.} via"; }
 masq_gone() { echo "^Deleted $(pool_of "$1" | sed 's/\./\\./g') dev masq-routes"; }
