@@ -2,7 +2,8 @@
 //! or where an inside address is translated to, answered from the
 //! configuration alone (deterministic NAT, RFC 7422, and static mappings).
 //! Dynamic port blocks are handed out at run time; for them the answer is
-//! in the event log.
+//! in the event log ([`history`]). [`cluster`] runs the command over one
+//! box or several.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -12,6 +13,9 @@ use masq_core::{deterministic, proto, StaticMapping};
 use serde_json::{json, Value};
 
 use crate::config::RunConfig;
+
+pub mod cluster;
+pub mod history;
 
 /// What is asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,617 @@
+//! `masq lookup --at TIME --log FILE`: who held an external IP:PORT at a
+//! time, read from the NAT event log as syslog lines
+//! (docs/event-logging.md): the port block that covered the port
+//! (`block-allocate` .. `block-release`), and the PCP mappings
+//! (`mapping-create` .. `mapping-delete`) and sessions (`session-create`
+//! .. `session-delete`) on that exact address and port. The time of an
+//! event is its line's timestamp. Reading is lenient: lines that are not
+//! masq's are counted and skipped, a masq line that cannot be read is
+//! named (file and line) and skipped; nothing here panics on its input.
+
+use std::io::BufRead;
+use std::net::Ipv4Addr;
+
+use masq_core::addr::fmt_addr;
+
+mod answer;
+mod time;
+
+pub use answer::{Answer, End, Span};
+pub use time::{parse_at, parse_rfc3339, Ms};
+
+/// Unreadable lines named one by one in the answer; the rest are counted.
+const NAMED_BAD: usize = 10;
+
+/// What an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// A port block of a subscriber.
+    Block {
+        /// Inside address of the subscriber.
+        subscriber: u32,
+        /// First and last port.
+        ports: (u16, u16),
+    },
+    /// A PCP or NAT-PMP mapping.
+    Mapping {
+        /// Its protocol number.
+        proto: u8,
+        /// Inside address and port.
+        inside: (u32, u16),
+        /// External port.
+        port: u16,
+    },
+    /// A session.
+    Session {
+        /// Its protocol number.
+        proto: u8,
+        /// Inside address and port.
+        inside: (u32, u16),
+        /// External port.
+        port: u16,
+        /// Remote address and port, when the log has it.
+        remote: Option<(u32, u16)>,
+    },
+}
+
+impl Held {
+    /// The ports on the external address it covers.
+    fn ports(&self) -> (u16, u16) {
+        match *self {
+            Held::Block { ports, .. } => ports,
+            Held::Mapping { port, .. } | Held::Session { port, .. } => (port, port),
+        }
+    }
+
+    /// Whether `end` ends what `self` began: the same thing, or (a later
+    /// beginning) the same kind taking the same ports over.
+    fn ended_by(&self, end: &Held, takeover: bool) -> bool {
+        if takeover {
+            let (a, b) = (self.ports(), end.ports());
+            std::mem::discriminant(self) == std::mem::discriminant(end)
+                && a.0 <= b.1
+                && b.0 <= a.1
+                && match (self, end) {
+                    (Held::Mapping { proto: p, .. }, Held::Mapping { proto: q, .. })
+                    | (Held::Session { proto: p, .. }, Held::Session { proto: q, .. }) => p == q,
+                    _ => true,
+                }
+        } else {
+            match (self, end) {
+                (
+                    Held::Session {
+                        proto,
+                        inside,
+                        port,
+                        remote,
+                    },
+                    Held::Session {
+                        proto: p2,
+                        inside: i2,
+                        port: o2,
+                        remote: r2,
+                    },
+                ) => {
+                    (proto, inside, port) == (p2, i2, o2)
+                        && (remote.is_none() || r2.is_none() || remote == r2)
+                }
+                _ => self == end,
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Held::Block { .. } => "block",
+            Held::Mapping { .. } => "mapping",
+            Held::Session { .. } => "session",
+        }
+    }
+}
+
+/// One event on the address asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Event {
+    ms: Ms,
+    begins: bool,
+    held: Held,
+    /// Index of the file, and the line number in it.
+    file: usize,
+    line: usize,
+}
+
+/// The event log read for one external address (and port).
+#[derive(Debug)]
+pub struct Scan {
+    addr: u32,
+    port: Option<u16>,
+    files: Vec<String>,
+    events: Vec<Event>,
+    /// Lines read.
+    pub lines: usize,
+    /// Lines of masq (syslog APP-NAME masq).
+    pub masq: usize,
+    /// Lines of other programs (or not syslog), skipped.
+    pub other: usize,
+    /// masq lines that could not be read, skipped.
+    pub unreadable: usize,
+    named_bad: Vec<String>,
+}
+
+/// The key=value words of a message.
+fn field<'a>(words: &[&'a str], key: &str) -> Option<&'a str> {
+    words
+        .iter()
+        .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+fn endpoint(s: &str) -> Option<(u32, u16)> {
+    let (a, p) = s.split_once(':')?;
+    Some((u32::from(a.parse::<Ipv4Addr>().ok()?), p.parse().ok()?))
+}
+
+/// A masq message's event on `external`: Ok(None) when it is an event
+/// of another kind; Err names what is missing.
+fn message(words: &[&str]) -> Result<Option<(bool, u32, Held)>, String> {
+    let name = words.first().copied().unwrap_or("");
+    let need = |k: &str| field(words, k).ok_or_else(|| format!("{name} without a valid {k}="));
+    let addr = |k: &str| {
+        need(k)?
+            .parse::<Ipv4Addr>()
+            .map(u32::from)
+            .map_err(|_| format!("{name} without a valid {k}="))
+    };
+    let ep = |k: &str| endpoint(need(k)?).ok_or_else(|| format!("{name} without a valid {k}="));
+    let proto = || {
+        need("proto")?
+            .parse::<u8>()
+            .map_err(|_| format!("{name} without a valid proto="))
+    };
+    // Every event ends with at=; a line cut short lacks it.
+    let complete = || {
+        need("at")?
+            .parse::<u64>()
+            .map_err(|_| format!("{name} without a valid at="))
+    };
+    let begins = name.ends_with("-allocate") || name.ends_with("-create");
+    let out = match name {
+        "block-allocate" | "block-release" => {
+            let ports = need("ports")?
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                .filter(|(a, b): &(u16, u16)| a <= b)
+                .ok_or_else(|| format!("{name} without a valid ports=FIRST-LAST"))?;
+            let held = Held::Block {
+                subscriber: addr("subscriber")?,
+                ports,
+            };
+            (addr("external")?, held)
+        }
+        "mapping-create" | "mapping-delete" => {
+            let o = ep("outside")?;
+            let held = Held::Mapping {
+                proto: proto()?,
+                inside: ep("inside")?,
+                port: o.1,
+            };
+            (o.0, held)
+        }
+        "session-create" | "session-delete" => {
+            let o = ep("outside")?;
+            let remote = match field(words, "remote") {
+                Some(r) => Some(endpoint(r).ok_or_else(|| format!("{name} with a bad remote="))?),
+                None => None,
+            };
+            let held = Held::Session {
+                proto: proto()?,
+                inside: ep("inside")?,
+                port: o.1,
+                remote,
+            };
+            (o.0, held)
+        }
+        _ => return Ok(None),
+    };
+    complete()?;
+    Ok(Some((begins, out.0, out.1)))
+}
+
+impl Scan {
+    /// A scan for `addr`, on `port` only when one is given.
+    pub fn new(addr: Ipv4Addr, port: Option<u16>) -> Scan {
+        Scan {
+            addr: u32::from(addr),
+            port,
+            files: Vec::new(),
+            events: Vec::new(),
+            lines: 0,
+            masq: 0,
+            other: 0,
+            unreadable: 0,
+            named_bad: Vec::new(),
+        }
+    }
+
+    /// Reads one log file's lines; an error names the file (and line).
+    pub fn read(&mut self, name: &str, r: impl BufRead) -> Result<(), String> {
+        let file = self.files.len();
+        self.files.push(name.to_string());
+        let mut r = r;
+        let mut buf = Vec::new();
+        let mut n = 0;
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("{name}:{}: {e}", n + 1)),
+            }
+            n += 1;
+            self.line(file, n, &String::from_utf8_lossy(&buf));
+        }
+    }
+
+    fn line(&mut self, file: usize, n: usize, text: &str) {
+        self.lines += 1;
+        let words: Vec<&str> = text.split_whitespace().collect();
+        // <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG...
+        let syslog = words.first().is_some_and(|w| {
+            w.starts_with('<') && w.ends_with(">1") && w.len() <= 6 && w.len() >= 4
+        });
+        if !syslog || words.get(3) != Some(&"masq") {
+            self.other += 1;
+            return;
+        }
+        self.masq += 1;
+        let got = match (words.get(1).and_then(|t| parse_rfc3339(t)), words.get(7..)) {
+            (None, _) => Err("masq line without a readable timestamp".to_string()),
+            (_, None) => Err("masq line without a message".to_string()),
+            (Some(ms), Some(msg)) => message(msg).map(|e| e.map(|e| (ms, e))),
+        };
+        match got {
+            Err(why) => {
+                self.unreadable += 1;
+                if self.named_bad.len() < NAMED_BAD {
+                    self.named_bad
+                        .push(format!("{}:{n}: {why} (skipped)", self.files[file]));
+                }
+            }
+            Ok(Some((ms, (begins, external, held)))) => {
+                let (lo, hi) = held.ports();
+                if external == self.addr && self.port.is_none_or(|p| lo <= p && p <= hi) {
+                    self.events.push(Event {
+                        ms,
+                        begins,
+                        held,
+                        file,
+                        line: n,
+                    });
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+
+    /// Every holding on the address (and port), from the log's events in
+    /// time order: each beginning with the end the log gives it.
+    fn spans(&self) -> Vec<Span> {
+        let mut ev = self.events.clone();
+        ev.sort_by_key(|e| e.ms);
+        ev.iter()
+            .enumerate()
+            .filter(|(_, e)| e.begins)
+            .map(|(i, e)| {
+                let end = ev[i + 1..].iter().find_map(|x| {
+                    if !x.begins && e.held.ended_by(&x.held, false) {
+                        Some((x, End::Released))
+                    } else if x.begins && e.held.ended_by(&x.held, true) {
+                        Some((x, End::TakenOver))
+                    } else {
+                        None
+                    }
+                });
+                Span {
+                    held: e.held,
+                    from: (e.ms, self.at(e)),
+                    until: end.map(|(x, how)| (x.ms, self.at(x), how)),
+                }
+            })
+            .collect()
+    }
+
+    fn at(&self, e: &Event) -> String {
+        format!("{}:{}", self.files[e.file], e.line)
+    }
+
+    /// Who held the address (and port) at `at`.
+    pub fn who(&self, at: Ms) -> Answer {
+        let spans = self.spans();
+        let live = |s: &&Span| s.from.0 <= at && s.until.as_ref().is_none_or(|u| u.0 >= at);
+        let held: Vec<Span> = spans.iter().filter(live).cloned().collect();
+        let before = spans
+            .iter()
+            .filter(|s| s.until.as_ref().is_some_and(|u| u.0 < at))
+            .max_by_key(|s| s.until.as_ref().map(|u| u.0))
+            .cloned();
+        let after = spans
+            .iter()
+            .filter(|s| s.from.0 > at)
+            .min_by_key(|s| s.from.0)
+            .cloned();
+        Answer {
+            query: match self.port {
+                Some(p) => format!("external {}:{p}", fmt_addr(self.addr)),
+                None => format!("external {}", fmt_addr(self.addr)),
+            },
+            at,
+            held,
+            before,
+            after,
+            events: self.events.len(),
+            files: self.files.len(),
+            lines: self.lines,
+            masq: self.masq,
+            other: self.other,
+            unreadable: self.unreadable,
+            named_bad: self.named_bad.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: &str = "2026-12-03T10:00:05.000Z";
+
+    fn at(s: &str) -> Ms {
+        parse_at(s).unwrap()
+    }
+
+    fn line(time: &str, msg: &str) -> String {
+        format!("<134>1 {time} nat1 masq - - - {msg}\n")
+    }
+
+    fn block(what: &str, time: &str, sub: &str, ports: &str) -> String {
+        line(
+            time,
+            &format!("block-{what} subscriber={sub} external=198.51.100.3 ports={ports} at=5"),
+        )
+    }
+
+    fn scan(port: Option<u16>, log: &str) -> Scan {
+        let mut s = Scan::new("198.51.100.3".parse().unwrap(), port);
+        s.read("a.log", log.as_bytes()).unwrap();
+        s
+    }
+
+    fn holders(a: &Answer) -> Vec<String> {
+        a.held.iter().map(|s| s.what("198.51.100.3")).collect()
+    }
+
+    #[test]
+    fn the_block_that_covered_the_port() {
+        let sub = "block: subscriber 100.64.0.9 held 198.51.100.3 ports 1024-1535";
+        // (case, log, port asked, holders at T0)
+        let cases: [(&str, String, Option<u16>, &[&str]); 7] = [
+            (
+                "allocated before, released after",
+                block(
+                    "allocate",
+                    "2026-12-03T09:00:00Z",
+                    "100.64.0.9",
+                    "1024-1535",
+                ) + &block("release", "2026-12-03T11:00:00Z", "100.64.0.9", "1024-1535"),
+                Some(1030),
+                &[sub],
+            ),
+            (
+                "allocated at T, never released",
+                block("allocate", T0, "100.64.0.9", "1024-1535"),
+                Some(1535),
+                &[sub],
+            ),
+            (
+                "allocated after",
+                block(
+                    "allocate",
+                    "2026-12-03T10:00:06Z",
+                    "100.64.0.9",
+                    "1024-1535",
+                ),
+                Some(1030),
+                &[],
+            ),
+            (
+                "released before",
+                block(
+                    "allocate",
+                    "2026-12-03T09:00:00Z",
+                    "100.64.0.9",
+                    "1024-1535",
+                ) + &block(
+                    "release",
+                    "2026-12-03T10:00:04.999Z",
+                    "100.64.0.9",
+                    "1024-1535",
+                ),
+                Some(1030),
+                &[],
+            ),
+            (
+                "another port",
+                block(
+                    "allocate",
+                    "2026-12-03T09:00:00Z",
+                    "100.64.0.9",
+                    "1024-1535",
+                ),
+                Some(1536),
+                &[],
+            ),
+            (
+                "two subscribers over time on the same block",
+                block(
+                    "allocate",
+                    "2026-12-03T08:00:00Z",
+                    "100.64.0.7",
+                    "1024-1535",
+                ) + &block("release", "2026-12-03T09:00:00Z", "100.64.0.7", "1024-1535")
+                    + &block(
+                        "allocate",
+                        "2026-12-03T09:30:00Z",
+                        "100.64.0.9",
+                        "1024-1535",
+                    )
+                    + &block(
+                        "allocate",
+                        "2026-12-03T10:30:00Z",
+                        "100.64.0.8",
+                        "1024-1535",
+                    ),
+                Some(1100),
+                &[sub],
+            ),
+            (
+                "the address alone: every block on it",
+                block(
+                    "allocate",
+                    "2026-12-03T09:00:00Z",
+                    "100.64.0.9",
+                    "1024-1535",
+                ) + &block(
+                    "allocate",
+                    "2026-12-03T09:00:00Z",
+                    "100.64.0.10",
+                    "1536-2047",
+                ),
+                None,
+                &[
+                    sub,
+                    "block: subscriber 100.64.0.10 held 198.51.100.3 ports 1536-2047",
+                ],
+            ),
+        ];
+        for (case, log, port, want) in cases {
+            let a = scan(port, &log).who(at(T0));
+            assert_eq!(holders(&a), want, "{case}\n{a}");
+        }
+        // The second subscriber's block was taken over with no release
+        // logged: the answer says so, and names before and after.
+        let log = cases_log();
+        let a = scan(Some(1100), &log).who(at("2026-12-03T10:45:00Z"));
+        assert_eq!(
+            holders(&a),
+            ["block: subscriber 100.64.0.8 held 198.51.100.3 ports 1024-1535"]
+        );
+        let a = scan(Some(1100), &log).who(at("2026-12-03T09:10:00Z"));
+        let text = a.to_string();
+        assert!(
+            text.starts_with(
+                "external 198.51.100.3:1100 at 2026-12-03T09:10:00.000Z: nothing held it then\n\
+             before: block: subscriber 100.64.0.7 held 198.51.100.3 ports 1024-1535 from \
+             2026-12-03T08:00:00.000Z (a.log:1) until 2026-12-03T09:00:00.000Z (a.log:2)\n\
+             after: block: subscriber 100.64.0.9"
+            ),
+            "{text}"
+        );
+        let a = scan(Some(1100), &log).who(at("2026-12-03T10:00:00Z"));
+        assert!(
+            a.to_string().contains(
+                "until 2026-12-03T10:30:00.000Z (a.log:4: taken over; no release logged)"
+            ),
+            "{a}"
+        );
+        let j = a.json();
+        assert_eq!(j["held"][0]["subscriber"], "100.64.0.9");
+        assert_eq!(j["held"][0]["ended_by"], "takeover");
+        assert_eq!(j["held"][0]["from"], "2026-12-03T09:30:00.000Z");
+        assert_eq!(j["read"]["masq_lines"], 4);
+    }
+
+    fn cases_log() -> String {
+        block(
+            "allocate",
+            "2026-12-03T08:00:00Z",
+            "100.64.0.7",
+            "1024-1535",
+        ) + &block("release", "2026-12-03T09:00:00Z", "100.64.0.7", "1024-1535")
+            + &block(
+                "allocate",
+                "2026-12-03T09:30:00Z",
+                "100.64.0.9",
+                "1024-1535",
+            )
+            + &block(
+                "allocate",
+                "2026-12-03T10:30:00Z",
+                "100.64.0.8",
+                "1024-1535",
+            )
+    }
+
+    #[test]
+    fn mappings_and_sessions_on_the_exact_port() {
+        let log = line(
+            "2026-12-03T09:00:00Z",
+            "mapping-create proto=6 inside=100.64.0.9:8080 outside=198.51.100.3:1030 at=1",
+        ) + &line(
+            "2026-12-03T10:00:00Z",
+            "session-create proto=6 inside=100.64.0.9:8080 outside=198.51.100.3:1030 \
+             remote=192.0.2.1:5555 at=2",
+        ) + &line(
+            "2026-12-03T10:00:01Z",
+            "session-create proto=6 inside=100.64.0.9:8080 outside=198.51.100.3:1031 at=2",
+        ) + &line(
+            "2026-12-03T10:00:04Z",
+            "session-delete proto=6 inside=100.64.0.9:8080 outside=198.51.100.3:1030 at=3",
+        );
+        let a = scan(Some(1030), &log).who(at(T0));
+        assert_eq!(
+            holders(&a),
+            ["mapping tcp: inside 100.64.0.9:8080 -> external 198.51.100.3:1030"]
+        );
+        let a = scan(Some(1030), &log).who(at("2026-12-03T10:00:02Z"));
+        assert_eq!(
+            holders(&a)[1],
+            "session tcp: inside 100.64.0.9:8080 -> external 198.51.100.3:1030 remote 192.0.2.1:5555"
+        );
+        assert_eq!(a.json()["held"][1]["kind"], "session");
+        assert_eq!(a.json()["held"][1]["inside"], "100.64.0.9:8080");
+    }
+
+    #[test]
+    fn other_lines_are_counted_and_bad_ones_named() {
+        let log = "<30>1 2026-12-03T10:00:00Z nat1 systemd - - - Started masq.service\n\
+                   Dec  3 10:00:00 nat1 kernel: eth0 up\n\
+                   \n\
+                   <134>1 2026-12-03T10:00:00Z nat1 masq - - - block-allocate subscriber=100.64.0.9 external=198.51.100.3 por\n\
+                   <134>1 yesterday nat1 masq - - - block-allocate subscriber=100.64.0.9 external=198.51.100.3 ports=1-2 at=1\n\
+                   <134>1 2026-12-03T10:00:00Z nat1 masq - - - exhausted resource=ports subscriber=100.64.0.9 external=198.51.100.3 at=1\n\
+                   <134>1 2026-12-03T10:00:00Z nat1 masq - - - block-allocate subscriber=100.64.0.9 external=198.51.100.3 ports=9-2 at=1\n\
+                   <134>1 2026-12-03T10:00:00Z nat1 masq - - - session-create proto=6 inside=x outside=198.51.100.3:80 at=1\n\
+                   <134>1 2026-12-03T10:00:00Z nat1 masq\n\
+                   \u{0}\u{ff}<134>1 garbage";
+        let a = scan(Some(1030), log).who(at(T0));
+        assert!(a.held.is_empty());
+        let text = a.to_string();
+        assert!(text.starts_with(
+            "external 198.51.100.3:1030 at 2026-12-03T10:00:05.000Z: the log holds no event on it"
+        ), "{text}");
+        assert!(text.contains(
+            "log: 1 file(s), 10 lines: 6 masq lines (0 events on it), 4 other lines skipped, 5 unreadable"
+        ), "{text}");
+        for want in [
+            "a.log:4: block-allocate without a valid ports= (skipped)",
+            "a.log:5: masq line without a readable timestamp",
+            "a.log:7: block-allocate without a valid ports=FIRST-LAST",
+            "a.log:8: session-create without a valid inside=",
+            "a.log:9: masq line without a message",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+        let j = a.json();
+        assert_eq!(j["read"]["unreadable"], 5);
+        assert_eq!(j["held"], serde_json::json!([]));
+    }
+}
