@@ -171,8 +171,8 @@ pub fn lookup(rc: &RunConfig, q: Query) -> Result<Vec<Answer>, String> {
         } else {
             format!(
                 "{q}: no static mapping has it, and without [deterministic] ports are \
-                 handed out at run time: see the event log's block-allocate events, or \
-                 `masq sessions` on the running masq"
+                 handed out at run time: ask the event log (`masq lookup --at TIME --log \
+                 FILE`), or `masq sessions` on the running masq"
             )
         });
     }

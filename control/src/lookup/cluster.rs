@@ -68,7 +68,14 @@ pub fn run(ask: &Ask) -> Result<Said, String> {
         Query::External(a, _) if boxes.len() > 1 => {
             let owners = cluster::owners(&boxes, u32::from(a));
             if owners.is_empty() {
-                let all: Vec<String> = boxes.iter().map(Member::summary).collect();
+                let all: Vec<String> = boxes
+                    .iter()
+                    .map(|b| {
+                        let ext: Vec<String> =
+                            b.external().iter().map(|(p, _)| p.to_string()).collect();
+                        format!("{} {}", b.name, ext.join(" "))
+                    })
+                    .collect();
                 return Err(format!(
                     "{q}: no box of the cluster announces it ({})",
                     all.join("; ")
@@ -93,7 +100,7 @@ pub fn run(ask: &Ask) -> Result<Said, String> {
                 found = true;
                 text += &super::text(answers);
             }
-            Err(e) if named => whys.push(format!("{}: {e}", b.name)),
+            Err(e) if named => whys.push(format!("{}: {e}", b.label())),
             Err(e) => whys.push(e.clone()),
         }
         parts.push(json!({
@@ -121,7 +128,7 @@ pub fn run(ask: &Ask) -> Result<Said, String> {
         }
     };
     if ask.at.is_none() && !found {
-        return Err(whys.join("\n"));
+        return Err(whys.join("\nmasq: "));
     }
     if ask.json {
         text = pretty(&json!({

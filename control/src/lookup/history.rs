@@ -254,11 +254,19 @@ impl Scan {
     fn line(&mut self, file: usize, n: usize, text: &str) {
         self.lines += 1;
         let words: Vec<&str> = text.split_whitespace().collect();
-        // <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG...
-        let syslog = words.first().is_some_and(|w| {
-            w.starts_with('<') && w.ends_with(">1") && w.len() <= 6 && w.len() >= 4
-        });
-        if !syslog || words.get(3) != Some(&"masq") {
+        // <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG..., from the line's
+        // start or after what a collector put before it (journalctl's
+        // `Dec 03 10:00:05 host masq[7]: `).
+        let header = |w: &&str| {
+            w.len() >= 4
+                && w.len() <= 6
+                && w.starts_with('<')
+                && w.ends_with(">1")
+                && w[1..w.len() - 2].bytes().all(|b| b.is_ascii_digit())
+        };
+        let start = words.iter().position(|w| header(&w));
+        let words = &words[start.unwrap_or(words.len())..];
+        if words.get(3) != Some(&"masq") {
             self.other += 1;
             return;
         }
@@ -591,15 +599,20 @@ mod tests {
                    <134>1 2026-12-03T10:00:00Z nat1 masq - - - block-allocate subscriber=100.64.0.9 external=198.51.100.3 ports=9-2 at=1\n\
                    <134>1 2026-12-03T10:00:00Z nat1 masq - - - session-create proto=6 inside=x outside=198.51.100.3:80 at=1\n\
                    <134>1 2026-12-03T10:00:00Z nat1 masq\n\
-                   \u{0}\u{ff}<134>1 garbage";
-        let a = scan(Some(1030), log).who(at(T0));
+                   \u{0}\u{ff}<134>1 garbage\n\
+                   Dec 03 10:00:05 nat1 masq[7]: <134>1 2026-12-03T10:00:00Z nat1 masq - - - block-allocate subscriber=100.64.0.9 external=198.51.100.3 ports=1024-1535 at=1";
+        let a = scan(Some(1030), log).who(at("2026-12-03T09:00:00Z"));
         assert!(a.held.is_empty());
         let text = a.to_string();
-        assert!(text.starts_with(
-            "external 198.51.100.3:1030 at 2026-12-03T10:00:05.000Z: the log holds no event on it"
-        ), "{text}");
+        assert!(
+            text.starts_with(
+                "external 198.51.100.3:1030 at 2026-12-03T09:00:00.000Z: nothing held it then\n\
+             after: block: subscriber 100.64.0.9"
+            ),
+            "{text}"
+        );
         assert!(text.contains(
-            "log: 1 file(s), 10 lines: 6 masq lines (0 events on it), 4 other lines skipped, 5 unreadable"
+            "log: 1 file(s), 11 lines: 7 masq lines (1 events on it), 4 other lines skipped, 5 unreadable"
         ), "{text}");
         for want in [
             "a.log:4: block-allocate without a valid ports= (skipped)",
@@ -612,6 +625,14 @@ mod tests {
         }
         let j = a.json();
         assert_eq!(j["read"]["unreadable"], 5);
+        let none = scan(Some(2000), log).who(at(T0)).to_string();
+        assert!(
+            none.starts_with(
+                "external 198.51.100.3:2000 at 2026-12-03T10:00:05.000Z: the log holds no \
+                 event on it"
+            ),
+            "{none}"
+        );
         assert_eq!(j["held"], serde_json::json!([]));
     }
 }
