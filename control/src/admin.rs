@@ -203,6 +203,29 @@ pub fn table(req: &Request, v: &Value) -> String {
             }
         }
         Request::Stats => {
+            let health: Vec<&str> = v["health"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<28} {}",
+                "health",
+                if health.is_empty() {
+                    "ok".to_string()
+                } else {
+                    health.join("; ")
+                }
+            );
+            if let Some(a) = v["routes_held"].as_array() {
+                let r: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                let r = if r.is_empty() {
+                    "none".to_string()
+                } else {
+                    r.join(", ")
+                };
+                let _ = writeln!(out, "{:<28} {r}", "routes held");
+            }
             if let Some(o) = v["totals"].as_object() {
                 for (k, x) in o {
                     let _ = writeln!(out, "{k:<28} {}", s(x));

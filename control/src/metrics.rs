@@ -50,6 +50,13 @@ pub struct Scrape {
     pub eventlog: Vec<(&'static str, [u64; 3])>,
     /// The PCP server's numbers; `None` when it is off.
     pub pcp: Option<PcpScrape>,
+    /// Whether the box is healthy (`/healthz`).
+    pub healthy: bool,
+    /// Times the health changed since start.
+    pub health_changes: u64,
+    /// Routes held for a routing daemon, per realm (empty: `[routing]`
+    /// is off).
+    pub routes: Vec<(crate::config::Realm, u64)>,
 }
 
 /// The PCP server's numbers at scrape time.
@@ -84,6 +91,11 @@ const COUNTERS: &[(&str, &str, &[&str])] = &[
         "masq_pcp_dropped_total",
         "Datagrams to the PCP server dropped without an answer, by reason.",
         &["reason"],
+    ),
+    (
+        "masq_health_changes_total",
+        "Times the box went from healthy to not healthy or back (/healthz).",
+        &[],
     ),
     (
         "masq_worker_stalls_total",
@@ -277,6 +289,16 @@ const GAUGES: &[(&str, &str, &[&str])] = &[
         "masq_umem_frames_unaccounted",
         "UMEM frames the worker cannot account for (0 unless a frame leaked).",
         &["worker"],
+    ),
+    (
+        "masq_healthy",
+        "1 while the box is healthy: every worker beats, both links up, the WAN next hop known (/healthz 200).",
+        &[],
+    ),
+    (
+        "masq_routes_held",
+        "Routes masq holds in the kernel for a routing daemon ([routing]), by realm: pool, access, draining.",
+        &["realm"],
     ),
     (
         "masq_pcp_mappings",
@@ -529,6 +551,11 @@ impl Metrics {
                 self.counter("masq_pcp_dropped_total", &[reason], *n);
             }
             self.gauge("masq_pcp_mappings", &[], p.mappings);
+        }
+        self.gauge("masq_healthy", &[], u64::from(s.healthy));
+        self.counter("masq_health_changes_total", &[], s.health_changes);
+        for (realm, n) in &s.routes {
+            self.gauge("masq_routes_held", &[&realm.to_string()], *n);
         }
         self.counter("masq_config_reloads_total", &["ok"], s.reloads.0);
         self.counter("masq_config_reloads_total", &["failed"], s.reloads.1);

@@ -184,6 +184,8 @@ impl Control {
             "reloads_ok": self.reloads.0,
             "reloads_failed": self.reloads.1,
             "workers_stalled": self.stalled(),
+            "health": self.health(),
+            "routes_held": self.routing_routes(),
             "worker_stalls": self.stalls.iter().map(|s| s.count).collect::<Vec<_>>(),
             "totals": {
                 "rx_lan_packets": io(Io::RxLan),

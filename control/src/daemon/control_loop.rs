@@ -86,6 +86,7 @@ impl Control {
                 eprintln!("masq: {}", stats_line(&self.shared));
             }
             self.watch_heartbeats();
+            self.follow_routing();
             if handles.iter().any(|h| h.is_finished()) {
                 return Err("a worker stopped".into());
             }

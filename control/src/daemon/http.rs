@@ -365,11 +365,11 @@ impl Control {
     }
 
     fn health_page(&self) -> Answer {
-        let stalled = self.stalled();
-        if stalled.is_empty() {
+        let why = self.health();
+        if why.is_empty() {
             Answer::new(200, "ok\n")
         } else {
-            Answer::new(503, format!("stalled: {}\n", stalled.join(", ")))
+            Answer::new(503, format!("{}\n", why.join("; ")))
         }
     }
 
@@ -429,6 +429,9 @@ impl Control {
                 dropped: p.server.drop_counts(),
                 mappings: p.server.mappings() as u64,
             }),
+            healthy: self.healthy == Some(true),
+            health_changes: self.health_changes,
+            routes: self.routes_held(),
         }
     }
 }

@@ -84,6 +84,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         hup,
     } = start::start(opts)?;
     let result = ctl.run(&stop, &hup, &handles);
+    // Traffic stops coming before the workers stop.
+    ctl.withdraw_routes();
     let shared = Arc::clone(&ctl.shared);
     shared.stop.store(true, Ordering::Relaxed);
     let mut shards = Vec::new();
@@ -152,6 +154,12 @@ struct Control {
     stalls: Vec<Stall>,
     /// The PCP server (None: `[pcp]` turned it off).
     pcp: Option<pcp::Pcp>,
+    /// The routes held for a routing daemon (None: `[routing]` is off).
+    routing: Option<routing::Routing>,
+    /// Whether the box was healthy at the last look (None: not looked yet).
+    healthy: Option<bool>,
+    /// Times the health changed since start.
+    health_changes: u64,
 }
 
 /// A worker's stall record.

@@ -90,6 +90,7 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         .index_of(&rc.lan)
         .and_then(|i| kernel.view().primary_address(i));
     let pcp = pcp::open(&rc, lan_address, 0)?;
+    let routing = super::routing::Routing::open(&rc.routing)?;
     let log_outputs = eventlog::Outputs::open(&rc.log)?;
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
     let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward, kernel.view())?;
@@ -181,6 +182,9 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         neighbours: std::collections::HashMap::new(),
         stalls: vec![Stall::default(); workers],
         pcp,
+        routing,
+        healthy: None,
+        health_changes: 0,
     };
     let public = ctl.public_address();
     if let Some(p) = &mut ctl.pcp {

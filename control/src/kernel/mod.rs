@@ -23,15 +23,17 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
-    NLM_F_REPLACE, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::LinkMessage;
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
 };
-use netlink_packet_route::route::{RouteMessage, RouteType};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteRealm, RouteScope, RouteType,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -81,6 +83,26 @@ pub struct Kernel {
     failed: HashMap<Ipv4Addr, String>,
     /// Lines to log: failed requests, overruns.
     notes: Vec<String>,
+    /// Route requests not yet answered, by sequence number: what each
+    /// asked, to name it in an error.
+    route_requests: HashMap<u32, String>,
+}
+
+/// A route of masq's own ([`Kernel::set_route`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteRequest {
+    /// Destination and prefix length.
+    pub dst: Ipv4Addr,
+    /// Prefix length.
+    pub len: u8,
+    /// The routing table.
+    pub table: u32,
+    /// The interface the route goes through.
+    pub oif: u32,
+    /// The route protocol number.
+    pub protocol: u8,
+    /// The realm (destination part).
+    pub realm: u16,
 }
 
 impl Kernel {
@@ -107,6 +129,7 @@ impl Kernel {
             requests: HashMap::new(),
             failed: HashMap::new(),
             notes: Vec::new(),
+            route_requests: HashMap::new(),
         };
         let deadline = Instant::now() + DUMP_TIMEOUT;
         k.kick()?;
@@ -208,6 +231,45 @@ impl Kernel {
         Ok(())
     }
 
+    /// Adds (or replaces) or deletes a route through interface `oif` in
+    /// `table`, with masq's route protocol and a realm (`[routing]`). The
+    /// kernel's answer to a failed request is noted, naming the route.
+    pub fn set_route(&mut self, add: bool, r: &RouteRequest) -> io::Result<()> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.destination_prefix_length = r.len;
+        m.header.table = if r.table < 256 { r.table as u8 } else { 0 };
+        m.header.protocol = RouteProtocol::Other(r.protocol);
+        m.header.scope = RouteScope::Link;
+        m.header.kind = RouteType::Unicast;
+        m.attributes.push(RouteAttribute::Table(r.table));
+        m.attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet(r.dst)));
+        m.attributes.push(RouteAttribute::Oif(r.oif));
+        m.attributes.push(RouteAttribute::Realm(RouteRealm {
+            source: 0,
+            destination: r.realm,
+        }));
+        let (msg, flags) = if add {
+            (
+                RouteNetlinkMessage::NewRoute(m),
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+            )
+        } else {
+            (RouteNetlinkMessage::DelRoute(m), NLM_F_REQUEST | NLM_F_ACK)
+        };
+        let seq = self.send(msg, flags)?;
+        if self.route_requests.len() >= 256 {
+            self.route_requests.clear();
+        }
+        let verb = if add { "adding" } else { "removing" };
+        self.route_requests.insert(
+            seq,
+            format!("{verb} route {}/{} (table {})", r.dst, r.len, r.table),
+        );
+        Ok(())
+    }
+
     /// Takes the messages of one datagram.
     fn datagram(&mut self, buf: &[u8], changes: &mut Changes) -> io::Result<()> {
         for m in messages(buf) {
@@ -252,8 +314,15 @@ impl Kernel {
                         self.failed.insert(a, text);
                     }
                 }
-                None => self.notes.push(format!("request {seq}: {}", e.to_io())),
+                None => match self.route_requests.remove(&seq) {
+                    Some(what) => self.notes.push(format!("{what}: {}", e.to_io())),
+                    None => self.notes.push(format!("request {seq}: {}", e.to_io())),
+                },
             },
+            NetlinkPayload::Error(_) => {
+                // An acknowledgement.
+                self.route_requests.remove(&seq);
+            }
             NetlinkPayload::Overrun(_) => self.overrun(),
             NetlinkPayload::InnerMessage(_) => {
                 if let (Some(r), true) = (&mut self.running, m.header.flags & NLM_F_DUMP_INTR != 0)
