@@ -264,7 +264,7 @@ impl Scan {
                 && w.ends_with(">1")
                 && w[1..w.len() - 2].bytes().all(|b| b.is_ascii_digit())
         };
-        let start = words.iter().position(|w| header(&w));
+        let start = words.iter().position(header);
         let words = &words[start.unwrap_or(words.len())..];
         if words.get(3) != Some(&"masq") {
             self.other += 1;
