@@ -138,15 +138,13 @@ fn lookup_across_the_cluster_and_in_time() {
         ),
     );
     let b = box_file(&d, "b/box2.toml", "\"198.51.100.0/28\"", "");
-    let (ok, out, err) = text(&masq(&[
-        "lookup",
-        "-c",
-        &a,
-        "-c",
-        &b,
-        "--external",
-        "203.0.113.1:8000",
-    ]));
+    // Both boxes, the external address, and what follows.
+    let ask = |external: &str, more: &[&str]| {
+        let mut v = vec!["lookup", "-c", &a, "-c", &b, "--external", external];
+        v.extend(more);
+        text(&masq(&v))
+    };
+    let (ok, out, err) = ask("203.0.113.1:8000", &[]);
     assert!(ok, "{err}");
     assert_eq!(
         out,
@@ -155,15 +153,7 @@ fn lookup_across_the_cluster_and_in_time() {
              deterministic: inside 100.65.0.70 -> external 203.0.113.1 ports 7024-8023\n"
         )
     );
-    let (ok, _, err) = text(&masq(&[
-        "lookup",
-        "-c",
-        &a,
-        "-c",
-        &b,
-        "--external",
-        "192.0.2.1:80",
-    ]));
+    let (ok, _, err) = ask("192.0.2.1:80", &[]);
     assert!(!ok);
     assert!(
         err.starts_with("masq: external 192.0.2.1:80: no box of the cluster announces it"),
@@ -179,19 +169,7 @@ fn lookup_across_the_cluster_and_in_time() {
          <134>1 2026-12-03T11:00:00.000Z nat2 masq - - - block-release \
          subscriber=100.64.0.9 external=198.51.100.3 ports=1024-1535 at=7205\n",
     );
-    let args = |at: &'static str| {
-        let mut v = vec![
-            "lookup",
-            "-c",
-            &a,
-            "-c",
-            &b,
-            "--external",
-            "198.51.100.3:1030",
-        ];
-        v.extend(["--at", at, "--log", &log]);
-        text(&masq(&v))
-    };
+    let args = |at: &str| ask("198.51.100.3:1030", &["--at", at, "--log", &log]);
     let (ok, out, err) = args("2026-12-03T10:00:05Z");
     assert!(ok, "{err}");
     let want = format!(

@@ -387,6 +387,11 @@ mod tests {
         )
     }
 
+    /// Subscriber 100.64.0.9's block 1024-1535.
+    fn nine(what: &str, time: &str) -> String {
+        block(what, time, "100.64.0.9", "1024-1535")
+    }
+
     fn scan(port: Option<u16>, log: &str) -> Scan {
         let mut s = Scan::new("198.51.100.3".parse().unwrap(), port);
         s.read("a.log", log.as_bytes()).unwrap();
@@ -404,95 +409,50 @@ mod tests {
         let cases: [(&str, String, Option<u16>, &[&str]); 7] = [
             (
                 "allocated before, released after",
-                block(
-                    "allocate",
-                    "2026-12-03T09:00:00Z",
-                    "100.64.0.9",
-                    "1024-1535",
-                ) + &block("release", "2026-12-03T11:00:00Z", "100.64.0.9", "1024-1535"),
+                nine("allocate", "2026-12-03T09:00:00Z") + &nine("release", "2026-12-03T11:00:00Z"),
                 Some(1030),
                 &[sub],
             ),
             (
                 "allocated at T, never released",
-                block("allocate", T0, "100.64.0.9", "1024-1535"),
+                nine("allocate", T0),
                 Some(1535),
                 &[sub],
             ),
             (
                 "allocated after",
-                block(
-                    "allocate",
-                    "2026-12-03T10:00:06Z",
-                    "100.64.0.9",
-                    "1024-1535",
-                ),
+                nine("allocate", "2026-12-03T10:00:06Z"),
                 Some(1030),
                 &[],
             ),
             (
                 "released before",
-                block(
-                    "allocate",
-                    "2026-12-03T09:00:00Z",
-                    "100.64.0.9",
-                    "1024-1535",
-                ) + &block(
-                    "release",
-                    "2026-12-03T10:00:04.999Z",
-                    "100.64.0.9",
-                    "1024-1535",
-                ),
+                nine("allocate", "2026-12-03T09:00:00Z")
+                    + &nine("release", "2026-12-03T10:00:04.999Z"),
                 Some(1030),
                 &[],
             ),
             (
                 "another port",
-                block(
-                    "allocate",
-                    "2026-12-03T09:00:00Z",
-                    "100.64.0.9",
-                    "1024-1535",
-                ),
+                nine("allocate", "2026-12-03T09:00:00Z"),
                 Some(1536),
                 &[],
             ),
             (
                 "two subscribers over time on the same block",
-                block(
-                    "allocate",
-                    "2026-12-03T08:00:00Z",
-                    "100.64.0.7",
-                    "1024-1535",
-                ) + &block("release", "2026-12-03T09:00:00Z", "100.64.0.7", "1024-1535")
-                    + &block(
-                        "allocate",
-                        "2026-12-03T09:30:00Z",
-                        "100.64.0.9",
-                        "1024-1535",
-                    )
-                    + &block(
-                        "allocate",
-                        "2026-12-03T10:30:00Z",
-                        "100.64.0.8",
-                        "1024-1535",
-                    ),
+                cases_log(),
                 Some(1100),
                 &[sub],
             ),
             (
                 "the address alone: every block on it",
-                block(
-                    "allocate",
-                    "2026-12-03T09:00:00Z",
-                    "100.64.0.9",
-                    "1024-1535",
-                ) + &block(
-                    "allocate",
-                    "2026-12-03T09:00:00Z",
-                    "100.64.0.10",
-                    "1536-2047",
-                ),
+                nine("allocate", "2026-12-03T09:00:00Z")
+                    + &block(
+                        "allocate",
+                        "2026-12-03T09:00:00Z",
+                        "100.64.0.10",
+                        "1536-2047",
+                    ),
                 None,
                 &[
                     sub,
@@ -544,12 +504,7 @@ mod tests {
             "100.64.0.7",
             "1024-1535",
         ) + &block("release", "2026-12-03T09:00:00Z", "100.64.0.7", "1024-1535")
-            + &block(
-                "allocate",
-                "2026-12-03T09:30:00Z",
-                "100.64.0.9",
-                "1024-1535",
-            )
+            + &nine("allocate", "2026-12-03T09:30:00Z")
             + &block(
                 "allocate",
                 "2026-12-03T10:30:00Z",
