@@ -305,7 +305,8 @@ impl Scan {
     fn spans(&self) -> Vec<Span> {
         let mut ev = self.events.clone();
         ev.sort_by_key(|e| e.ms);
-        ev.iter()
+        let mut v: Vec<Span> = ev
+            .iter()
             .enumerate()
             .filter(|(_, e)| e.begins)
             .map(|(i, e)| {
@@ -320,11 +321,26 @@ impl Scan {
                 });
                 Span {
                     held: e.held,
-                    from: (e.ms, self.at(e)),
+                    from: Some((e.ms, self.at(e))),
                     until: end.map(|(x, how)| (x.ms, self.at(x), how)),
                 }
             })
-            .collect()
+            .collect();
+        // A release whose beginning the log lacks (it began before the
+        // log's first line, as after a rotation): held until then.
+        for (i, e) in ev.iter().enumerate().filter(|(_, e)| !e.begins) {
+            if !ev[..i]
+                .iter()
+                .any(|b| b.begins && b.held.ended_by(&e.held, false))
+            {
+                v.push(Span {
+                    held: e.held,
+                    from: None,
+                    until: Some((e.ms, self.at(e), End::Released)),
+                });
+            }
+        }
+        v
     }
 
     fn at(&self, e: &Event) -> String {
@@ -334,7 +350,9 @@ impl Scan {
     /// Who held the address (and port) at `at`.
     pub fn who(&self, at: Ms) -> Answer {
         let spans = self.spans();
-        let live = |s: &&Span| s.from.0 <= at && s.until.as_ref().is_none_or(|u| u.0 >= at);
+        let live = |s: &&Span| {
+            s.from.as_ref().is_none_or(|f| f.0 <= at) && s.until.as_ref().is_none_or(|u| u.0 >= at)
+        };
         let held: Vec<Span> = spans.iter().filter(live).cloned().collect();
         let before = spans
             .iter()
@@ -343,8 +361,8 @@ impl Scan {
             .cloned();
         let after = spans
             .iter()
-            .filter(|s| s.from.0 > at)
-            .min_by_key(|s| s.from.0)
+            .filter(|s| s.from.as_ref().is_some_and(|f| f.0 > at))
+            .min_by_key(|s| s.from.as_ref().map(|f| f.0))
             .cloned();
         Answer {
             query: match self.port {
@@ -369,6 +387,7 @@ impl Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const T0: &str = "2026-12-03T10:00:05.000Z";
 
@@ -406,7 +425,7 @@ mod tests {
     fn the_block_that_covered_the_port() {
         let sub = "block: subscriber 100.64.0.9 held 198.51.100.3 ports 1024-1535";
         // (case, log, port asked, holders at T0)
-        let cases: [(&str, String, Option<u16>, &[&str]); 7] = [
+        let cases: [(&str, String, Option<u16>, &[&str]); 9] = [
             (
                 "allocated before, released after",
                 nine("allocate", "2026-12-03T09:00:00Z") + &nine("release", "2026-12-03T11:00:00Z"),
@@ -443,6 +462,18 @@ mod tests {
                 cases_log(),
                 Some(1100),
                 &[sub],
+            ),
+            (
+                "released after, allocated before the log began",
+                nine("release", "2026-12-03T10:30:00Z") + &nine("allocate", "2026-12-03T10:40:00Z"),
+                Some(1030),
+                &[sub],
+            ),
+            (
+                "released before, allocated before the log began",
+                nine("release", "2026-12-03T09:30:00Z"),
+                Some(1030),
+                &[],
             ),
             (
                 "the address alone: every block on it",
@@ -483,6 +514,15 @@ mod tests {
             ),
             "{text}"
         );
+        let a = scan(Some(1030), &nine("release", "2026-12-03T10:30:00Z")).who(at(T0));
+        assert!(
+            a.to_string().contains(
+                "ports 1024-1535 from before the log's first line until \
+                 2026-12-03T10:30:00.000Z (a.log:1)\n"
+            ),
+            "{a}"
+        );
+        assert_eq!(a.json()["held"][0]["from"], Value::Null);
         let a = scan(Some(1100), &log).who(at("2026-12-03T10:00:00Z"));
         assert!(
             a.to_string().contains(

@@ -25,8 +25,9 @@ pub enum End {
 pub struct Span {
     /// What was held.
     pub held: Held,
-    /// When it began, and the line that says so.
-    pub from: (Ms, String),
+    /// When it began, and the line that says so; None: before the log's
+    /// first line (the log has only its end).
+    pub from: Option<(Ms, String)>,
     /// When it ended, the line, and how; None: held to the log's end.
     pub until: Option<(Ms, String, End)>,
 }
@@ -78,20 +79,19 @@ impl Span {
                 rfc3339(*ms)
             ),
         };
-        format!(
-            "{} from {} ({}) {until}",
-            self.what(addr),
-            rfc3339(self.from.0),
-            self.from.1
-        )
+        let from = match &self.from {
+            Some((ms, at)) => format!("from {} ({at})", rfc3339(*ms)),
+            None => "from before the log's first line".to_string(),
+        };
+        format!("{} {from} {until}", self.what(addr))
     }
 
     fn json(&self, addr: &str) -> Value {
         let mut v = json!({
             "kind": self.held.kind(),
             "what": self.what(addr),
-            "from": rfc3339(self.from.0),
-            "from_line": self.from.1,
+            "from": self.from.as_ref().map(|f| rfc3339(f.0)),
+            "from_line": self.from.as_ref().map(|f| f.1.clone()),
         });
         if let Held::Block { subscriber, ports } = self.held {
             v["subscriber"] = fmt_addr(subscriber).to_string().into();
