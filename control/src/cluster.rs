@@ -16,7 +16,7 @@ use masq_core::addr::fmt_addr;
 use masq_core::Prefix;
 use serde_json::{json, Value};
 
-use crate::config::{Mode, RunConfig};
+use crate::config::{external_prefixes, Mode, Origin, RunConfig};
 
 /// One box of the cluster: its name, its file and its configuration.
 #[derive(Clone, Debug)]
@@ -53,19 +53,13 @@ impl Member {
     /// where it comes from: the pool's prefixes, then the static outside
     /// addresses the pool lacks (once each).
     pub fn external(&self) -> Vec<(Prefix, String)> {
-        let c = &self.config.core;
-        let mut v: Vec<(Prefix, String)> =
-            c.pool.iter().map(|&p| (p, format!("pool {p}"))).collect();
-        for m in &c.statics {
-            if c.pool.iter().any(|p| p.contains(m.outside)) {
-                continue;
-            }
-            let p = Prefix::new(m.outside, 32).expect("a /32 has no host bits");
-            if !v.iter().any(|(q, _)| *q == p) {
-                v.push((p, format!("static {}", fmt_addr(m.outside))));
-            }
-        }
-        v
+        external_prefixes(&self.config.core)
+            .into_iter()
+            .map(|(p, origin)| match origin {
+                Origin::Pool => (p, format!("pool {p}")),
+                Origin::Static => (p, format!("static {}", fmt_addr(p.addr()))),
+            })
+            .collect()
     }
 
     /// Number of external addresses the box announces.

@@ -6,7 +6,10 @@
 //! SIGHUP reload) and, when `[log]` asks for it, the NAT event logger
 //! (IPFIX, syslog) until SIGINT or SIGTERM, when it stops the workers,
 //! detaches the programs and prints a report. `masq check-config FILE`
-//! prints the effective configuration or the first error. `masq sessions`,
+//! prints the effective configuration or the first error; given the files
+//! of every box of a cluster, it refuses overlapping pools by name.
+//! `masq lookup` answers who holds an external address from the
+//! configurations (and, at a time, from the event log). `masq sessions`,
 //! `subscribers`, `stats` and `flush` ask a running masq over its admin
 //! socket.
 
