@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::eventlog::{self, LogConfig};
 
 mod routing;
-pub use routing::{Realm, Route, RoutingConfig};
+pub use routing::{external_prefixes, Origin, Realm, Route, RoutingConfig};
 
 /// How the external address is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -2,7 +2,8 @@
 //! or where an inside address is translated to, answered from the
 //! configuration alone (deterministic NAT, RFC 7422, and static mappings).
 //! Dynamic port blocks are handed out at run time; for them the answer is
-//! in the event log.
+//! in the event log ([`history`]). [`cluster`] runs the command over one
+//! box or several.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -12,6 +13,9 @@ use masq_core::{deterministic, proto, StaticMapping};
 use serde_json::{json, Value};
 
 use crate::config::RunConfig;
+
+pub mod cluster;
+pub mod history;
 
 /// What is asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,8 +171,8 @@ pub fn lookup(rc: &RunConfig, q: Query) -> Result<Vec<Answer>, String> {
         } else {
             format!(
                 "{q}: no static mapping has it, and without [deterministic] ports are \
-                 handed out at run time: see the event log's block-allocate events, or \
-                 `masq sessions` on the running masq"
+                 handed out at run time: ask the event log (`masq lookup --at TIME --log \
+                 FILE`), or `masq sessions` on the running masq"
             )
         });
     }

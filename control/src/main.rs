@@ -6,7 +6,10 @@
 //! SIGHUP reload) and, when `[log]` asks for it, the NAT event logger
 //! (IPFIX, syslog) until SIGINT or SIGTERM, when it stops the workers,
 //! detaches the programs and prints a report. `masq check-config FILE`
-//! prints the effective configuration or the first error. `masq sessions`,
+//! prints the effective configuration or the first error; given the files
+//! of every box of a cluster, it refuses overlapping pools by name.
+//! `masq lookup` answers who holds an external address from the
+//! configurations (and, at a time, from the event log). `masq sessions`,
 //! `subscribers`, `stats` and `flush` ask a running masq over its admin
 //! socket.
 
@@ -20,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 
 use masq_control::admin::{self, Request};
 use masq_control::sharing::{self, Sharing};
-use masq_control::{config, daemon, lookup};
+use masq_control::{cluster, config, daemon, lookup};
 
 #[derive(Parser, Debug)]
 #[command(name = "masq", version, about = "Carrier-grade NAT44 on AF_XDP")]
@@ -57,15 +60,18 @@ enum Cmd {
         fault_injection: bool,
     },
     /// Check a configuration file and print the effective configuration
-    /// (TOML, or JSON with --json).
+    /// (TOML, or JSON with --json); with several files, check each and
+    /// the set as one cluster (no overlapping pools, docs/scale-out.md).
     CheckConfig {
         /// The configuration file (TOML).
         #[arg(long, short, required_unless_present = "file", conflicts_with = "file")]
         config: Option<PathBuf>,
-        /// The configuration file, given without --config.
+        /// The configuration file(s), given without --config: one per box
+        /// of a cluster.
         #[arg(value_name = "FILE")]
-        file: Option<PathBuf>,
-        /// Print the effective configuration as JSON.
+        file: Vec<PathBuf>,
+        /// Print the effective configuration (several files: the boxes
+        /// and the verdict) as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -95,11 +101,13 @@ enum Cmd {
     },
     /// Who holds an external IP (or IP:PORT), or where an inside address
     /// is translated to, from the configuration alone (deterministic NAT
-    /// and static mappings; no running masq needed).
+    /// and static mappings; no running masq needed); with several
+    /// --config, the box of the cluster that announces the address; with
+    /// --at and --log, who held it at that time by the NAT event log.
     Lookup {
-        /// The configuration file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The configuration file (TOML); once per box of a cluster.
+        #[arg(long, short, required_unless_present = "log")]
+        config: Vec<PathBuf>,
         /// External IP, or IP:PORT, to find the subscribers of.
         #[arg(long, value_name = "IP[:PORT]", value_parser = parse_external, conflicts_with = "inside", required_unless_present = "inside")]
         external: Option<External>,
@@ -107,6 +115,13 @@ enum Cmd {
         /// ports of.
         #[arg(long)]
         inside: Option<Ipv4Addr>,
+        /// The time to answer for: RFC 3339 (2026-12-03T10:00:05Z) or
+        /// seconds since the epoch; needs --log and --external.
+        #[arg(long, value_name = "TIME", requires = "log", conflicts_with = "inside")]
+        at: Option<String>,
+        /// The NAT event log (syslog lines), once per file; needs --at.
+        #[arg(long, value_name = "FILE", requires = "at")]
+        log: Vec<PathBuf>,
         /// Print the answer as JSON.
         #[arg(long)]
         json: bool,
@@ -231,8 +246,15 @@ fn write_out(text: &str) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
+        Cmd::CheckConfig { file, json, .. } if file.len() > 1 => {
+            let (text, problems) = cluster::check_files(&file, json);
+            write_out(&text).and_then(|()| match problems.is_empty() {
+                true => Ok(()),
+                false => Err(problems.join("\nmasq: ")),
+            })
+        }
         Cmd::CheckConfig { config, file, json } => {
-            let path = config.or(file).unwrap_or_default();
+            let path = config.or(file.into_iter().next()).unwrap_or_default();
             config::load(&path).and_then(|mut c| {
                 // SNAT: which pool addresses are this box's, as `masq run`
                 // would find them here.
@@ -295,21 +317,28 @@ fn main() -> ExitCode {
             config,
             external,
             inside,
+            at,
+            log,
             json,
-        } => config::load(&config).and_then(|rc| {
-            let q = match (external, inside) {
-                (Some(e), _) => lookup::Query::External(e.addr, e.port),
-                (None, Some(a)) => lookup::Query::Inside(a),
-                (None, None) => return Err("give --external IP[:PORT] or --inside IP".into()),
+        } => {
+            let query = match (external, inside) {
+                (Some(e), _) => Ok(lookup::Query::External(e.addr, e.port)),
+                (None, Some(a)) => Ok(lookup::Query::Inside(a)),
+                (None, None) => Err("give --external IP[:PORT] or --inside IP".to_string()),
             };
-            let answers = lookup::lookup(&rc, q)?;
-            if json {
-                let v = lookup::json(q, &answers);
-                write_out(&(serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n"))
-            } else {
-                write_out(&lookup::text(&answers))
-            }
-        }),
+            query.and_then(|query| {
+                let ask = lookup::cluster::Ask {
+                    configs: config,
+                    query,
+                    at,
+                    logs: log,
+                    json,
+                };
+                let said = lookup::cluster::run(&ask)?;
+                write_out(&said.text)?;
+                said.missing.map_or(Ok(()), Err)
+            })
+        }
         Cmd::Stats { client } => ask(Request::Stats, client),
         Cmd::Flush {
             subscriber,

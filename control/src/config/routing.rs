@@ -79,6 +79,32 @@ impl fmt::Display for Route {
     }
 }
 
+/// Where an external prefix comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A prefix of the pool.
+    Pool,
+    /// A static mapping's outside address the pool lacks.
+    Static,
+}
+
+/// The box's external addresses, which a cluster's boxes never share and
+/// a box announces upstream: the pool's prefixes, then the static
+/// mappings' outside addresses the pool lacks (once each, as /32).
+pub fn external_prefixes(core: &Config) -> Vec<(Prefix, Origin)> {
+    let mut v: Vec<(Prefix, Origin)> = core.pool.iter().map(|&p| (p, Origin::Pool)).collect();
+    for m in &core.statics {
+        if core.pool.iter().any(|p| p.contains(m.outside)) {
+            continue;
+        }
+        let p = Prefix::new(m.outside, 32).expect("a /32 has no host bits");
+        if !v.iter().any(|(q, _)| *q == p) {
+            v.push((p, Origin::Static));
+        }
+    }
+    v
+}
+
 /// `[routing]`, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoutingConfig {
@@ -168,30 +194,17 @@ impl RoutingConfig {
         Ok(c)
     }
 
-    /// The routes of a healthy box: the pool's prefixes and the static
-    /// mappings' outside addresses the pool lacks (realm pool), then the
-    /// access routes (realm access, or draining while the box drains).
+    /// The routes of a healthy box: the external prefixes (realm pool),
+    /// then the access routes (realm access, or draining while the box
+    /// drains).
     pub fn routes(&self, core: &Config, draining: bool) -> Vec<Route> {
-        let mut v: Vec<Route> = core
-            .pool
-            .iter()
-            .map(|&prefix| Route {
+        let mut v: Vec<Route> = external_prefixes(core)
+            .into_iter()
+            .map(|(prefix, _)| Route {
                 prefix,
                 realm: Realm::Pool,
             })
             .collect();
-        for m in &core.statics {
-            if !core.pool.iter().any(|p| p.contains(m.outside)) {
-                let prefix = Prefix::new(m.outside, 32).expect("a /32 has no host bits");
-                let r = Route {
-                    prefix,
-                    realm: Realm::Pool,
-                };
-                if !v.contains(&r) {
-                    v.push(r);
-                }
-            }
-        }
         let realm = if draining {
             Realm::Draining
         } else {
