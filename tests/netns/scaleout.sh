@@ -417,6 +417,8 @@ withdrawn "a lost WAN next hop" "$b" "$t0" 50
 L_MASQ="$W_MASQ" L_AR="$W_AR" L_UR="$W_UR"
 no_default() { [ -z "$(n "box$1" ip route show default)" ]; }
 wait_for 20 no_default "$b" || fail "box$b kept its default route: $(n "box$b" ip route show default)"
+r="$(birdc_ "box$b" show protocols all upstream)"
+grep -q "BFD session down" <<<"$r" || fail "box$b's upstream session did not go down by BFD: $r"
 h="$(n "box$b" curl -s --max-time 5 -w ' %{http_code}' http://127.0.0.1:9469/healthz || true)"
 [ "${h##* }" = 503 ] || fail "box$b without a WAN next hop: /healthz answered $h"
 L_DEF="$(after "box$b.mon" "$t0" "^Deleted default via 172\\.17\\.$b\\.1 ")"
