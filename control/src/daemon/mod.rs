@@ -156,7 +156,8 @@ struct Control {
     pcp: Option<pcp::Pcp>,
     /// The routes held for a routing daemon (None: `[routing]` is off).
     routing: Option<routing::Routing>,
-    /// Whether the box was healthy at the last look (None: not looked yet).
+    /// Whether the box was healthy at the last look (None: not yet
+    /// healthy since start).
     healthy: Option<bool>,
     /// Times the health changed since start.
     health_changes: u64,

@@ -133,16 +133,21 @@ impl Control {
     pub(super) fn follow_routing(&mut self) {
         let why = self.health();
         let healthy = why.is_empty();
-        if self.healthy != Some(healthy) {
-            if self.healthy.is_some() {
+        match self.healthy {
+            // Starting: what is still missing (the next hop's MAC, a
+            // first heartbeat) is not news, and masq's own lines say it.
+            None if !healthy => {}
+            None => self.healthy = Some(true),
+            Some(was) if was != healthy => {
                 self.health_changes += 1;
+                if healthy {
+                    eprintln!("masq: healthy again");
+                } else {
+                    eprintln!("masq: not healthy: {}", why.join("; "));
+                }
+                self.healthy = Some(healthy);
             }
-            if healthy {
-                eprintln!("masq: healthy");
-            } else {
-                eprintln!("masq: not healthy: {}", why.join("; "));
-            }
-            self.healthy = Some(healthy);
+            Some(_) => {}
         }
         let Some(r) = &self.routing else { return };
         let want = if healthy {
