@@ -58,6 +58,8 @@ pub(super) fn load(opts: &Options) -> Result<RunConfig, String> {
 /// Starts everything `masq run` runs; on error, nothing is left attached.
 pub(super) fn start(opts: Options) -> Result<Running, String> {
     let mut rc = load(&opts)?;
+    // Before the kernel's tables are read, so that they hold its interface.
+    let routing = super::routing::Routing::open(&rc.routing)?;
     let kernel = Kernel::open().map_err(|e| format!("rtnetlink: {e}"))?;
     let external = masquerade_address(&mut rc, kernel.view())?;
     own_pool_addresses(&mut rc, kernel.view())?;
@@ -90,7 +92,6 @@ pub(super) fn start(opts: Options) -> Result<Running, String> {
         .index_of(&rc.lan)
         .and_then(|i| kernel.view().primary_address(i));
     let pcp = pcp::open(&rc, lan_address, 0)?;
-    let routing = super::routing::Routing::open(&rc.routing)?;
     let log_outputs = eventlog::Outputs::open(&rc.log)?;
     let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
     let (lan_prog, wan_prog) = attach_programs(&rc, opts.l2_forward, kernel.view())?;
