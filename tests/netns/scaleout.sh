@@ -26,7 +26,8 @@
 # killed box's subscribers move, a flow from a subscriber of each other box
 # loses nothing and stays; restart re-announces; a stalled worker and a
 # lost WAN next hop (BFD) withdraw, recovery re-announces; masq drain takes
-# the box out of ar's ECMP and keeps its pool on ur. The times are
+# the box out of ar's ECMP and keeps its pool on ur; masq's interface
+# deleted or set down under it comes back with its routes. The times are
 # measured and printed (no timing assertions).
 # Needs root. Usage: tests/netns/scaleout.sh [path/to/masq]
 set -euo pipefail
@@ -448,6 +449,27 @@ t0="$(now)"
 wait_for 30 ar_has "$b" || fail "masq drain --undo: ar does not route over box$b again: $(ar_hops)"
 D_BACK_AR="$(after ar.mon "$t0" "$(ar_back "$b")")"
 ok "masq drain --undo on box$b: back in ar's ECMP after $D_BACK_AR ms"
+
+# --- masq's interface deleted or set down under it -------------------------
+b=2
+n "box$b" ip link del masq-routes
+wait_for 50 holds_routes "$b" || fail "box$b's interface deleted: masq did not make it again with its routes: $(n "box$b" ip route show table 4269)"
+wait_for 50 ar_has "$b" && wait_for 50 ur_has "$b" || fail "box$b's interface deleted: its routes are not announced again: ar $(ar_hops); ur $(n ur ip route show "$(pool_of "$b")")"
+n "box$b" ip link set masq-routes down
+wait_for 50 holds_routes "$b" || fail "box$b's interface set down: masq did not set it up with its routes: $(n "box$b" ip route show table 4269)"
+wait_for 50 ar_has "$b" && wait_for 50 ur_has "$b" || fail "box$b's interface set down: its routes are not announced again"
+# A deleted link is first said to go down, then to be gone: masq's log
+# may name either for the deletion.
+for line in "interface masq-routes made again" "interface masq-routes went down"; do
+    grep -q "masq: routing: $line" "$WORK/masq-box$b.log" || fail "box$b's log lacks '$line': $(tail -5 "$WORK/masq-box$b.log")"
+done
+m="$(n "box$b" curl -s --max-time 5 http://127.0.0.1:9469/metrics)"
+grep -qx 'masq_healthy 1' <<<"$m" && grep -qx 'masq_routes_held{realm="pool"} 1' <<<"$m" \
+    && grep -qx 'masq_routes_held{realm="access"} 1' <<<"$m" && grep -qx 'masq_routes_held{realm="draining"} 0' <<<"$m" \
+    || fail "box$b's /metrics: $(grep -E 'masq_healthy|masq_routes_held' <<<"$m" | tr '\n' ' ')"
+changes="$(sed -n 's/^masq_health_changes_total //p' <<<"$m")"
+[ "${changes:-0}" -ge 2 ] || fail "box$b's masq_health_changes_total is ${changes:-absent} after its WAN link was dropped and back"
+ok "box$b's interface deleted, then set down, under masq: made again / set up, its routes held and announced again; /metrics: masq_healthy 1, routes held pool 1 access 1, $changes health changes"
 
 # --- the figures ---------------------------------------------------------
 echo

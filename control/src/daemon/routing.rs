@@ -198,8 +198,16 @@ impl Control {
         }
         if let (Some(t), false, Some(_)) = (&mut r.tun, up, oif) {
             use tun::AbstractDevice;
-            if let Err(e) = t.enabled(true) {
-                eprintln!("masq: routing: setting {name} up: {e}");
+            match t.enabled(true) {
+                Ok(()) => {}
+                // Being deleted (the kernel says a link goes down before
+                // it goes): made again on a later turn.
+                Err(tun::Error::Io(e))
+                    if e.raw_os_error() == Some(rustix::io::Errno::NODEV.raw_os_error()) =>
+                {
+                    r.tun = None;
+                }
+                Err(e) => eprintln!("masq: routing: setting {name} up: {e}"),
             }
             return;
         }
