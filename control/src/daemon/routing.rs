@@ -215,10 +215,12 @@ impl Control {
         if want == r.held {
             return;
         }
+        // A prefix that stays with another realm (a drain) is replaced in
+        // place, never removed first: the daemon sees no withdrawal.
         let gone: Vec<Route> = r
             .held
             .iter()
-            .filter(|h| !want.contains(h))
+            .filter(|h| !want.iter().any(|w| w.prefix == h.prefix))
             .copied()
             .collect();
         let new: Vec<Route> = want
@@ -227,7 +229,7 @@ impl Control {
             .copied()
             .collect();
         let rc = &self.rc.routing;
-        for (add, list) in [(false, &gone), (true, &new)] {
+        for (add, list) in [(true, &new), (false, &gone)] {
             for route in list {
                 if let Err(e) = self.kernel.set_route(add, &request(rc, oif, route)) {
                     eprintln!("masq: routing: {route}: {e}");
