@@ -136,59 +136,77 @@ impl Control {
 
     /// The stalled workers, as "worker 1 (no heartbeat for 3.2 s)".
     pub(super) fn stalled(&self) -> Vec<String> {
-        let now = self.now_ms();
-        self.stalls
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                s.since.map(|b| {
-                    format!(
-                        "worker {i} (no heartbeat for {:.1} s)",
-                        now.saturating_sub(b) as f64 / 1000.0
-                    )
-                })
-            })
+        (0..self.stalls.len())
+            .filter_map(|i| self.stall_of(i))
             .collect()
+    }
+
+    /// Worker `i` as [`Control::stalled`] names it, if it is stalled.
+    fn stall_of(&self, i: usize) -> Option<String> {
+        let b = self.stalls.get(i)?.since?;
+        Some(format!(
+            "worker {i} (no heartbeat for {:.1} s)",
+            self.now_ms().saturating_sub(b) as f64 / 1000.0
+        ))
     }
 
     /// Sends one command to every worker and collects their answers (in
     /// worker order), or says which worker did not answer in time. With a
     /// worker stalled it fails at once rather than wait for it.
-    pub(super) fn ask(
+    pub(super) fn ask(&mut self, cmd: impl FnMut(usize) -> Command) -> Result<Vec<Reply>, String> {
+        let all: Vec<usize> = (0..self.shared.mailboxes.len()).collect();
+        self.ask_workers(&all, cmd)
+    }
+
+    /// Sends one command to worker `w` alone and waits for its answer, as
+    /// [`Control::ask`] does.
+    pub(super) fn ask_one(&mut self, w: usize, cmd: Command) -> Result<Reply, String> {
+        if w >= self.shared.mailboxes.len() {
+            return Err(format!("{cmd}: no worker {w}"));
+        }
+        let mut cmd = Some(cmd);
+        let mut replies =
+            self.ask_workers(&[w], |_| cmd.take().expect("one command for one worker"))?;
+        Ok(replies.pop().expect("one answer from one worker"))
+    }
+
+    /// Sends `cmd(i)` to each worker `i` of `workers` and collects their
+    /// answers in that order.
+    fn ask_workers(
         &mut self,
+        workers: &[usize],
         mut cmd: impl FnMut(usize) -> Command,
     ) -> Result<Vec<Reply>, String> {
-        let stalled = self.stalled();
+        let stalled: Vec<String> = workers.iter().filter_map(|&i| self.stall_of(i)).collect();
         if !stalled.is_empty() {
             return Err(format!("stalled: {}", stalled.join(", ")));
         }
         self.seq += 1;
         let seq = self.seq;
-        let n = self.shared.mailboxes.len();
         let mut what = String::new();
-        for (i, mb) in self.shared.mailboxes.iter().enumerate() {
+        for &i in workers {
             let c = cmd(i);
-            if i == 0 {
+            if what.is_empty() {
                 what = c.to_string();
             }
-            if let Err((_, c)) = mb.commands.push((seq, c)) {
+            if let Err((_, c)) = self.shared.mailboxes[i].commands.push((seq, c)) {
                 return Err(format!("{c}: worker {i}: its command ring is full"));
             }
         }
-        let mut got: Vec<Option<Reply>> = (0..n).map(|_| None).collect();
+        let mut got: Vec<Option<Reply>> = workers.iter().map(|_| None).collect();
         let deadline = Instant::now() + ASK_TIMEOUT;
         while got.iter().any(Option::is_none) {
-            for (i, mb) in self.shared.mailboxes.iter().enumerate() {
-                while let Some((s, r)) = mb.replies.pop() {
+            for (k, &i) in workers.iter().enumerate() {
+                while let Some((s, r)) = self.shared.mailboxes[i].replies.pop() {
                     if s == seq {
-                        got[i] = Some(r);
+                        got[k] = Some(r);
                     }
                 }
             }
             if Instant::now() > deadline {
-                let late: Vec<String> = got
+                let late: Vec<String> = workers
                     .iter()
-                    .enumerate()
+                    .zip(&got)
                     .filter(|(_, r)| r.is_none())
                     .map(|(i, _)| i.to_string())
                     .collect();
@@ -198,41 +216,9 @@ impl Control {
                     ASK_TIMEOUT.as_secs()
                 ));
             }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        Ok(got.into_iter().flatten().collect())
-    }
-
-    /// Sends one command to worker `w` alone and waits for its answer, as
-    /// [`Control::ask`] does.
-    pub(super) fn ask_one(&mut self, w: usize, cmd: Command) -> Result<Reply, String> {
-        if self.stalls.get(w).is_some_and(|s| s.since.is_some()) {
-            return Err(format!("{cmd}: worker {w} is stalled"));
-        }
-        let Some(mb) = self.shared.mailboxes.get(w) else {
-            return Err(format!("{cmd}: no worker {w}"));
-        };
-        self.seq += 1;
-        let seq = self.seq;
-        let what = cmd.to_string();
-        if let Err((_, c)) = mb.commands.push((seq, cmd)) {
-            return Err(format!("{c}: worker {w}: its command ring is full"));
-        }
-        let deadline = Instant::now() + ASK_TIMEOUT;
-        loop {
-            while let Some((s, r)) = mb.replies.pop() {
-                if s == seq {
-                    return Ok(r);
-                }
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{what}: worker {w} did not answer within {} s",
-                    ASK_TIMEOUT.as_secs()
-                ));
-            }
             std::thread::sleep(Duration::from_micros(50));
         }
+        Ok(got.into_iter().flatten().collect())
     }
 
     /// [`Control::ask`] for a command each worker applies or refuses: the

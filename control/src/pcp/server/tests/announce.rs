@@ -22,15 +22,8 @@ fn epoch_counts_from_the_start_and_resets_on_a_change() {
     let a = send(&mut s, &mut nat, CLIENT, &announce, 103_500).unwrap();
     assert_eq!(PcpResponse::new_checked(&a).unwrap().epoch(), 3);
     // After the change a MAP with the old nonce is a new mapping.
-    let a = send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(9, 17, 7777, 0), &[]),
-        103_500,
-    )
-    .unwrap();
-    assert_eq!(result(&a), ResultCode::Success);
+    let m = map_result(&mut s, &mut nat, 600, &map_body(9, 17, 7777, 0), 103_500);
+    assert_eq!(m, ResultCode::Success);
 }
 
 #[test]
@@ -63,14 +56,8 @@ fn announcements_are_due_at_start_and_after_a_change() {
     // NAT-PMP notices, and unicast to the client.
     s.set_public_address(Some(Ipv4Addr::from(EXT)));
     let t = now + 10_000;
-    send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(1, 17, 7777, 0), &[]),
-        t,
-    )
-    .unwrap();
+    let m = map_result(&mut s, &mut nat, 600, &map_body(1, 17, 7777, 0), t);
+    assert_eq!(m, ResultCode::Success);
     s.external_changed(t + 1);
     assert_eq!(s.next_wake(), Some(t + 1));
     let out = s.due(t + 1);

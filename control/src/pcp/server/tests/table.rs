@@ -215,14 +215,8 @@ fn refilled_buckets_are_forgotten() {
 fn request_counts_cover_every_pair() {
     let mut s = server();
     let mut nat = FakeNat::default();
-    send(
-        &mut s,
-        &mut nat,
-        CLIENT,
-        &map(600, &map_body(1, 17, 7777, 0), &[]),
-        0,
-    )
-    .unwrap();
+    let m = map_result(&mut s, &mut nat, 600, &map_body(1, 17, 7777, 0), 0);
+    assert_eq!(m, ResultCode::Success);
     send(
         &mut s,
         &mut nat,
