@@ -78,11 +78,7 @@ pub fn syslog_line(e: &Event, ms: u64, host: &str, destinations: bool) -> String
             at,
             ..
         } if !destinations => {
-            let what = if matches!(e, Event::SessionCreated { .. }) {
-                "session-create"
-            } else {
-                "session-delete"
-            };
+            let what = e.name();
             format!("{what} proto={proto} inside={inside} outside={outside} at={at}")
         }
         _ => e.to_string(),

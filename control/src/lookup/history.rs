@@ -12,6 +12,9 @@ use std::io::BufRead;
 use std::net::Ipv4Addr;
 
 use masq_core::addr::fmt_addr;
+use masq_core::event::name::{
+    BLOCK_ALLOCATE, BLOCK_RELEASE, MAPPING_CREATE, MAPPING_DELETE, SESSION_CREATE, SESSION_DELETE,
+};
 
 mod answer;
 mod time;
@@ -173,9 +176,9 @@ fn message(words: &[&str]) -> Result<Option<(bool, u32, Held)>, String> {
             .parse::<u64>()
             .map_err(|_| format!("{name} without a valid at="))
     };
-    let begins = name.ends_with("-allocate") || name.ends_with("-create");
+    let begins = matches!(name, BLOCK_ALLOCATE | MAPPING_CREATE | SESSION_CREATE);
     let out = match name {
-        "block-allocate" | "block-release" => {
+        BLOCK_ALLOCATE | BLOCK_RELEASE => {
             let ports = need("ports")?
                 .split_once('-')
                 .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
@@ -187,7 +190,7 @@ fn message(words: &[&str]) -> Result<Option<(bool, u32, Held)>, String> {
             };
             (addr("external")?, held)
         }
-        "mapping-create" | "mapping-delete" => {
+        MAPPING_CREATE | MAPPING_DELETE => {
             let o = ep("outside")?;
             let held = Held::Mapping {
                 proto: proto()?,
@@ -196,7 +199,7 @@ fn message(words: &[&str]) -> Result<Option<(bool, u32, Held)>, String> {
             };
             (o.0, held)
         }
-        "session-create" | "session-delete" => {
+        SESSION_CREATE | SESSION_DELETE => {
             let o = ep("outside")?;
             let remote = match field(words, "remote") {
                 Some(r) => Some(endpoint(r).ok_or_else(|| format!("{name} with a bad remote="))?),

@@ -203,20 +203,46 @@ impl core::fmt::Display for Endpoint {
     }
 }
 
+/// The name each event has in its text (syslog lines, `Display`), which
+/// readers of that text (`masq lookup --at`) match on.
+pub mod name {
+    /// [`super::Event::SessionCreated`].
+    pub const SESSION_CREATE: &str = "session-create";
+    /// [`super::Event::SessionDeleted`].
+    pub const SESSION_DELETE: &str = "session-delete";
+    /// [`super::Event::MappingCreated`].
+    pub const MAPPING_CREATE: &str = "mapping-create";
+    /// [`super::Event::MappingDeleted`].
+    pub const MAPPING_DELETE: &str = "mapping-delete";
+    /// [`super::Event::BlockAllocated`].
+    pub const BLOCK_ALLOCATE: &str = "block-allocate";
+    /// [`super::Event::BlockReleased`].
+    pub const BLOCK_RELEASE: &str = "block-release";
+    /// [`super::Event::Exhausted`].
+    pub const EXHAUSTED: &str = "exhausted";
+}
+
+impl Event {
+    /// The event's name in its text ([`name`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::SessionCreated { .. } => name::SESSION_CREATE,
+            Event::SessionDeleted { .. } => name::SESSION_DELETE,
+            Event::MappingCreated { .. } => name::MAPPING_CREATE,
+            Event::MappingDeleted { .. } => name::MAPPING_DELETE,
+            Event::BlockAllocated { .. } => name::BLOCK_ALLOCATE,
+            Event::BlockReleased { .. } => name::BLOCK_RELEASE,
+            Event::Exhausted { .. } => name::EXHAUSTED,
+        }
+    }
+}
+
 impl core::fmt::Display for Event {
     /// One line of `key=value` pairs, e.g.
     /// `session-create proto=17 inside=192.168.1.10:40000 outside=203.0.113.1:1024 remote=198.51.100.1:53 at=0`.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let a = |x: u32| core::net::Ipv4Addr::from(x);
-        let what = match self {
-            Event::SessionCreated { .. } => "session-create",
-            Event::SessionDeleted { .. } => "session-delete",
-            Event::MappingCreated { .. } => "mapping-create",
-            Event::MappingDeleted { .. } => "mapping-delete",
-            Event::BlockAllocated { .. } => "block-allocate",
-            Event::BlockReleased { .. } => "block-release",
-            Event::Exhausted { .. } => "exhausted",
-        };
+        let what = self.name();
         match *self {
             Event::SessionCreated {
                 proto,

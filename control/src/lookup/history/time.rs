@@ -113,4 +113,15 @@ mod tests {
             assert!(parse_at(bad).is_err(), "{bad}");
         }
     }
+
+    /// The parser here and the syslog formatter agree on the calendar:
+    /// every day from 1970 to 2100 (leap days, month and year ends).
+    #[test]
+    fn the_parser_reads_what_syslog_writes() {
+        let day = 86_400_000;
+        for d in 0..47_847u64 {
+            let ms = d * day + (d * 7_919_123) % day;
+            assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms), "{}", rfc3339(ms));
+        }
+    }
 }
